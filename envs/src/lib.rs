@@ -1,0 +1,32 @@
+//! Environments for carrot, built on rapier2d.
+//!
+//! - [`Env`]: Gymnasium-style `reset` / `step` over explicit state, with [`Space`]s for
+//!   observations and actions. Instead of a reward, every step emits named *signals*
+//!   ([`SignalSpec`]) that reward modules turn into a scalar.
+//! - [`VecEnv`]: N envs stepped in parallel with rayon into caller-owned [`StepBuffers`], with
+//!   same-step autoreset, final observations and per-episode statistics.
+//! - [`EnvConfig`]: the typed registry that configs name envs through.
+//! - Control tasks on rapier2d: cartpole, pendulum, acrobot, mountain car.
+
+mod control;
+mod env;
+mod error;
+mod registry;
+mod reward_hook;
+mod seeding;
+mod signal;
+mod space;
+mod vec_env;
+
+pub use control::{
+    Acrobot, AcrobotConfig, CartPole, CartPoleConfig, MountainCar, MountainCarConfig, Pendulum,
+    PendulumConfig,
+};
+pub use env::{checked_step, Env, StepOutcome};
+pub use error::EnvError;
+pub use registry::EnvConfig;
+pub use reward_hook::{NoReward, StepReward};
+pub use seeding::{env_rng, env_seed, splitmix64, EnvRng};
+pub use signal::{SignalInfo, SignalSpec};
+pub use space::Space;
+pub use vec_env::{StepBuffers, VecEnv};

@@ -1,0 +1,69 @@
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Acrobot, AcrobotConfig, CartPole, CartPoleConfig, Env, EnvError, MountainCar,
+    MountainCarConfig, Pendulum, PendulumConfig, VecEnv,
+};
+
+/// The env registry: a typed choice of env and its config, named by `id` in config files.
+///
+/// ```toml
+/// [env]
+/// id = "cartpole"
+/// continuous = false
+/// ```
+/// Unknown ids and unknown keys are rejected when the config is parsed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "id", rename_all = "snake_case")]
+pub enum EnvConfig {
+    Cartpole(CartPoleConfig),
+    Pendulum(PendulumConfig),
+    Acrobot(AcrobotConfig),
+    MountainCar(MountainCarConfig),
+}
+
+impl Default for EnvConfig {
+    fn default() -> Self {
+        EnvConfig::Cartpole(CartPoleConfig::default())
+    }
+}
+
+impl EnvConfig {
+    /// Every registered env id, for help texts and error messages.
+    pub const IDS: &'static [&'static str] = &["cartpole", "pendulum", "acrobot", "mountain_car"];
+
+    /// The registry id of this config.
+    pub fn id(&self) -> &'static str {
+        match self {
+            EnvConfig::Cartpole(_) => "cartpole",
+            EnvConfig::Pendulum(_) => "pendulum",
+            EnvConfig::Acrobot(_) => "acrobot",
+            EnvConfig::MountainCar(_) => "mountain_car",
+        }
+    }
+
+    /// Builds one env after validating the config.
+    pub fn build(&self) -> Result<Box<dyn Env>, EnvError> {
+        Ok(match self {
+            EnvConfig::Cartpole(c) => Box::new(CartPole::new(c.clone())?),
+            EnvConfig::Pendulum(c) => Box::new(Pendulum::new(c.clone())?),
+            EnvConfig::Acrobot(c) => Box::new(Acrobot::new(c.clone())?),
+            EnvConfig::MountainCar(c) => Box::new(MountainCar::new(c.clone())?),
+        })
+    }
+
+    /// Builds `num_envs` copies in a [`VecEnv`].
+    pub fn build_vec(&self, num_envs: usize) -> Result<VecEnv, EnvError> {
+        if num_envs == 0 {
+            return Err(EnvError::InvalidConfig {
+                env: self.id().into(),
+                message: "num_envs must be at least 1".into(),
+            });
+        }
+        VecEnv::new(
+            (0..num_envs)
+                .map(|_| self.build())
+                .collect::<Result<_, _>>()?,
+        )
+    }
+}

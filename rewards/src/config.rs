@@ -1,0 +1,103 @@
+use carrot_envs::SignalSpec;
+use serde::{Deserialize, Serialize};
+
+use crate::{ProductReward, Reward, RewardError, SignalReward, SumReward, WeightedSignal};
+
+/// The reward registry, selected by `id` in a config file:
+///
+/// ```toml
+/// [reward]
+/// id = "sum"
+/// terms = [{ signal = "alive", weight = 1.0 }, { signal = "force", weight = -0.01 }]
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "id", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RewardConfig {
+    /// The env's classic reward signal (Gymnasium's reward for the control tasks).
+    EnvDefault,
+    /// One signal times `scale`.
+    Signal {
+        signal: String,
+        #[serde(default = "one")]
+        scale: f32,
+    },
+    /// A weighted sum of signals.
+    Sum { terms: Vec<WeightedSignal> },
+    /// `scale` times the product of weighted signals.
+    Product {
+        factors: Vec<WeightedSignal>,
+        #[serde(default = "one")]
+        scale: f32,
+    },
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+impl Default for RewardConfig {
+    fn default() -> Self {
+        RewardConfig::EnvDefault
+    }
+}
+
+impl RewardConfig {
+    pub fn id(&self) -> &'static str {
+        match self {
+            RewardConfig::EnvDefault => "env_default",
+            RewardConfig::Signal { .. } => "signal",
+            RewardConfig::Sum { .. } => "sum",
+            RewardConfig::Product { .. } => "product",
+        }
+    }
+
+    /// Resolves signal names against `spec` and builds the reward.
+    pub fn build(&self, spec: &SignalSpec) -> Result<Box<dyn Reward>, RewardError> {
+        Ok(match self {
+            RewardConfig::EnvDefault => {
+                let name = spec
+                    .default_reward
+                    .ok_or_else(|| RewardError::NoDefaultReward {
+                        reward: self.id().into(),
+                        env: spec.env.into(),
+                    })?;
+                Box::new(SignalReward::new(spec, name, 1.0)?)
+            }
+            RewardConfig::Signal { signal, scale } => {
+                Box::new(SignalReward::new(spec, signal, *scale)?)
+            }
+            RewardConfig::Sum { terms } => Box::new(SumReward::new(spec, terms)?),
+            RewardConfig::Product { factors, scale } => {
+                Box::new(ProductReward::new(spec, factors, *scale)?)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_parse_and_reject_unknown_keys() {
+        let cfg: RewardConfig =
+            toml::from_str("id = \"sum\"\nterms = [{ signal = \"a\", weight = 2.0 }]").unwrap();
+        assert!(matches!(cfg, RewardConfig::Sum { .. }));
+        let err = toml::from_str::<RewardConfig>("id = \"signal\"\nsignal = \"a\"\nscal = 2.0")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("scal"), "{err}");
+        assert!(toml::from_str::<RewardConfig>("id = \"nope\"").is_err());
+    }
+
+    #[test]
+    fn env_default_uses_the_declared_signal() {
+        let spec = SignalSpec::new("toy", &[("x", "m", "pos"), ("alive", "1", "1 per step")])
+            .with_default_reward("alive");
+        let r = RewardConfig::EnvDefault.build(&spec).unwrap();
+        let mut t = [0.0];
+        assert_eq!(r.evaluate(&[5.0, 1.0], &mut t).0, 1.0);
+        let bare = SignalSpec::new("bare", &[("x", "m", "pos")]);
+        assert!(RewardConfig::EnvDefault.build(&bare).is_err());
+    }
+}
