@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Reward, RewardError};
 
-fn resolve(reward: &str, spec: &SignalSpec, name: &str) -> Result<usize, RewardError> {
+pub(crate) fn resolve(reward: &str, spec: &SignalSpec, name: &str) -> Result<usize, RewardError> {
     spec.index_of(name)
         .map_err(|source| RewardError::MissingSignal {
             reward: reward.to_string(),

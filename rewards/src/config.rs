@@ -1,7 +1,10 @@
 use carrot_envs::SignalSpec;
 use serde::{Deserialize, Serialize};
 
-use crate::{ProductReward, Reward, RewardError, SignalReward, SumReward, WeightedSignal};
+use crate::{
+    CarlConfig, CarlReward, ProductReward, Reward, RewardError, RoachConfig, RoachReward,
+    SignalReward, SumReward, WeightedSignal,
+};
 
 /// The reward registry, selected by `id` in a config file:
 ///
@@ -10,10 +13,11 @@ use crate::{ProductReward, Reward, RewardError, SignalReward, SumReward, Weighte
 /// id = "sum"
 /// terms = [{ signal = "alive", weight = 1.0 }, { signal = "force", weight = -0.01 }]
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "id", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RewardConfig {
     /// The env's classic reward signal (Gymnasium's reward for the control tasks).
+    #[default]
     EnvDefault,
     /// One signal times `scale`.
     Signal {
@@ -29,16 +33,14 @@ pub enum RewardConfig {
         #[serde(default = "one")]
         scale: f32,
     },
+    /// CaRL's route-completion reward.
+    Carl(CarlConfig),
+    /// The shaped Roach-style reward.
+    Roach(RoachConfig),
 }
 
 fn one() -> f32 {
     1.0
-}
-
-impl Default for RewardConfig {
-    fn default() -> Self {
-        RewardConfig::EnvDefault
-    }
 }
 
 impl RewardConfig {
@@ -48,6 +50,8 @@ impl RewardConfig {
             RewardConfig::Signal { .. } => "signal",
             RewardConfig::Sum { .. } => "sum",
             RewardConfig::Product { .. } => "product",
+            RewardConfig::Carl(_) => "carl",
+            RewardConfig::Roach(_) => "roach",
         }
     }
 
@@ -70,6 +74,8 @@ impl RewardConfig {
             RewardConfig::Product { factors, scale } => {
                 Box::new(ProductReward::new(spec, factors, *scale)?)
             }
+            RewardConfig::Carl(c) => Box::new(CarlReward::new(spec, c.clone())?),
+            RewardConfig::Roach(c) => Box::new(RoachReward::new(spec, c.clone())?),
         })
     }
 }

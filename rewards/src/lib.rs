@@ -6,15 +6,26 @@
 //! [`carrot_envs::StepReward`] so the vectorized env applies them inside the step, before the
 //! autoreset, and [`Reward::evaluate_batch`] recomputes them over signals stored in a rollout
 //! buffer, which learned rewards depend on.
+//!
+//! Rewards: `env_default` / `signal` (one signal, the control tasks' classic rewards), `sum` and
+//! `product` combinators (new rewards in a config file, no Rust), `carl` (route completion times
+//! soft factors, CaRL) and `roach` (the shaped baseline). Every reward logs per-term values and
+//! names its termination causes.
 
+mod carl;
 mod combinators;
 mod config;
 mod error;
+mod events;
 mod reward;
+mod roach;
 
+pub use carl::{CarlConfig, CarlReward, ComfortLimits};
 pub use combinators::{ProductReward, SignalReward, SumReward, WeightedSignal};
 pub use config::RewardConfig;
 pub use error::RewardError;
+pub use events::{Terminations, EVENTS};
 pub use reward::{BatchRewards, Reward};
+pub use roach::{RoachConfig, RoachReward};
 
 pub use carrot_envs::{SignalSpec, StepReward};

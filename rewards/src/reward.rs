@@ -28,7 +28,7 @@ pub trait Reward: StepReward + Send {
     fn evaluate_batch(&self, signals: &[f32]) -> BatchRewards {
         let s = self.num_signals();
         let k = self.term_names().len();
-        let b = if s == 0 { 0 } else { signals.len() / s };
+        let b = signals.len().checked_div(s).unwrap_or(0);
         let mut out = BatchRewards {
             rewards: vec![0.0; b],
             terms: vec![0.0; b * k],

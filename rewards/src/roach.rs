@@ -1,0 +1,132 @@
+//! The shaped Roach-style reward that CaRL compares against:
+//! `r = r_speed + r_position + r_rotation + r_action + r_terminal`.
+
+use carrot_envs::{SignalSpec, StepReward};
+use serde::{Deserialize, Serialize};
+
+use crate::combinators::resolve;
+use crate::events::{cause_names, EventIndices, Terminations, EVENTS, PENALIZED};
+use crate::{Reward, RewardError};
+
+/// Weights and constants of the shaped reward.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoachConfig {
+    /// `r_speed = speed_weight * (1 - |v - v_desired| / v_max)`.
+    pub speed_weight: f32,
+    pub v_max: f32,
+    /// `r_position = -position_weight * lateral_distance`.
+    pub position_weight: f32,
+    /// `r_rotation = -rotation_weight * |heading_error|`.
+    pub rotation_weight: f32,
+    /// `r_action = -action_penalty` when the steering changed by more than `steer_change_threshold`.
+    pub action_penalty: f32,
+    pub steer_change_threshold: f32,
+    /// `r_terminal = -terminal_penalty` on any episode end, minus `speed` for collisions and
+    /// red lights when `speed_penalty` is set.
+    pub terminal_penalty: f32,
+    pub speed_penalty: bool,
+    pub terminate_on: Terminations,
+}
+
+impl Default for RoachConfig {
+    fn default() -> Self {
+        RoachConfig {
+            speed_weight: 1.0,
+            v_max: 6.0,
+            position_weight: 0.5,
+            rotation_weight: 1.0,
+            action_penalty: 0.1,
+            steer_change_threshold: 0.01,
+            terminal_penalty: 1.0,
+            speed_penalty: true,
+            terminate_on: Terminations::default(),
+        }
+    }
+}
+
+const TERMS: [&str; 5] = ["speed", "position", "rotation", "action", "terminal"];
+const SIGNALS: [&str; 5] = [
+    "speed",
+    "desired_speed",
+    "lateral_distance",
+    "heading_error",
+    "steer_change",
+];
+
+/// The Roach-style shaped reward built against a driving env's signals.
+#[derive(Clone, Debug)]
+pub struct RoachReward {
+    config: RoachConfig,
+    idx: [usize; 5],
+    events: EventIndices,
+    num_signals: usize,
+    terms: Vec<String>,
+    causes: Vec<String>,
+}
+
+impl RoachReward {
+    pub fn new(spec: &SignalSpec, config: RoachConfig) -> Result<Self, RewardError> {
+        if config.v_max.is_nan() || config.v_max <= 0.0 {
+            return Err(RewardError::Invalid {
+                reward: "roach".into(),
+                message: "v_max must be positive".into(),
+            });
+        }
+        let mut idx = [0; 5];
+        for (slot, name) in idx.iter_mut().zip(SIGNALS) {
+            *slot = resolve("roach", spec, name)?;
+        }
+        Ok(RoachReward {
+            events: EventIndices::resolve("roach", spec, &config.terminate_on)?,
+            config,
+            idx,
+            num_signals: spec.len(),
+            terms: TERMS.iter().map(|s| s.to_string()).collect(),
+            causes: cause_names(),
+        })
+    }
+}
+
+impl StepReward for RoachReward {
+    fn term_names(&self) -> &[String] {
+        &self.terms
+    }
+
+    fn cause_names(&self) -> &[String] {
+        &self.causes
+    }
+
+    fn evaluate(&self, s: &[f32], terms: &mut [f32]) -> (f32, Option<usize>) {
+        let c = &self.config;
+        let v = s[self.idx[0]];
+        let speed = c.speed_weight * (1.0 - (v - s[self.idx[1]]).abs() / c.v_max);
+        let position = -c.position_weight * s[self.idx[2]].abs();
+        let rotation = -c.rotation_weight * s[self.idx[3]].abs();
+        let action = if s[self.idx[4]].abs() > c.steer_change_threshold {
+            -c.action_penalty
+        } else {
+            0.0
+        };
+        // Every event (timeouts and finished routes included) marks an episode end.
+        let ended = (0..EVENTS.len()).any(|e| self.events.fired(s, e));
+        let mut terminal = if ended { -c.terminal_penalty } else { 0.0 };
+        if c.speed_penalty && PENALIZED.iter().any(|&e| self.events.fired(s, e)) {
+            terminal -= v.abs();
+        }
+        terms.copy_from_slice(&[speed, position, rotation, action, terminal]);
+        (
+            speed + position + rotation + action + terminal,
+            self.events.termination(s),
+        )
+    }
+}
+
+impl Reward for RoachReward {
+    fn id(&self) -> &str {
+        "roach"
+    }
+    fn num_signals(&self) -> usize {
+        self.num_signals
+    }
+}
