@@ -408,3 +408,7 @@ fn run_blocks(block: Block<'_>, chunk: usize, reward: &dyn StepReward) {
         || run_blocks(right, chunk, reward),
     );
 }
+
+#[cfg(test)]
+#[path = "vec_env_tests.rs"]
+mod tests;
