@@ -1,1 +1,37 @@
-//! PPO.
+//! PPO on candle for carrot, split like Brax and CleanRL:
+//!
+//! - [`config`]: the flat [`PpoConfig`] (CleanRL defaults) and the run-level [`TrainConfig`].
+//! - [`networks`]: actor-critic MLPs with orthogonal init from a seeded host RNG.
+//! - [`distributions`]: categorical, diagonal Gaussian and Beta policies.
+//! - [`gae`], [`losses`], [`optimizer`] (grad-norm clipping, Adam), [`normalization`].
+//! - [`rollout`] and [`train`]: the [`Trainer`] loop.
+//! - [`checkpoint`], [`evaluate`], [`run`]: runs on disk ([`train_run`], [`evaluate_run`]).
+//! - [`learner`]: one PPO gradient step; [`bench`](mod@bench): learner throughput for `carrot bench`.
+//! - [`ops`]: custom candle ops (fused linear + activation, special functions for Beta).
+//! - [`runtime`]: process-wide CPU tuning, applied by [`train_run`] (call it first in `main`).
+
+pub mod bench;
+pub mod checkpoint;
+pub mod config;
+pub mod distributions;
+pub mod error;
+pub mod evaluate;
+pub mod gae;
+pub mod learner;
+pub mod losses;
+pub mod networks;
+pub mod normalization;
+pub mod ops;
+pub mod optimizer;
+pub mod rollout;
+pub mod run;
+pub mod runtime;
+pub mod train;
+
+pub use config::{Activation, DeviceKind, PolicyHead, PpoConfig, RunSettings, TrainConfig};
+pub use error::AgentError;
+pub use evaluate::EvalResult;
+pub use run::{
+    evaluate_run, load_policy, train_run, LoadedPolicy, ProgressMode, RunOptions, RunSummary,
+};
+pub use train::{Metrics, Trainer, WALL_CLOCK_KEYS};

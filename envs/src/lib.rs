@@ -7,8 +7,10 @@
 //!   same-step autoreset, final observations and per-episode statistics.
 //! - [`EnvConfig`]: the typed registry that configs name envs through.
 //! - Control tasks on rapier2d: cartpole, pendulum, acrobot, mountain car.
+//! - [`driving`]: the top-down driving world with routes, traffic and CARLA-style metrics.
 
 mod control;
+pub mod driving;
 mod env;
 mod error;
 mod registry;
@@ -22,6 +24,7 @@ pub use control::{
     Acrobot, AcrobotConfig, CartPole, CartPoleConfig, MountainCar, MountainCarConfig, Pendulum,
     PendulumConfig,
 };
+pub use driving::{DrivingConfig, DrivingEnv};
 pub use env::{checked_step, Env, StepOutcome};
 pub use error::EnvError;
 pub use registry::EnvConfig;

@@ -1,8 +1,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Acrobot, AcrobotConfig, CartPole, CartPoleConfig, Env, EnvError, MountainCar,
-    MountainCarConfig, Pendulum, PendulumConfig, VecEnv,
+    Acrobot, AcrobotConfig, CartPole, CartPoleConfig, DrivingConfig, DrivingEnv, Env, EnvError,
+    MountainCar, MountainCarConfig, Pendulum, PendulumConfig, VecEnv,
 };
 
 /// The env registry: a typed choice of env and its config, named by `id` in config files.
@@ -20,6 +20,7 @@ pub enum EnvConfig {
     Pendulum(PendulumConfig),
     Acrobot(AcrobotConfig),
     MountainCar(MountainCarConfig),
+    Driving(DrivingConfig),
 }
 
 impl Default for EnvConfig {
@@ -30,7 +31,8 @@ impl Default for EnvConfig {
 
 impl EnvConfig {
     /// Every registered env id, for help texts and error messages.
-    pub const IDS: &'static [&'static str] = &["cartpole", "pendulum", "acrobot", "mountain_car"];
+    pub const IDS: &'static [&'static str] =
+        &["cartpole", "pendulum", "acrobot", "mountain_car", "driving"];
 
     /// The registry id of this config.
     pub fn id(&self) -> &'static str {
@@ -39,6 +41,7 @@ impl EnvConfig {
             EnvConfig::Pendulum(_) => "pendulum",
             EnvConfig::Acrobot(_) => "acrobot",
             EnvConfig::MountainCar(_) => "mountain_car",
+            EnvConfig::Driving(_) => "driving",
         }
     }
 
@@ -49,6 +52,7 @@ impl EnvConfig {
             EnvConfig::Pendulum(c) => Box::new(Pendulum::new(c.clone())?),
             EnvConfig::Acrobot(c) => Box::new(Acrobot::new(c.clone())?),
             EnvConfig::MountainCar(c) => Box::new(MountainCar::new(c.clone())?),
+            EnvConfig::Driving(c) => Box::new(DrivingEnv::new(c.clone())?),
         })
     }
 

@@ -92,7 +92,12 @@ impl StepReward for StopAtTwo {
 }
 
 fn walks(n: usize) -> VecEnv {
-    VecEnv::new((0..n).map(|_| Box::new(Walk::new()) as Box<dyn Env>).collect()).unwrap()
+    VecEnv::new(
+        (0..n)
+            .map(|_| Box::new(Walk::new()) as Box<dyn Env>)
+            .collect(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -113,9 +118,16 @@ fn autoreset_keeps_final_obs_and_episode_statistics_add_up() {
         }
     }
     assert!(buf.done(0));
-    assert!(buf.terminated[0], "walking right from >= -1 reaches +3 within 4 steps");
+    assert!(
+        buf.terminated[0],
+        "walking right from >= -1 reaches +3 within 4 steps"
+    );
     assert_eq!(buf.final_obs_row(0)[0], 3.0);
-    assert_eq!(buf.obs_row(0)[1], 0.0, "obs is the first observation of the new episode");
+    assert_eq!(
+        buf.obs_row(0)[1],
+        0.0,
+        "obs is the first observation of the new episode"
+    );
     assert!(buf.obs_row(0)[0].abs() <= 1.0);
     assert_eq!(buf.episode_length[0], len);
     assert_eq!(buf.episode_signal_row(0), &sums);
@@ -152,7 +164,11 @@ fn a_reward_can_end_the_episode_before_autoreset() {
         }
     }
     assert!(buf.terminated[0]);
-    assert_eq!(buf.final_obs_row(0)[0], 2.0, "ended by the reward at +2, not the env at +3");
+    assert_eq!(
+        buf.final_obs_row(0)[0],
+        2.0,
+        "ended by the reward at +2, not the env at +3"
+    );
     assert_eq!(buf.episode_cause[0], 0);
     assert_eq!(buf.episode_return[0], ret);
     assert_eq!(buf.episode_term_row(0), &[ret]);

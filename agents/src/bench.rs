@@ -1,0 +1,203 @@
+//! Learner throughput on synthetic batches, for `carrot bench learner`: PPO epochs through the
+//! real gradient step, and a per-phase profile of one step.
+
+use std::time::{Duration, Instant};
+
+use candle_core::Tensor;
+use rand::{RngExt, SeedableRng};
+use serde::Serialize;
+
+use crate::config::PpoConfig;
+use crate::distributions::standard_normal;
+use crate::error::{AgentError, Result};
+use crate::learner::{gradient_step, Minibatch, StepSettings};
+use crate::losses::{ppo_loss, Evaluation, LossCoefs, Targets};
+use crate::networks::{ActorCritic, HeadKind};
+use crate::optimizer::{clip_grad_norm, host_grads, host_params, write_params, Adam};
+
+/// One learner configuration to time.
+#[derive(Clone, Debug)]
+pub struct LearnerBench {
+    pub batch: usize,
+    pub hidden: usize,
+    pub minibatches: usize,
+    pub obs_dim: usize,
+    pub head: HeadKind,
+    pub epochs: usize,
+    pub profile: bool,
+}
+
+/// Timings of one configuration.
+#[derive(Clone, Debug, Serialize)]
+pub struct LearnerResult {
+    pub batch: usize,
+    pub hidden: usize,
+    pub minibatch: usize,
+    pub ms_per_epoch: f64,
+    pub ms_per_step: f64,
+    pub samples_per_second: f64,
+    pub profile_ms: Option<Vec<(String, f64)>>,
+}
+
+/// A synthetic batch whose old log-probabilities come from the network itself (ratio ~ 1).
+pub fn synthetic_batch(net: &ActorCritic, obs_dim: usize, len: usize) -> Result<Minibatch> {
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
+    let head = net.head().clone();
+    let a = head.action_dim();
+    let mut mb = Minibatch::with_capacity(len, obs_dim, a);
+    let normal = |rng: &mut rand_pcg::Pcg64Mcg| standard_normal(rng) as f32;
+    mb.obs.iter_mut().for_each(|x| *x = normal(&mut rng));
+    for row in mb.actions.chunks_mut(a) {
+        match head {
+            HeadKind::Categorical { n } => row[0] = rng.random_range(0..n) as f32,
+            HeadKind::Gaussian { .. } => row.iter_mut().for_each(|x| *x = normal(&mut rng)),
+            HeadKind::Beta { .. } => row
+                .iter_mut()
+                .for_each(|x| *x = 0.05 + 0.9 * rng.random::<f32>()),
+        }
+    }
+    mb.advantages.iter_mut().for_each(|x| *x = normal(&mut rng));
+    mb.returns.iter_mut().for_each(|x| *x = normal(&mut rng));
+    let obs = Tensor::from_slice(&mb.obs, (len, obs_dim), net.device())?;
+    let act = Tensor::from_slice(&mb.actions, (len, a), net.device())?;
+    let (dist, values) = net.forward(&obs)?;
+    mb.old_logp = dist.log_prob(&act)?.to_vec1::<f32>()?;
+    mb.old_values = values.to_vec1::<f32>()?;
+    Ok(mb)
+}
+
+/// Times PPO epochs of `spec` on a synthetic batch.
+pub fn bench_learner(spec: &LearnerBench) -> Result<LearnerResult> {
+    let (batch, hidden) = (spec.batch, spec.hidden);
+    if spec.minibatches == 0 || !batch.is_multiple_of(spec.minibatches) {
+        return Err(AgentError::config(
+            "minibatches",
+            format!("{} must divide the batch {batch}", spec.minibatches),
+        ));
+    }
+    let cfg = PpoConfig {
+        hidden_sizes: vec![hidden, hidden],
+        ..Default::default()
+    };
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
+    let dev = candle_core::Device::Cpu;
+    let net = ActorCritic::new(&cfg, spec.obs_dim, spec.head.clone(), &dev, &mut rng)?;
+    let mut params = host_params(net.params())?;
+    let mut adam = Adam::new(&params.iter().map(Vec::len).collect::<Vec<_>>());
+    let mb_len = batch / spec.minibatches;
+    let template = synthetic_batch(&net, spec.obs_dim, mb_len)?;
+    let settings = StepSettings {
+        coefs: LossCoefs {
+            clip_coef: 0.2,
+            clip_vloss: true,
+            ent_coef: 0.01,
+            vf_coef: 0.5,
+        },
+        max_grad_norm: 0.5,
+        norm_adv: true,
+        learning_rate: 3e-4,
+    };
+    let mut epoch = |count: usize| -> Result<Duration> {
+        let start = Instant::now();
+        for _ in 0..count * spec.minibatches {
+            let mut mb = template.clone();
+            gradient_step(&net, &mut params, &mut adam, &mut mb, &settings, 1)?;
+        }
+        Ok(start.elapsed())
+    };
+    epoch(1)?;
+    let elapsed = epoch(spec.epochs.max(1))?.as_secs_f64() / spec.epochs.max(1) as f64;
+    let profile_ms = if spec.profile {
+        Some(profile_step(
+            &net,
+            &template,
+            &settings,
+            spec.epochs.max(1),
+        )?)
+    } else {
+        None
+    };
+    Ok(LearnerResult {
+        batch,
+        hidden,
+        minibatch: mb_len,
+        ms_per_epoch: elapsed * 1e3,
+        ms_per_step: elapsed * 1e3 / spec.minibatches as f64,
+        samples_per_second: batch as f64 / elapsed,
+        profile_ms,
+    })
+}
+
+/// Mean time of each phase of a gradient step, in ms.
+pub fn profile_step(
+    net: &ActorCritic,
+    template: &Minibatch,
+    s: &StepSettings,
+    reps: usize,
+) -> Result<Vec<(String, f64)>> {
+    let names = [
+        "host -> tensors",
+        "forward (MLPs)",
+        "log-prob + entropy",
+        "loss",
+        "read loss stats",
+        "backward",
+        "grads -> host",
+        "clip + adam",
+        "params -> vars",
+    ];
+    let mut totals = [0f64; 9];
+    let mut params = host_params(net.params())?;
+    let mut adam = Adam::new(&params.iter().map(Vec::len).collect::<Vec<_>>());
+    let dev = net.device();
+    for _ in 0..reps {
+        let mut lap = Instant::now();
+        let mut mark = |i: usize| {
+            totals[i] += lap.elapsed().as_secs_f64() * 1e3;
+            lap = Instant::now();
+        };
+        let m = template.len;
+        let obs = Tensor::from_slice(&template.obs, (m, template.obs.len() / m), dev)?;
+        let act = Tensor::from_slice(&template.actions, (m, template.actions.len() / m), dev)?;
+        let col = |v: &[f32]| Tensor::from_slice(v, m, dev);
+        let (old_logp, old_values) = (col(&template.old_logp)?, col(&template.old_values)?);
+        let (adv, ret) = (col(&template.advantages)?, col(&template.returns)?);
+        mark(0);
+        let (dist, values) = net.forward(&obs)?;
+        mark(1);
+        let logp = dist.log_prob(&act)?;
+        let entropy = dist.entropy()?;
+        mark(2);
+        let loss = ppo_loss(
+            &Evaluation {
+                logp: &logp,
+                entropy: &entropy,
+                values: &values,
+            },
+            &Targets {
+                old_logp: &old_logp,
+                old_values: &old_values,
+                advantages: &adv,
+                returns: &ret,
+            },
+            &s.coefs,
+        )?;
+        mark(3);
+        let _stats = loss.stats.to_vec1::<f32>()?;
+        mark(4);
+        let grads = loss.total.backward()?;
+        mark(5);
+        let mut g = host_grads(net.params(), &grads)?;
+        mark(6);
+        clip_grad_norm(&mut g, s.max_grad_norm);
+        adam.update(&mut params, &g, s.learning_rate);
+        mark(7);
+        write_params(net.params(), &params)?;
+        mark(8);
+    }
+    Ok(names
+        .iter()
+        .zip(totals)
+        .map(|(n, t)| (n.to_string(), t / reps as f64))
+        .collect())
+}

@@ -1,0 +1,190 @@
+//! Checkpoints: `weights-<iteration>.safetensors` (network parameters and Adam moments) plus
+//! `state.json` (iteration, step count, optimizer scalars, normalizer statistics, RNG states,
+//! the config). Each file is written to a temporary name and renamed into place; `state.json`
+//! is renamed last and names its weights file, so a crash at any point leaves the previous
+//! checkpoint intact.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use carrot_envs::EnvRng;
+use serde::{Deserialize, Serialize};
+
+use crate::config::TrainConfig;
+use crate::error::{AgentError, Result};
+use crate::networks::ActorCritic;
+use crate::normalization::{RewardScaler, RunningMeanStd};
+use crate::optimizer::{host_params, write_params, Adam};
+use crate::train::Trainer;
+
+const FORMAT: u32 = 1;
+const STATE_FILE: &str = "state.json";
+
+/// Everything except tensors.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CheckpointState {
+    pub format: u32,
+    pub iteration: usize,
+    pub global_step: u64,
+    pub weights_file: String,
+    pub config: TrainConfig,
+    pub adam: Adam,
+    pub obs_rms: Option<RunningMeanStd>,
+    pub reward_scaler: Option<RewardScaler>,
+    pub action_rng: EnvRng,
+    pub shuffle_rng: EnvRng,
+}
+
+/// The checkpoint directory of a run.
+pub fn checkpoint_dir(run_dir: &Path) -> PathBuf {
+    run_dir.join("checkpoint")
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes).map_err(|e| AgentError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| AgentError::io(path, e))
+}
+
+/// Saves the trainer's state into `dir`, replacing the previous checkpoint.
+pub fn save(trainer: &Trainer, dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| AgentError::io(dir, e))?;
+    let weights_file = format!("weights-{:06}.safetensors", trainer.iteration);
+    let mut tensors: HashMap<String, Tensor> = HashMap::new();
+    let cpu = Device::Cpu;
+    let params = trainer.net.params();
+    for ((name, var), values) in params.iter().zip(&trainer.params) {
+        tensors.insert(name.clone(), Tensor::from_slice(values, var.shape(), &cpu)?);
+    }
+    for (i, (name, var)) in params.iter().enumerate() {
+        let m = Tensor::from_slice(&trainer.adam.m[i], var.shape(), &cpu)?;
+        let v = Tensor::from_slice(&trainer.adam.v[i], var.shape(), &cpu)?;
+        tensors.insert(format!("adam.m.{name}"), m);
+        tensors.insert(format!("adam.v.{name}"), v);
+    }
+    let weights_path = dir.join(&weights_file);
+    let tmp = weights_path.with_extension("tmp");
+    candle_core::safetensors::save(&tensors, &tmp)?;
+    fs::rename(&tmp, &weights_path).map_err(|e| AgentError::io(&weights_path, e))?;
+    let state = CheckpointState {
+        format: FORMAT,
+        iteration: trainer.iteration,
+        global_step: trainer.global_step,
+        weights_file: weights_file.clone(),
+        config: trainer.config.clone(),
+        adam: trainer.adam.clone(),
+        obs_rms: trainer.obs_rms.clone(),
+        reward_scaler: trainer.reward_scaler.clone(),
+        action_rng: trainer.action_rng.clone(),
+        shuffle_rng: trainer.shuffle_rng.clone(),
+    };
+    let json = serde_json::to_vec_pretty(&state).map_err(|e| AgentError::io(dir, e))?;
+    write_atomic(&dir.join(STATE_FILE), &json)?;
+    // Older weights are unreferenced now.
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with("weights-") && name != weights_file {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads `state.json`; a missing file is [`AgentError::MissingCheckpoint`].
+pub fn read_state(dir: &Path) -> Result<CheckpointState> {
+    let path = dir.join(STATE_FILE);
+    if !path.exists() {
+        return Err(AgentError::MissingCheckpoint(dir.to_path_buf()));
+    }
+    let text = fs::read_to_string(&path).map_err(|e| AgentError::io(&path, e))?;
+    let state: CheckpointState =
+        serde_json::from_str(&text).map_err(|e| AgentError::Checkpoint {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+    if state.format != FORMAT {
+        return Err(AgentError::Checkpoint {
+            path,
+            message: format!("format {} is not the supported {FORMAT}", state.format),
+        });
+    }
+    Ok(state)
+}
+
+/// Loads checkpoint tensors into `net` (and Adam moments when `adam` is given), checking that
+/// every name and shape matches the network built from the current config.
+pub fn load_tensors(
+    dir: &Path,
+    state: &CheckpointState,
+    net: &ActorCritic,
+    adam: Option<&mut Adam>,
+) -> Result<()> {
+    let path = dir.join(&state.weights_file);
+    let err = |message: String| AgentError::Checkpoint {
+        path: path.clone(),
+        message,
+    };
+    let tensors = candle_core::safetensors::load(&path, &Device::Cpu)
+        .map_err(|e| err(e.to_string().lines().next().unwrap_or("").to_string()))?;
+    let get = |name: &str, want: &[usize]| -> Result<Vec<f32>> {
+        let t = tensors.get(name).ok_or_else(|| {
+            err(format!(
+                "has no tensor '{name}': it was saved from a different network shape"
+            ))
+        })?;
+        if t.dims() != want {
+            return Err(err(format!(
+                "tensor '{name}' has shape {:?}, the configured network expects {:?} (different network shape)",
+                t.dims(),
+                want
+            )));
+        }
+        Ok(t.flatten_all()?.to_vec1::<f32>()?)
+    };
+    let params = net.params();
+    let expected: usize = params.len();
+    let stored = tensors.keys().filter(|k| !k.starts_with("adam.")).count();
+    if stored != expected {
+        return Err(err(format!(
+            "holds {stored} parameter tensors, the configured network has {expected} (different network shape)"
+        )));
+    }
+    let values = params
+        .iter()
+        .map(|(name, var)| get(name, var.dims()))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(adam) = adam {
+        let mut m = Vec::new();
+        let mut v = Vec::new();
+        for (name, var) in params {
+            m.push(get(&format!("adam.m.{name}"), var.dims())?);
+            v.push(get(&format!("adam.v.{name}"), var.dims())?);
+        }
+        *adam = Adam {
+            m,
+            v,
+            ..state.adam.clone()
+        };
+    }
+    write_params(params, &values)
+}
+
+/// Restores a trainer (built from the same config) to the checkpoint in `dir`.
+pub fn restore(trainer: &mut Trainer, dir: &Path) -> Result<()> {
+    let state = read_state(dir)?;
+    let mut adam = trainer.adam.clone();
+    load_tensors(dir, &state, &trainer.net, Some(&mut adam))?;
+    trainer.adam = adam;
+    trainer.params = host_params(trainer.net.params())?;
+    trainer.obs_rms = state.obs_rms;
+    trainer.reward_scaler = state.reward_scaler;
+    trainer.action_rng = state.action_rng;
+    trainer.shuffle_rng = state.shuffle_rng;
+    trainer.iteration = state.iteration;
+    trainer.global_step = state.global_step;
+    Ok(())
+}

@@ -1,0 +1,386 @@
+//! Training configuration: one flat [`PpoConfig`] with CleanRL's defaults, and the top-level
+//! [`TrainConfig`] a run is described by (seed, env, reward, PPO, run settings).
+//!
+//! Every struct rejects unknown keys and fills missing ones with defaults, so a TOML file only
+//! names what differs:
+//!
+//! ```toml
+//! seed = 1
+//! [env]
+//! id = "cartpole"
+//! [ppo]
+//! num_envs = 8
+//! learning_rate = 3e-4
+//! [run]
+//! checkpoint_every = 20
+//! ```
+
+use carrot_envs::EnvConfig;
+use carrot_rewards::RewardConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AgentError, Result};
+
+/// Hidden-layer nonlinearity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    #[default]
+    Tanh,
+    Relu,
+}
+
+/// Action distribution. `Auto` picks categorical for discrete spaces and Gaussian for boxes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyHead {
+    #[default]
+    Auto,
+    Categorical,
+    /// Diagonal Gaussian with a state-independent log-std; the env clips samples to bounds.
+    Gaussian,
+    /// Beta with alpha, beta = softplus(.) + 1, scaled to the (finite) action bounds.
+    Beta,
+}
+
+/// Where tensors live. CUDA needs the `cuda` feature.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    #[default]
+    Cpu,
+    Cuda,
+}
+
+/// PPO hyperparameters. Defaults are CleanRL's `ppo.py` / `ppo_continuous_action.py` ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PpoConfig {
+    /// Parallel envs N.
+    pub num_envs: usize,
+    /// Steps per env per rollout T; the batch is N x T.
+    pub num_steps: usize,
+    /// Env steps to train for; iterations = total_timesteps / (N x T).
+    pub total_timesteps: u64,
+    pub learning_rate: f64,
+    /// Linear decay of the learning rate to 0 over the run.
+    pub anneal_lr: bool,
+    pub gamma: f64,
+    pub gae_lambda: f64,
+    /// Mini-batches per epoch (ignored when `minibatch_size` is set).
+    pub num_minibatches: usize,
+    /// Mini-batch size; takes precedence over `num_minibatches`. Must divide the batch.
+    pub minibatch_size: Option<usize>,
+    pub update_epochs: usize,
+    /// Normalize advantages per mini-batch.
+    pub norm_adv: bool,
+    pub clip_coef: f64,
+    /// Clip the value loss around the rollout's values (CleanRL's `clip_vloss`).
+    pub clip_vloss: bool,
+    pub ent_coef: f64,
+    pub vf_coef: f64,
+    /// Global gradient-norm clip.
+    pub max_grad_norm: f64,
+    /// Stop the epochs of an update once the approximate KL exceeds this.
+    pub target_kl: Option<f64>,
+    /// Hidden layer widths of the actor and critic MLPs.
+    pub hidden_sizes: Vec<usize>,
+    pub activation: Activation,
+    /// One trunk for actor and critic with two heads, instead of two MLPs.
+    pub shared_trunk: bool,
+    pub policy_head: PolicyHead,
+    /// Initial log-std of the Gaussian head.
+    pub log_std_init: f64,
+    /// Running mean/std observation normalization (frozen at evaluation).
+    pub normalize_obs: bool,
+    /// Reward scaling by a running std of the discounted return (Gymnasium NormalizeReward).
+    pub normalize_reward: bool,
+    /// Clip for normalized observations and scaled rewards.
+    pub normalize_clip: f64,
+    pub device: DeviceKind,
+}
+
+impl Default for PpoConfig {
+    fn default() -> Self {
+        PpoConfig {
+            num_envs: 4,
+            num_steps: 128,
+            total_timesteps: 500_000,
+            learning_rate: 2.5e-4,
+            anneal_lr: true,
+            gamma: 0.99,
+            gae_lambda: 0.95,
+            num_minibatches: 4,
+            minibatch_size: None,
+            update_epochs: 4,
+            norm_adv: true,
+            clip_coef: 0.2,
+            clip_vloss: true,
+            ent_coef: 0.01,
+            vf_coef: 0.5,
+            max_grad_norm: 0.5,
+            target_kl: None,
+            hidden_sizes: vec![64, 64],
+            activation: Activation::Tanh,
+            shared_trunk: false,
+            policy_head: PolicyHead::Auto,
+            log_std_init: 0.0,
+            normalize_obs: false,
+            normalize_reward: false,
+            normalize_clip: 10.0,
+            device: DeviceKind::Cpu,
+        }
+    }
+}
+
+impl PpoConfig {
+    /// Samples per rollout, N x T.
+    pub fn batch_size(&self) -> usize {
+        self.num_envs * self.num_steps
+    }
+
+    /// Mini-batch size after validation.
+    pub fn minibatch_len(&self) -> usize {
+        self.minibatch_size
+            .unwrap_or(self.batch_size() / self.num_minibatches.max(1))
+    }
+
+    pub fn num_iterations(&self) -> usize {
+        (self.total_timesteps / self.batch_size().max(1) as u64) as usize
+    }
+
+    /// Checks every value; the error names the key (`ppo.<key>`).
+    pub fn validate(&self) -> Result<()> {
+        let err = |key: &str, msg: String| Err(AgentError::config(&format!("ppo.{key}"), msg));
+        for (key, v) in [
+            ("num_envs", self.num_envs),
+            ("num_steps", self.num_steps),
+            ("update_epochs", self.update_epochs),
+        ] {
+            if v == 0 {
+                return err(key, "must be at least 1".into());
+            }
+        }
+        let batch = self.batch_size();
+        match self.minibatch_size {
+            Some(m) if m == 0 || !batch.is_multiple_of(m) => {
+                return err(
+                    "minibatch_size",
+                    format!("{m} does not divide the batch num_envs x num_steps = {batch}"),
+                )
+            }
+            None if self.num_minibatches == 0 || !batch.is_multiple_of(self.num_minibatches) => {
+                return err(
+                    "num_minibatches",
+                    format!(
+                        "{} does not divide the batch num_envs x num_steps = {batch}",
+                        self.num_minibatches
+                    ),
+                )
+            }
+            _ => {}
+        }
+        if self.total_timesteps < batch as u64 {
+            return err(
+                "total_timesteps",
+                format!("{} is less than one batch ({batch})", self.total_timesteps),
+            );
+        }
+        let positive = [
+            ("learning_rate", self.learning_rate),
+            ("max_grad_norm", self.max_grad_norm),
+            ("normalize_clip", self.normalize_clip),
+        ];
+        for (key, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return err(key, format!("must be a positive number, got {v}"));
+            }
+        }
+        let unit = [("gamma", self.gamma), ("gae_lambda", self.gae_lambda)];
+        for (key, v) in unit {
+            if !(0.0..=1.0).contains(&v) {
+                return err(key, format!("must lie in [0, 1], got {v}"));
+            }
+        }
+        let non_negative = [
+            ("clip_coef", self.clip_coef),
+            ("ent_coef", self.ent_coef),
+            ("vf_coef", self.vf_coef),
+        ];
+        for (key, v) in non_negative {
+            if !(v.is_finite() && v >= 0.0) {
+                return err(key, format!("must be a non-negative number, got {v}"));
+            }
+        }
+        if let Some(kl) = self.target_kl {
+            if !(kl.is_finite() && kl > 0.0) {
+                return err("target_kl", format!("must be positive, got {kl}"));
+            }
+        }
+        if !self.log_std_init.is_finite() {
+            return err("log_std_init", "must be finite".into());
+        }
+        if self.hidden_sizes.contains(&0) {
+            return err("hidden_sizes", "layer widths must be at least 1".into());
+        }
+        if self.shared_trunk && self.hidden_sizes.is_empty() {
+            return err(
+                "shared_trunk",
+                "needs at least one hidden layer to share".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Run bookkeeping: checkpoints and final evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSettings {
+    /// Write a checkpoint every this many iterations (and always at the end). The envs restart
+    /// from fresh seeded resets at each checkpoint, which is what makes a resumed run replay
+    /// exactly; keep `checkpoint_every x num_steps` well above the episode length.
+    pub checkpoint_every: usize,
+    /// Episodes of the final deterministic evaluation (0 skips it).
+    pub eval_episodes: usize,
+    /// Evaluation env seeds start at `seed + eval_seed_offset`, disjoint from training seeds.
+    pub eval_seed_offset: u64,
+    /// Safety cap on evaluation steps per episode.
+    pub eval_max_steps: usize,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            checkpoint_every: 25,
+            eval_episodes: 10,
+            eval_seed_offset: 1 << 32,
+            eval_max_steps: 100_000,
+        }
+    }
+}
+
+/// Everything that defines a training run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub env: EnvConfig,
+    #[serde(default)]
+    pub reward: RewardConfig,
+    #[serde(default)]
+    pub ppo: PpoConfig,
+    #[serde(default)]
+    pub run: RunSettings,
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        self.ppo.validate()?;
+        if self.run.checkpoint_every == 0 {
+            return Err(AgentError::config(
+                "run.checkpoint_every",
+                "must be at least 1",
+            ));
+        }
+        if self.run.eval_max_steps == 0 {
+            return Err(AgentError::config(
+                "run.eval_max_steps",
+                "must be at least 1",
+            ));
+        }
+        // Training env seeds are seed + [0, num_envs x segments); evaluation seeds must not
+        // overlap them.
+        let segments = self
+            .ppo
+            .num_iterations()
+            .div_ceil(self.run.checkpoint_every) as u64;
+        let training_seeds = segments.saturating_mul(self.ppo.num_envs as u64);
+        if self.run.eval_seed_offset < training_seeds {
+            return Err(AgentError::config(
+                "run.eval_seed_offset",
+                format!(
+                    "{} overlaps the {training_seeds} training seeds; use a larger offset",
+                    self.run.eval_seed_offset
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_cleanrl_and_valid() {
+        let c = PpoConfig::default();
+        assert_eq!((c.num_envs, c.num_steps, c.minibatch_len()), (4, 128, 128));
+        assert_eq!(c.num_iterations(), 976);
+        TrainConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn toml_fills_defaults_and_rejects_unknown_keys() {
+        let c: TrainConfig =
+            toml::from_str("seed = 3\n[ppo]\nnum_envs = 8\ntarget_kl = 0.02\n").unwrap();
+        assert_eq!(
+            (c.seed, c.ppo.num_envs, c.ppo.target_kl),
+            (3, 8, Some(0.02))
+        );
+        assert_eq!(c.ppo.num_steps, 128);
+        let err = toml::from_str::<TrainConfig>("[ppo]\nlearning_rat = 1e-3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("learning_rat"), "{err}");
+        assert!(toml::from_str::<TrainConfig>("sed = 1\n").is_err());
+        assert!(toml::from_str::<TrainConfig>("[run]\ncheckpoint = 1\n").is_err());
+    }
+
+    #[test]
+    fn minibatch_must_divide_batch() {
+        let mut c = PpoConfig {
+            num_envs: 8,
+            num_steps: 100,
+            minibatch_size: Some(300),
+            ..Default::default()
+        };
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("ppo.minibatch_size") && err.contains("800"),
+            "{err}"
+        );
+        c.minibatch_size = Some(800);
+        c.validate().unwrap();
+        c.minibatch_size = None;
+        c.num_minibatches = 3;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("ppo.num_minibatches"), "{err}");
+    }
+
+    #[test]
+    fn impossible_values_name_their_key() {
+        let bad = [
+            PpoConfig {
+                num_envs: 0,
+                ..Default::default()
+            },
+            PpoConfig {
+                learning_rate: -1.0,
+                ..Default::default()
+            },
+            PpoConfig {
+                gamma: 1.5,
+                ..Default::default()
+            },
+        ];
+        let keys = ["ppo.num_envs", "ppo.learning_rate", "ppo.gamma"];
+        for (c, key) in bad.iter().zip(keys) {
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! Actor-critic MLPs on candle.
+//!
+//! Weights are created on the host from a seeded RNG (orthogonal init, as CleanRL: hidden
+//! layers gain sqrt(2), policy head 0.01, value head 1, biases 0) and then become candle
+//! `Var`s, so a seed fixes the initial network on every device. Linear weights are stored
+//! `[in, out]` so the forward pass is a plain `x.matmul(w)` without a transpose.
+
+use candle_core::{DType, Device, Result as CResult, Tensor, Var};
+use carrot_envs::Space;
+use rand::Rng;
+
+use crate::config::{Activation, DeviceKind, PolicyHead, PpoConfig};
+use crate::distributions::{standard_normal, ActionDist, HostDist};
+use crate::error::{AgentError, Result};
+use crate::ops::{fused_linear, softplus, Act};
+
+/// The action distribution family and its size, resolved against the env's action space.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HeadKind {
+    Categorical {
+        n: usize,
+    },
+    Gaussian {
+        dim: usize,
+    },
+    /// Beta over (0, 1) per dimension, mapped affinely to `[low, high]`.
+    Beta {
+        low: Vec<f32>,
+        high: Vec<f32>,
+    },
+}
+
+impl HeadKind {
+    pub fn resolve(choice: PolicyHead, space: &Space) -> Result<Self> {
+        let key = "ppo.policy_head";
+        match (choice, space) {
+            (PolicyHead::Auto | PolicyHead::Categorical, Space::Discrete { n, .. }) => {
+                Ok(HeadKind::Categorical { n: *n })
+            }
+            (PolicyHead::Auto | PolicyHead::Gaussian, Space::Box { low, .. }) => {
+                Ok(HeadKind::Gaussian { dim: low.len() })
+            }
+            (PolicyHead::Beta, Space::Box { low, high, .. }) => {
+                if low.iter().chain(high).any(|v| !v.is_finite()) {
+                    return Err(AgentError::config(
+                        key,
+                        "beta needs finite action bounds; this env's action space is unbounded",
+                    ));
+                }
+                Ok(HeadKind::Beta {
+                    low: low.clone(),
+                    high: high.clone(),
+                })
+            }
+            (PolicyHead::Categorical, Space::Box { .. }) => Err(AgentError::config(
+                key,
+                "categorical needs a discrete action space; this env's is continuous",
+            )),
+            (_, Space::Discrete { .. }) => Err(AgentError::config(
+                key,
+                "gaussian and beta need a continuous action space; this env's is discrete",
+            )),
+        }
+    }
+
+    /// Floats per stored action.
+    pub fn action_dim(&self) -> usize {
+        match self {
+            HeadKind::Categorical { .. } => 1,
+            HeadKind::Gaussian { dim } => *dim,
+            HeadKind::Beta { low, .. } => low.len(),
+        }
+    }
+
+    /// Width of the policy head's linear output.
+    fn head_width(&self) -> usize {
+        match self {
+            HeadKind::Categorical { n } => *n,
+            HeadKind::Gaussian { dim } => *dim,
+            HeadKind::Beta { low, .. } => 2 * low.len(),
+        }
+    }
+
+    /// Writes the env action for a stored action (Beta: (0, 1) -> bounds; others unchanged).
+    pub fn env_action(&self, stored: &[f32], out: &mut [f32]) {
+        match self {
+            HeadKind::Beta { low, high } => {
+                for (o, (&x, (&lo, &hi))) in
+                    out.iter_mut().zip(stored.iter().zip(low.iter().zip(high)))
+                {
+                    *o = lo + (hi - lo) * x;
+                }
+            }
+            _ => out.copy_from_slice(stored),
+        }
+    }
+}
+
+/// The candle device for a config choice.
+pub fn make_device(kind: DeviceKind) -> Result<Device> {
+    match kind {
+        DeviceKind::Cpu => Ok(Device::Cpu),
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda => Device::new_cuda(0).map_err(|e| AgentError::Device(e.to_string())),
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda => Err(AgentError::Device(
+            "device = \"cuda\" needs carrot built with --features cuda".into(),
+        )),
+    }
+}
+
+/// A dense layer `y = x w + b` with `w: [in, out]`.
+struct Linear {
+    w: Var,
+    b: Var,
+}
+
+/// Policy and value networks with named parameters.
+pub struct ActorCritic {
+    head: HeadKind,
+    activation: Activation,
+    /// Actor trunk, or the shared trunk.
+    actor: Vec<Linear>,
+    /// Critic trunk; empty with a shared trunk.
+    critic: Vec<Linear>,
+    policy: Linear,
+    value: Linear,
+    log_std: Option<Var>,
+    params: Vec<(String, Var)>,
+    device: Device,
+}
+
+/// Orthogonal `[rows, cols]` matrix scaled by `gain` (Saxe et al.; torch's `orthogonal_`
+/// semantics: orthonormal rows or columns, whichever are fewer), from Gram-Schmidt on a
+/// Gaussian matrix drawn from `rng`.
+pub fn orthogonal<R: Rng + ?Sized>(rng: &mut R, rows: usize, cols: usize, gain: f64) -> Vec<f32> {
+    let (long, short) = (rows.max(cols), rows.min(cols));
+    // `short` vectors of length `long`, orthonormalized in order.
+    let mut q: Vec<Vec<f64>> = Vec::with_capacity(short);
+    while q.len() < short {
+        let mut v: Vec<f64> = (0..long).map(|_| standard_normal(rng)).collect();
+        for u in &q {
+            let dot: f64 = v.iter().zip(u).map(|(a, b)| a * b).sum();
+            v.iter_mut().zip(u).for_each(|(a, b)| *a -= dot * b);
+        }
+        let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+        if norm > 1e-8 {
+            v.iter_mut().for_each(|a| *a /= norm);
+            q.push(v);
+        }
+    }
+    let mut out = vec![0f32; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            // Columns orthonormal when rows >= cols, rows orthonormal otherwise.
+            let val = if rows >= cols { q[c][r] } else { q[r][c] };
+            out[r * cols + c] = (gain * val) as f32;
+        }
+    }
+    out
+}
+
+impl ActorCritic {
+    pub fn new<R: Rng + ?Sized>(
+        cfg: &PpoConfig,
+        obs_dim: usize,
+        head: HeadKind,
+        device: &Device,
+        rng: &mut R,
+    ) -> Result<Self> {
+        let mut params = Vec::new();
+        let mut layer = |name: String, fan_in: usize, fan_out: usize, gain: f64, rng: &mut R| {
+            let w = orthogonal(rng, fan_in, fan_out, gain);
+            let w = Var::from_vec(w, (fan_in, fan_out), device)?;
+            let b = Var::zeros(fan_out, DType::F32, device)?;
+            params.push((format!("{name}.weight"), w.clone()));
+            params.push((format!("{name}.bias"), b.clone()));
+            CResult::Ok(Linear { w, b })
+        };
+        let hidden_gain = 2f64.sqrt();
+        let mut trunk = |prefix: &str, rng: &mut R| {
+            let mut fan_in = obs_dim;
+            let mut layers = Vec::new();
+            for (i, &h) in cfg.hidden_sizes.iter().enumerate() {
+                layers.push(layer(format!("{prefix}.{i}"), fan_in, h, hidden_gain, rng)?);
+                fan_in = h;
+            }
+            CResult::Ok((layers, fan_in))
+        };
+        let (actor, actor_out) = trunk(if cfg.shared_trunk { "trunk" } else { "actor" }, rng)?;
+        let (critic, critic_out) = if cfg.shared_trunk {
+            (Vec::new(), actor_out)
+        } else {
+            trunk("critic", rng)?
+        };
+        let policy = layer("policy".into(), actor_out, head.head_width(), 0.01, rng)?;
+        let value = layer("value".into(), critic_out, 1, 1.0, rng)?;
+        let log_std = match head {
+            HeadKind::Gaussian { dim } => {
+                let init = vec![cfg.log_std_init as f32; dim];
+                let v = Var::from_vec(init, dim, device)?;
+                params.push(("log_std".into(), v.clone()));
+                Some(v)
+            }
+            _ => None,
+        };
+        Ok(ActorCritic {
+            head,
+            activation: cfg.activation,
+            actor,
+            critic,
+            policy,
+            value,
+            log_std,
+            params,
+            device: device.clone(),
+        })
+    }
+
+    pub fn head(&self) -> &HeadKind {
+        &self.head
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Parameters in a fixed order with their checkpoint names.
+    pub fn params(&self) -> &[(String, Var)] {
+        &self.params
+    }
+
+    pub fn num_parameters(&self) -> usize {
+        self.params.iter().map(|(_, v)| v.elem_count()).sum()
+    }
+
+    fn hidden(&self, x: &Tensor, l: &Linear) -> CResult<Tensor> {
+        let act = match self.activation {
+            Activation::Tanh => Act::Tanh,
+            Activation::Relu => Act::Relu,
+        };
+        fused_linear(x, l.w.as_tensor(), l.b.as_tensor(), act)
+    }
+
+    fn output(x: &Tensor, l: &Linear) -> CResult<Tensor> {
+        fused_linear(x, l.w.as_tensor(), l.b.as_tensor(), Act::Identity)
+    }
+
+    fn trunk(&self, obs: &Tensor, layers: &[Linear]) -> CResult<Tensor> {
+        let mut x = obs.clone();
+        for l in layers {
+            x = self.hidden(&x, l)?;
+        }
+        Ok(x)
+    }
+
+    /// Action distribution and values `[B]` for observations `[B, obs_dim]`.
+    pub fn forward(&self, obs: &Tensor) -> CResult<(ActionDist, Tensor)> {
+        let actor_features = self.trunk(obs, &self.actor)?;
+        let critic_features = if self.critic.is_empty() {
+            actor_features.clone()
+        } else {
+            self.trunk(obs, &self.critic)?
+        };
+        let value = Self::output(&critic_features, &self.value)?.squeeze(1)?;
+        Ok((self.dist_from(&actor_features)?, value))
+    }
+
+    /// Values `[B]` only.
+    pub fn value(&self, obs: &Tensor) -> CResult<Tensor> {
+        let layers = if self.critic.is_empty() {
+            &self.actor
+        } else {
+            &self.critic
+        };
+        Self::output(&self.trunk(obs, layers)?, &self.value)?.squeeze(1)
+    }
+
+    /// Action distribution only.
+    pub fn dist(&self, obs: &Tensor) -> CResult<ActionDist> {
+        self.dist_from(&self.trunk(obs, &self.actor)?)
+    }
+
+    fn dist_from(&self, features: &Tensor) -> CResult<ActionDist> {
+        let out = Self::output(features, &self.policy)?;
+        Ok(match &self.head {
+            HeadKind::Categorical { .. } => ActionDist::Categorical { logits: out },
+            HeadKind::Gaussian { .. } => ActionDist::Gaussian {
+                mean: out,
+                log_std: self
+                    .log_std
+                    .as_ref()
+                    .expect("gaussian head has a log-std")
+                    .as_tensor()
+                    .clone(),
+            },
+            HeadKind::Beta { low, .. } => {
+                let d = low.len();
+                ActionDist::Beta {
+                    alpha: (softplus(&out.narrow(1, 0, d)?)? + 1.0)?,
+                    beta: (softplus(&out.narrow(1, d, d)?)? + 1.0)?,
+                }
+            }
+        })
+    }
+
+    /// Runs the policy without gradients and copies its parameters to the host.
+    pub fn host_outputs(&self, obs: &Tensor, with_value: bool) -> CResult<HostOutputs> {
+        let obs = obs.detach();
+        let (dist, value) = if with_value {
+            let (d, v) = self.forward(&obs)?;
+            (d, Some(v))
+        } else {
+            (self.dist(&obs)?, None)
+        };
+        let values = match value {
+            Some(v) => v.to_vec1::<f32>()?,
+            None => Vec::new(),
+        };
+        let flat = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
+        let (a, b) = match &dist {
+            ActionDist::Categorical { logits } => (flat(logits)?, Vec::new()),
+            ActionDist::Gaussian { mean, log_std } => (flat(mean)?, flat(log_std)?),
+            ActionDist::Beta { alpha, beta } => (flat(alpha)?, flat(beta)?),
+        };
+        Ok(HostOutputs {
+            head: self.head.clone(),
+            a,
+            b,
+            values,
+        })
+    }
+}
+
+/// Distribution parameters and values of a batch, on the host.
+pub struct HostOutputs {
+    head: HeadKind,
+    a: Vec<f32>,
+    b: Vec<f32>,
+    pub values: Vec<f32>,
+}
+
+impl HostOutputs {
+    /// The distribution of row `i`.
+    pub fn dist(&self, i: usize) -> HostDist<'_> {
+        match &self.head {
+            HeadKind::Categorical { n } => HostDist::Categorical {
+                logits: &self.a[i * n..(i + 1) * n],
+            },
+            HeadKind::Gaussian { dim } => HostDist::Gaussian {
+                mean: &self.a[i * dim..(i + 1) * dim],
+                log_std: &self.b,
+            },
+            HeadKind::Beta { low, .. } => {
+                let d = low.len();
+                HostDist::Beta {
+                    alpha: &self.a[i * d..(i + 1) * d],
+                    beta: &self.b[i * d..(i + 1) * d],
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn orthogonal_rows_or_columns_are_orthonormal_times_gain() {
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
+        for (rows, cols) in [(4, 64), (64, 64), (64, 2)] {
+            let w = orthogonal(&mut rng, rows, cols, 2.0);
+            let (n, len) = if rows >= cols {
+                (cols, rows)
+            } else {
+                (rows, cols)
+            };
+            let vec = |k: usize| -> Vec<f64> {
+                (0..len)
+                    .map(|j| {
+                        let (r, c) = if rows >= cols { (j, k) } else { (k, j) };
+                        w[r * cols + c] as f64
+                    })
+                    .collect()
+            };
+            for i in 0..n {
+                for j in 0..n {
+                    let dot: f64 = vec(i).iter().zip(vec(j)).map(|(a, b)| a * b).sum();
+                    let want = if i == j { 4.0 } else { 0.0 };
+                    assert!((dot - want).abs() < 1e-4, "{rows}x{cols} ({i},{j}) {dot}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn same_seed_same_network_and_heads_resolve() {
+        let cfg = PpoConfig::default();
+        let space = Space::discrete(&["left", "right"]);
+        let head = HeadKind::resolve(PolicyHead::Auto, &space).unwrap();
+        let make = |seed| {
+            let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed);
+            ActorCritic::new(&cfg, 4, head.clone(), &Device::Cpu, &mut rng).unwrap()
+        };
+        let (a, b) = (make(3), make(3));
+        for ((na, va), (_, vb)) in a.params().iter().zip(b.params()) {
+            let d = (va.as_tensor() - vb.as_tensor()).unwrap().abs().unwrap();
+            assert_eq!(
+                d.sum_all().unwrap().to_scalar::<f32>().unwrap(),
+                0.0,
+                "{na}"
+            );
+        }
+        // 4*64+64 + 64*64+64 (x2 trunks) + 64*2+2 + 64*1+1
+        assert_eq!(
+            a.num_parameters(),
+            2 * (4 * 64 + 64 + 64 * 64 + 64) + 130 + 65
+        );
+        let boxed = Space::boxed(&[("torque", -2.0, 2.0)]);
+        assert!(HeadKind::resolve(PolicyHead::Categorical, &boxed).is_err());
+        assert!(HeadKind::resolve(PolicyHead::Beta, &space).is_err());
+        let unbounded = Space::boxed(&[("x", f32::NEG_INFINITY, 1.0)]);
+        let err = HeadKind::resolve(PolicyHead::Beta, &unbounded)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ppo.policy_head"), "{err}");
+    }
+}

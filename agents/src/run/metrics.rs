@@ -1,0 +1,160 @@
+//! Per-iteration metrics files: `metrics.jsonl` (one JSON object per iteration, keys in a fixed
+//! order) and `metrics.csv` (same columns). On resume both are cut back to the checkpoint's
+//! iteration, so a killed-and-resumed run has no duplicated or missing rows.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{AgentError, Result};
+use crate::train::Metrics;
+
+pub const JSONL: &str = "metrics.jsonl";
+pub const CSV: &str = "metrics.csv";
+
+/// Appends metrics rows to both files.
+pub struct MetricsWriter {
+    jsonl: (PathBuf, File),
+    csv: (PathBuf, File),
+    csv_has_header: bool,
+}
+
+fn open_append(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| AgentError::io(path, e))
+}
+
+fn number(v: f64) -> String {
+    if v.is_finite() {
+        // Integers print without a fraction, everything else round-trips exactly.
+        if v.fract() == 0.0 && v.abs() < 1e15 {
+            format!("{}", v as i64)
+        } else {
+            format!("{v:?}")
+        }
+    } else {
+        String::new()
+    }
+}
+
+impl MetricsWriter {
+    /// Opens the files in `run_dir`, keeping only rows with `iteration <= keep_through`.
+    pub fn open(run_dir: &Path, keep_through: usize) -> Result<Self> {
+        let jsonl = run_dir.join(JSONL);
+        let csv = run_dir.join(CSV);
+        truncate_jsonl(&jsonl, keep_through)?;
+        let csv_has_header = truncate_csv(&csv, keep_through)?;
+        Ok(MetricsWriter {
+            jsonl: (jsonl.clone(), open_append(&jsonl)?),
+            csv: (csv.clone(), open_append(&csv)?),
+            csv_has_header,
+        })
+    }
+
+    pub fn write(&mut self, m: &Metrics) -> Result<()> {
+        let fields: Vec<String> = m
+            .entries
+            .iter()
+            .map(|(k, v)| {
+                let value = if v.is_finite() {
+                    number(*v)
+                } else {
+                    "null".into()
+                };
+                format!("{}:{value}", serde_json::Value::from(k.as_str()))
+            })
+            .collect();
+        let line = format!("{{{}}}\n", fields.join(","));
+        let (path, file) = &mut self.jsonl;
+        file.write_all(line.as_bytes())
+            .map_err(|e| AgentError::io(path.as_path(), e))?;
+        let (path, file) = &mut self.csv;
+        let mut text = String::new();
+        if !self.csv_has_header {
+            let keys: Vec<&str> = m.entries.iter().map(|(k, _)| k.as_str()).collect();
+            text.push_str(&keys.join(","));
+            text.push('\n');
+            self.csv_has_header = true;
+        }
+        let values: Vec<String> = m.entries.iter().map(|(_, v)| number(*v)).collect();
+        text.push_str(&values.join(","));
+        text.push('\n');
+        file.write_all(text.as_bytes())
+            .map_err(|e| AgentError::io(path.as_path(), e))?;
+        Ok(())
+    }
+}
+
+fn rewrite(path: &Path, lines: &[&str]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut text = lines.join("\n");
+    if !lines.is_empty() {
+        text.push('\n');
+    }
+    fs::write(&tmp, text).map_err(|e| AgentError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| AgentError::io(path, e))
+}
+
+fn truncate_jsonl(path: &Path, keep_through: usize) -> Result<()> {
+    let Ok(text) = fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let keep: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("iteration").and_then(|i| i.as_u64()))
+                .is_some_and(|i| i as usize <= keep_through)
+        })
+        .collect();
+    rewrite(path, &keep)
+}
+
+/// Returns whether the kept file has a header.
+fn truncate_csv(path: &Path, keep_through: usize) -> Result<bool> {
+    let Ok(text) = fs::read_to_string(path) else {
+        return Ok(false);
+    };
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return Ok(false);
+    };
+    let Some(col) = header.split(',').position(|k| k == "iteration") else {
+        rewrite(path, &[])?;
+        return Ok(false);
+    };
+    let mut keep = vec![header];
+    keep.extend(lines.filter(|line| {
+        line.split(',')
+            .nth(col)
+            .and_then(|v| v.parse::<usize>().ok())
+            .is_some_and(|i| i <= keep_through)
+    }));
+    rewrite(path, &keep)?;
+    Ok(true)
+}
+
+/// Reads `metrics.jsonl` back as rows of (key, value); `null` becomes NaN.
+pub fn read_jsonl(run_dir: &Path) -> Result<Vec<Metrics>> {
+    let path = run_dir.join(JSONL);
+    let text = fs::read_to_string(&path).map_err(|e| AgentError::io(&path, e))?;
+    text.lines()
+        .map(|line| {
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| AgentError::io(&path, e))?;
+            let obj = v
+                .as_object()
+                .ok_or_else(|| AgentError::io(&path, "row is not an object"))?;
+            Ok(Metrics {
+                entries: obj
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(f64::NAN)))
+                    .collect(),
+            })
+        })
+        .collect()
+}

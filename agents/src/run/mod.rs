@@ -1,0 +1,224 @@
+//! Training runs on disk, the API the `carrot` CLI drives.
+//!
+//! A run directory holds `metrics.jsonl`, `metrics.csv`, `checkpoint/` and, once training has
+//! finished, `eval.json`. [`train_run`] starts a run or resumes it from its last checkpoint;
+//! [`evaluate_run`] re-evaluates a trained run; [`load_policy`] gives the trained policy to
+//! other tools (rendering).
+
+mod metrics;
+mod progress;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::Tensor;
+use serde::Serialize;
+
+pub use metrics::{read_jsonl, MetricsWriter, CSV as METRICS_CSV, JSONL as METRICS_JSONL};
+pub use progress::ProgressMode;
+
+use crate::checkpoint::{self, checkpoint_dir, load_tensors, read_state};
+use crate::config::TrainConfig;
+use crate::error::{AgentError, Result};
+use crate::evaluate::{evaluate, EvalResult};
+use crate::networks::{make_device, ActorCritic, HeadKind};
+use crate::normalization::RunningMeanStd;
+use crate::train::{stream, Trainer, INIT_STREAM};
+use progress::Progress;
+
+pub const EVAL_FILE: &str = "eval.json";
+
+/// Options of one invocation (not part of the run's identity).
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub progress: ProgressMode,
+    /// Stop after this many iterations in this invocation (a checkpoint is written only at
+    /// the usual points); `None` trains to the end.
+    pub max_iterations: Option<usize>,
+}
+
+/// What a call to [`train_run`] did.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    pub run_dir: PathBuf,
+    /// Iteration the run resumed from, if it did.
+    pub resumed_from: Option<usize>,
+    pub iterations: usize,
+    pub num_iterations: usize,
+    pub global_step: u64,
+    pub finished: bool,
+    /// Env steps per second over this invocation's training iterations.
+    pub steps_per_second: f64,
+    pub wall_seconds: f64,
+    pub eval: Option<EvalResult>,
+}
+
+/// First key path where two JSON values differ.
+fn first_difference(a: &serde_json::Value, b: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value::Object;
+    match (a, b) {
+        (Object(x), Object(y)) => {
+            let keys = x.keys().chain(y.keys());
+            for k in keys {
+                let child = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match (x.get(k), y.get(k)) {
+                    (Some(u), Some(v)) => {
+                        if let Some(p) = first_difference(u, v, child) {
+                            return Some(p);
+                        }
+                    }
+                    _ => return Some(child),
+                }
+            }
+            None
+        }
+        _ => (a != b).then_some(path),
+    }
+}
+
+/// Trains `config` in `run_dir`, resuming from `run_dir/checkpoint` if there is one.
+///
+/// Writes a metrics row per iteration, a checkpoint every `run.checkpoint_every` iterations
+/// and at the end, and after the last iteration a deterministic evaluation (`eval.json`).
+/// Errors (bad config, NaN losses, a checkpoint of another network) are one line; the last
+/// good checkpoint is never overwritten by a failed iteration.
+pub fn train_run(config: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
+    let started = Instant::now();
+    crate::runtime::tune_for_cpu_training();
+    config.validate()?;
+    fs::create_dir_all(run_dir).map_err(|e| AgentError::io(run_dir, e))?;
+    let ckpt = checkpoint_dir(run_dir);
+    let mut trainer = Trainer::new(config)?;
+    let resumed_from = match read_state(&ckpt) {
+        Ok(state) => {
+            checkpoint::restore(&mut trainer, &ckpt)?;
+            let mut comparable = config.clone();
+            comparable.run.eval_episodes = state.config.run.eval_episodes;
+            comparable.run.eval_max_steps = state.config.run.eval_max_steps;
+            let (a, b) = (
+                serde_json::to_value(&state.config).map_err(|e| AgentError::io(&ckpt, e))?,
+                serde_json::to_value(&comparable).map_err(|e| AgentError::io(&ckpt, e))?,
+            );
+            if let Some(key) = first_difference(&a, &b, String::new()) {
+                return Err(AgentError::config(
+                    &key,
+                    format!(
+                        "differs from the run in {} (checkpoint value {}); resume with the same config or use a new run dir",
+                        run_dir.display(),
+                        key.split('.').try_fold(&a, |v, k| v.get(k)).map_or("?".into(), |v| v.to_string())
+                    ),
+                ));
+            }
+            Some(state.iteration)
+        }
+        Err(AgentError::MissingCheckpoint(_)) => None,
+        Err(e) => return Err(e),
+    };
+    let mut writer = MetricsWriter::open(run_dir, trainer.iteration())?;
+    let mut progress = Progress::new(opts.progress, trainer.iteration(), trainer.num_iterations());
+    let (start_step, train_clock) = (trainer.global_step(), Instant::now());
+    let mut done_now = 0;
+    while !trainer.is_done() && opts.max_iterations.is_none_or(|m| done_now < m) {
+        let m = trainer.iterate()?;
+        writer.write(&m)?;
+        progress.update(&m);
+        done_now += 1;
+        let it = trainer.iteration();
+        if it.is_multiple_of(config.run.checkpoint_every) || trainer.is_done() {
+            checkpoint::save(&trainer, &ckpt)?;
+        }
+    }
+    progress.finish();
+    let train_seconds = train_clock.elapsed().as_secs_f64();
+    let eval = if trainer.is_done() && config.run.eval_episodes > 0 {
+        let result = evaluate(
+            config,
+            trainer.network(),
+            trainer.obs_rms(),
+            config.run.eval_episodes,
+        )?;
+        write_eval(run_dir, &result)?;
+        Some(result)
+    } else {
+        None
+    };
+    Ok(RunSummary {
+        run_dir: run_dir.to_path_buf(),
+        resumed_from,
+        iterations: trainer.iteration(),
+        num_iterations: trainer.num_iterations(),
+        global_step: trainer.global_step(),
+        finished: trainer.is_done(),
+        steps_per_second: (trainer.global_step() - start_step) as f64 / train_seconds.max(1e-9),
+        wall_seconds: started.elapsed().as_secs_f64(),
+        eval,
+    })
+}
+
+fn write_eval(run_dir: &Path, result: &EvalResult) -> Result<()> {
+    let path = run_dir.join(EVAL_FILE);
+    let tmp = path.with_extension("tmp");
+    let json = serde_json::to_vec_pretty(result).map_err(|e| AgentError::io(&path, e))?;
+    fs::write(&tmp, json).map_err(|e| AgentError::io(&tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| AgentError::io(&path, e))
+}
+
+/// A trained policy loaded from a run's checkpoint.
+pub struct LoadedPolicy {
+    pub config: TrainConfig,
+    pub iteration: usize,
+    pub net: ActorCritic,
+    pub obs_rms: Option<RunningMeanStd>,
+}
+
+impl LoadedPolicy {
+    /// The deterministic env action for one raw observation.
+    pub fn act(&self, obs: &[f32]) -> Result<Vec<f32>> {
+        let mut x = obs.to_vec();
+        if let Some(rms) = &self.obs_rms {
+            rms.normalize(&mut x, self.config.ppo.normalize_clip);
+        }
+        let t = Tensor::from_slice(&x, (1, x.len()), self.net.device())?;
+        let out = self.net.host_outputs(&t, false)?;
+        let head = self.net.head();
+        let mut stored = vec![0f32; head.action_dim()];
+        out.dist(0).mode(&mut stored);
+        let mut action = vec![0f32; head.action_dim()];
+        head.env_action(&stored, &mut action);
+        Ok(action)
+    }
+}
+
+/// Loads the policy of the last checkpoint in `run_dir`.
+pub fn load_policy(run_dir: &Path) -> Result<LoadedPolicy> {
+    crate::runtime::tune_for_cpu_training();
+    let ckpt = checkpoint_dir(run_dir);
+    let state = read_state(&ckpt)?;
+    let config = state.config.clone();
+    let env = config.env.build()?;
+    let head = HeadKind::resolve(config.ppo.policy_head, env.action_space())?;
+    let device = make_device(config.ppo.device)?;
+    let mut rng = stream(config.seed, INIT_STREAM);
+    let obs_dim = env.observation_space().flat_dim();
+    let net = ActorCritic::new(&config.ppo, obs_dim, head, &device, &mut rng)?;
+    load_tensors(&ckpt, &state, &net, None)?;
+    Ok(LoadedPolicy {
+        iteration: state.iteration,
+        obs_rms: state.obs_rms,
+        net,
+        config,
+    })
+}
+
+/// Evaluates the run's last checkpoint deterministically over `episodes` episodes (default:
+/// the config's `run.eval_episodes`) on the evaluation seeds.
+pub fn evaluate_run(run_dir: &Path, episodes: Option<usize>) -> Result<EvalResult> {
+    let policy = load_policy(run_dir)?;
+    let n = episodes.unwrap_or(policy.config.run.eval_episodes).max(1);
+    evaluate(&policy.config, &policy.net, policy.obs_rms.as_ref(), n)
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Steps per second of the peers of `carrot bench envs` on CartPole-v1, on this machine.
+
+Measures Gymnasium's Python CartPole-v1 (one env, and SyncVectorEnv over N copies) and
+EnvPool's C++ CartPole-v1 (sync mode, N envs, 1 and 2 threads), all with uniformly random
+actions drawn before the timing, plus Gymnasium's random-policy mean episode length.
+Optional and not part of CI:
+
+    python3 -m venv /tmp/peers-venv
+    /tmp/peers-venv/bin/pip install gymnasium envpool numpy
+    /tmp/peers-venv/bin/python benches/peers/gym_envpool_cartpole.py
+"""
+
+import argparse
+import time
+import warnings
+
+import gymnasium as gym
+import numpy as np
+
+
+def timed(step, n, seconds):
+    """Calls step() (advancing n envs) for ~seconds after a warm-up. Returns env steps per
+    wall-clock second and per CPU-second of this process (all its threads), the latter being
+    robust to other jobs sharing the cores."""
+    warmup_end = time.perf_counter() + seconds / 10
+    while time.perf_counter() < warmup_end:
+        step()
+    steps = 0
+    cpu_start = time.process_time()
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        steps += n
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
+    return steps / wall, steps / cpu
+
+
+def gym_single(seconds, seed):
+    env = gym.make("CartPole-v1")
+    env.reset(seed=seed)
+    actions = np.random.default_rng(seed).integers(0, 2, size=4096).tolist()
+    k = 0
+
+    def step():
+        nonlocal k
+        k = (k + 1) % len(actions)
+        _, _, terminated, truncated, _ = env.step(actions[k])
+        if terminated or truncated:
+            env.reset()
+
+    return timed(step, 1, seconds)
+
+
+def gym_sync_vector(n, seconds, seed):
+    envs = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1") for _ in range(n)])
+    envs.reset(seed=seed)
+    batches = np.random.default_rng(seed).integers(0, 2, size=(64, n))
+    k = 0
+
+    def step():
+        nonlocal k
+        k = (k + 1) % len(batches)
+        envs.step(batches[k])
+
+    return timed(step, n, seconds)
+
+
+def envpool_sync(n, threads, seconds, seed):
+    import envpool
+
+    envs = envpool.make(
+        "CartPole-v1", env_type="gymnasium", num_envs=n, num_threads=threads, seed=seed
+    )
+    envs.reset()
+    batches = np.random.default_rng(seed).integers(0, 2, size=(64, n)).astype(np.int32)
+    k = 0
+
+    def step():
+        nonlocal k
+        k = (k + 1) % len(batches)
+        envs.step(batches[k])
+
+    return timed(step, n, seconds)
+
+
+def gym_random_episode_length(episodes, seed):
+    env = gym.make("CartPole-v1")
+    rng = np.random.default_rng(seed)
+    total = 0
+    env.reset(seed=seed)
+    for _ in range(episodes):
+        while True:
+            total += 1
+            _, _, terminated, truncated, _ = env.step(int(rng.integers(0, 2)))
+            if terminated or truncated:
+                env.reset()
+                break
+    return total / episodes
+
+
+def main():
+    warnings.filterwarnings("ignore", message=".*precision lowered.*")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=1.0, help="seconds per measurement")
+    parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 8, 64, 512])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    print(f"gymnasium {gym.__version__}, {args.seconds:.1f} s per measurement")
+    print(f"{'peer':<28} {'N':>5} {'threads':>7} {'env steps/s':>14} {'per cpu-s':>12}")
+    row = "{:<28} {:>5} {:>7} {:>14,.0f} {:>12,.0f}"
+    print(row.format("gymnasium CartPole-v1", 1, 1, *gym_single(args.seconds, args.seed)))
+    for n in args.num_envs:
+        if n > 1:
+            rates = gym_sync_vector(n, args.seconds, args.seed)
+            print(row.format("gymnasium SyncVectorEnv", n, 1, *rates))
+    try:
+        import envpool
+
+        for n in args.num_envs:
+            for threads in args.threads:
+                rates = envpool_sync(n, threads, args.seconds, args.seed)
+                print(row.format(f"envpool {envpool.__version__}", n, threads, *rates))
+    except ImportError:
+        print("envpool not installed: skipped")
+    length = gym_random_episode_length(5000, args.seed)
+    print(f"gymnasium CartPole-v1 random-policy mean episode length: {length:.2f}")
+
+
+if __name__ == "__main__":
+    main()

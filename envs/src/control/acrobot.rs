@@ -1,0 +1,294 @@
+//! Acrobot as a rapier2d world: two links in a chain of revolute joints hanging from a fixed
+//! anchor, with a torque only at the joint between the links. Constants are Gymnasium's
+//! Acrobot-v1: links 1 m long and 1 kg, centers of mass at 0.5 m, moments of inertia 1 kg m^2
+//! about the centers of mass, g = 9.8, dt 0.2 s, torques {-1, 0, +1} N m, joint speeds capped at
+//! 4 pi and 9 pi rad/s, goal when the tip rises 1 m above the anchor, 500-step limit.
+
+use rand::RngExt;
+use rapier2d::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::world::{massive_body, wrap_angle, PhysicsWorld};
+use crate::{env_rng, Env, EnvError, EnvRng, SignalSpec, Space, StepOutcome};
+
+const GRAVITY: f32 = 9.8;
+const LINK_LENGTH: f32 = 1.0;
+const LINK_MASS: f32 = 1.0;
+const LINK_COM: f32 = 0.5;
+const LINK_INERTIA: f32 = 1.0;
+const DT: f32 = 0.2;
+const MAX_VEL_1: f32 = 4.0 * std::f32::consts::PI;
+const MAX_VEL_2: f32 = 9.0 * std::f32::consts::PI;
+const TORQUES: [f32; 3] = [-1.0, 0.0, 1.0];
+const INIT_RANGE: f32 = 0.1;
+
+/// Acrobot settings (`[env] id = "acrobot"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcrobotConfig {
+    /// Time limit in steps (truncation).
+    pub max_episode_steps: u32,
+    /// Rapier solver substeps per 0.2 s step. Gymnasium integrates with RK4 over the whole
+    /// step; 8 substeps of 25 ms track it closely.
+    pub solver_substeps: usize,
+}
+
+impl Default for AcrobotConfig {
+    fn default() -> Self {
+        AcrobotConfig {
+            max_episode_steps: 500,
+            solver_substeps: 8,
+        }
+    }
+}
+
+/// The two-link swing-up. State `[theta1, theta2, theta1_dot, theta2_dot]`: theta1 is the first
+/// link's angle from hanging straight down, theta2 the second link's angle relative to the
+/// first, both counter-clockwise positive. Observation
+/// `[cos theta1, sin theta1, cos theta2, sin theta2, theta1_dot, theta2_dot]`.
+pub struct Acrobot {
+    config: AcrobotConfig,
+    world: PhysicsWorld,
+    link1: RigidBodyHandle,
+    link2: RigidBodyHandle,
+    rng: EnvRng,
+    steps: u32,
+    /// The last finite state, reported again if the physics blows up.
+    state: [f32; 4],
+    observation_space: Space,
+    action_space: Space,
+    signal_spec: SignalSpec,
+}
+
+impl Acrobot {
+    pub fn new(config: AcrobotConfig) -> Result<Self, EnvError> {
+        let invalid = |message: &str| EnvError::InvalidConfig {
+            env: "acrobot".into(),
+            message: message.into(),
+        };
+        if config.max_episode_steps == 0 {
+            return Err(invalid("max_episode_steps must be at least 1"));
+        }
+        if !(1..=64).contains(&config.solver_substeps) {
+            return Err(invalid("solver_substeps must be in 1..=64"));
+        }
+        let mut world = PhysicsWorld::new(GRAVITY, DT, config.solver_substeps).joints_only();
+        let anchor = world.bodies.insert(RigidBodyBuilder::fixed());
+        // Link frames: origin at the center of mass, the link pointing along -y at angle 0.
+        let link1 = world.bodies.insert(massive_body(LINK_MASS, LINK_INERTIA));
+        let link2 = world.bodies.insert(massive_body(LINK_MASS, LINK_INERTIA));
+        let shoulder = RevoluteJointBuilder::new()
+            .local_anchor1(Vector::ZERO)
+            .local_anchor2(Vector::new(0.0, LINK_COM))
+            .contacts_enabled(false);
+        let elbow = RevoluteJointBuilder::new()
+            .local_anchor1(Vector::new(0.0, LINK_COM - LINK_LENGTH))
+            .local_anchor2(Vector::new(0.0, LINK_COM))
+            .contacts_enabled(false);
+        world.impulse_joints.insert(anchor, link1, shoulder, true);
+        world.impulse_joints.insert(link1, link2, elbow, true);
+
+        let observation_space = Space::boxed(&[
+            ("cos_theta1", -1.0, 1.0),
+            ("sin_theta1", -1.0, 1.0),
+            ("cos_theta2", -1.0, 1.0),
+            ("sin_theta2", -1.0, 1.0),
+            ("theta1_dot", -MAX_VEL_1, MAX_VEL_1),
+            ("theta2_dot", -MAX_VEL_2, MAX_VEL_2),
+        ]);
+        let action_space = Space::discrete(&["torque_minus_1", "torque_0", "torque_plus_1"]);
+        let signal_spec = SignalSpec::new(
+            "acrobot",
+            &[
+                (
+                    "reward",
+                    "1",
+                    "Gymnasium's reward: -1 per step, 0 on the step that reaches the goal",
+                ),
+                (
+                    "tip_height",
+                    "m",
+                    "height of the second link's tip above the anchor (goal: > 1)",
+                ),
+                (
+                    "theta1",
+                    "rad",
+                    "first link's angle from hanging down, in [-pi, pi)",
+                ),
+                (
+                    "theta2",
+                    "rad",
+                    "second link's angle relative to the first, in [-pi, pi)",
+                ),
+                ("theta1_dot", "rad/s", "first joint's angular velocity"),
+                ("theta2_dot", "rad/s", "second joint's angular velocity"),
+                (
+                    "torque",
+                    "N m",
+                    "torque applied at the second joint during the step",
+                ),
+            ],
+        )
+        .with_default_reward("reward");
+        Ok(Acrobot {
+            config,
+            world,
+            link1,
+            link2,
+            rng: env_rng(0),
+            steps: 0,
+            state: [0.0; 4],
+            observation_space,
+            action_space,
+            signal_spec,
+        })
+    }
+
+    /// The physical floor of this env's step, for `carrot bench envs`: applies a small constant
+    /// actuation (any rapier env must touch its bodies each step, which rapier tracks as a
+    /// modification) and steps the world; no state is read, checked or written.
+    pub fn step_bare_world(&mut self) {
+        for (link, torque) in [(self.link1, -1e-3), (self.link2, 1e-3)] {
+            let body = &mut self.world.bodies[link];
+            body.reset_torques(false);
+            body.add_torque(torque, true);
+        }
+        self.world.step();
+    }
+
+    pub fn config(&self) -> &AcrobotConfig {
+        &self.config
+    }
+
+    /// Puts the links in state `[theta1, theta2, theta1_dot, theta2_dot]` (for tests and
+    /// scripted starts) and writes the observation. A non-finite state shows up as a physics
+    /// failure at the next step.
+    pub fn set_state(&mut self, state: [f32; 4], obs: &mut [f32]) {
+        self.world.enable_all();
+        self.place_links(state);
+        if state.iter().all(|v| v.is_finite()) {
+            self.state = [
+                wrap_angle(state[0]),
+                wrap_angle(state[1]),
+                state[2],
+                state[3],
+            ];
+        }
+        write_obs(&state, obs);
+    }
+
+    /// Sets both bodies' poses and velocities from joint coordinates.
+    fn place_links(&mut self, [theta1, theta2, omega1, omega2]: [f32; 4]) {
+        let down = |angle: f32| {
+            let (sin, cos) = angle.sin_cos();
+            Vector::new(sin, -cos)
+        };
+        // Velocity of point `r` (relative to a point moving at `base`) turning at `omega`.
+        let turn =
+            |base: Vector, omega: f32, r: Vector| base + Vector::new(-omega * r.y, omega * r.x);
+        let abs2 = theta1 + theta2;
+        let omega_abs2 = omega1 + omega2;
+        let com1 = down(theta1) * LINK_COM;
+        let elbow = down(theta1) * LINK_LENGTH;
+        let com2 = elbow + down(abs2) * LINK_COM;
+        let vel1 = turn(Vector::ZERO, omega1, com1);
+        let elbow_vel = turn(Vector::ZERO, omega1, elbow);
+        let vel2 = turn(elbow_vel, omega_abs2, com2 - elbow);
+        self.world
+            .set_body_state(self.link1, com1, theta1, vel1, omega1);
+        self.world
+            .set_body_state(self.link2, com2, abs2, vel2, omega_abs2);
+    }
+
+    fn read_state(&self) -> [f32; 4] {
+        let link1 = &self.world.bodies[self.link1];
+        let link2 = &self.world.bodies[self.link2];
+        let theta1 = link1.rotation().angle();
+        let theta2 = wrap_angle(link2.rotation().angle() - theta1);
+        [
+            theta1,
+            theta2,
+            link1.angvel(),
+            link2.angvel() - link1.angvel(),
+        ]
+    }
+}
+
+fn write_obs(state: &[f32; 4], obs: &mut [f32]) {
+    let (s1, c1) = state[0].sin_cos();
+    let (s2, c2) = state[1].sin_cos();
+    obs.copy_from_slice(&[c1, s1, c2, s2, state[2], state[3]]);
+}
+
+fn tip_height(theta1: f32, theta2: f32) -> f32 {
+    -LINK_LENGTH * (theta1.cos() + (theta1 + theta2).cos())
+}
+
+impl Env for Acrobot {
+    fn name(&self) -> &'static str {
+        "acrobot"
+    }
+
+    fn observation_space(&self) -> &Space {
+        &self.observation_space
+    }
+
+    fn action_space(&self) -> &Space {
+        &self.action_space
+    }
+
+    fn signal_spec(&self) -> &SignalSpec {
+        &self.signal_spec
+    }
+
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
+        if let Some(seed) = seed {
+            self.rng = env_rng(seed);
+        }
+        let mut state = [0.0; 4];
+        for v in &mut state {
+            *v = self.rng.random_range(-INIT_RANGE..INIT_RANGE);
+        }
+        self.steps = 0;
+        self.set_state(state, obs);
+    }
+
+    fn step(&mut self, action: &[f32], obs: &mut [f32], signals: &mut [f32]) -> StepOutcome {
+        let torque = TORQUES[(action[0] as usize).min(TORQUES.len() - 1)];
+        // The motor at the elbow turns link 2 and reacts on link 1.
+        let link1 = &mut self.world.bodies[self.link1];
+        link1.reset_torques(false);
+        link1.add_torque(-torque, true);
+        let link2 = &mut self.world.bodies[self.link2];
+        link2.reset_torques(false);
+        link2.add_torque(torque, true);
+        let stable = self.world.step();
+        let state = self.read_state();
+        let physics_failure = !stable || !state.iter().all(|v| v.is_finite());
+        if !physics_failure {
+            let clipped = [
+                state[0],
+                state[1],
+                state[2].clamp(-MAX_VEL_1, MAX_VEL_1),
+                state[3].clamp(-MAX_VEL_2, MAX_VEL_2),
+            ];
+            // Gymnasium's speed caps, applied to the bodies so the next step starts from them.
+            if clipped != state {
+                self.place_links(clipped);
+            }
+            self.state = clipped;
+        }
+        self.steps += 1;
+        let [theta1, theta2, omega1, omega2] = self.state;
+        let height = tip_height(theta1, theta2);
+        let goal = !physics_failure && height > 1.0;
+        write_obs(&self.state, obs);
+        let reward = if goal { 0.0 } else { -1.0 };
+        signals.copy_from_slice(&[reward, height, theta1, theta2, omega1, omega2, torque]);
+        StepOutcome {
+            terminated: goal || physics_failure,
+            truncated: self.steps >= self.config.max_episode_steps,
+            physics_failure,
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! A uniform grid over lane segments: each cell lists the segments whose widened bounding box
+//! touches it, so point queries check a handful of segments instead of the whole map.
+
+use super::{Lane, LaneHit};
+use crate::driving::geometry::{cross, point_segment, V2};
+
+const CELL: f32 = 8.0;
+/// Extra width stored around each lane strip so queries with a small margin stay exact.
+const STORED_MARGIN: f32 = 1.0;
+
+#[derive(Clone, Debug, Default)]
+pub struct LaneGrid {
+    origin: V2,
+    nx: usize,
+    ny: usize,
+    /// Cell `i` holds `entries[starts[i]..starts[i + 1]]`, each a `(lane, segment)` pair.
+    starts: Vec<u32>,
+    entries: Vec<(u32, u32)>,
+}
+
+impl LaneGrid {
+    pub fn build(lanes: &[Lane], min: V2, max: V2) -> Self {
+        let origin = min - V2::splat(CELL);
+        let nx = (((max.x - origin.x) / CELL).ceil() as usize + 2).max(1);
+        let ny = (((max.y - origin.y) / CELL).ceil() as usize + 2).max(1);
+        let mut cells: Vec<Vec<(u32, u32)>> = vec![Vec::new(); nx * ny];
+        for (li, lane) in lanes.iter().enumerate() {
+            let pad = lane.width * 0.5 + STORED_MARGIN;
+            for seg in 0..lane.centre.num_segments() {
+                let (a, b) = (lane.centre.pts[seg], lane.centre.pts[seg + 1]);
+                let lo = a.min(b) - V2::splat(pad);
+                let hi = a.max(b) + V2::splat(pad);
+                let (x0, y0) = cell_of(origin, nx, ny, lo);
+                let (x1, y1) = cell_of(origin, nx, ny, hi);
+                for y in y0..=y1 {
+                    for x in x0..=x1 {
+                        cells[y * nx + x].push((li as u32, seg as u32));
+                    }
+                }
+            }
+        }
+        let mut starts = Vec::with_capacity(nx * ny + 1);
+        let mut entries = Vec::new();
+        for c in cells {
+            starts.push(entries.len() as u32);
+            entries.extend(c);
+        }
+        starts.push(entries.len() as u32);
+        LaneGrid {
+            origin,
+            nx,
+            ny,
+            starts,
+            entries,
+        }
+    }
+
+    fn cell_entries(&self, p: V2) -> &[(u32, u32)] {
+        let x = ((p.x - self.origin.x) / CELL).floor();
+        let y = ((p.y - self.origin.y) / CELL).floor();
+        if !(x >= 0.0 && y >= 0.0 && (x as usize) < self.nx && (y as usize) < self.ny) {
+            return &[];
+        }
+        let i = y as usize * self.nx + x as usize;
+        &self.entries[self.starts[i] as usize..self.starts[i + 1] as usize]
+    }
+
+    /// Every lane whose strip (half width + `margin`, at most 1 m) contains `p`, with the
+    /// closest point on that lane.
+    pub fn lanes_at(&self, lanes: &[Lane], p: V2, margin: f32, out: &mut Vec<LaneHit>) {
+        out.clear();
+        for &(li, seg) in self.cell_entries(p) {
+            let lane = &lanes[li as usize];
+            let (a, b) = (
+                lane.centre.pts[seg as usize],
+                lane.centre.pts[seg as usize + 1],
+            );
+            let (d, t) = point_segment(p, a, b);
+            if d > lane.width * 0.5 + margin {
+                continue;
+            }
+            let s = lane.centre.s[seg as usize] + t * (b - a).length();
+            let lateral = if cross(b - a, p - a) >= 0.0 { d } else { -d };
+            match out.iter_mut().find(|h| h.lane == li as usize) {
+                Some(h) if h.lateral.abs() > d => {
+                    h.s = s;
+                    h.lateral = lateral;
+                }
+                Some(_) => {}
+                None => out.push(LaneHit {
+                    lane: li as usize,
+                    s,
+                    lateral,
+                }),
+            }
+        }
+    }
+
+    pub fn any_lane_at(&self, lanes: &[Lane], p: V2, margin: f32) -> bool {
+        self.cell_entries(p).iter().any(|&(li, seg)| {
+            let lane = &lanes[li as usize];
+            let (a, b) = (
+                lane.centre.pts[seg as usize],
+                lane.centre.pts[seg as usize + 1],
+            );
+            point_segment(p, a, b).0 <= lane.width * 0.5 + margin
+        })
+    }
+}
+
+fn cell_of(origin: V2, nx: usize, ny: usize, p: V2) -> (usize, usize) {
+    let x = ((p.x - origin.x) / CELL).floor().max(0.0) as usize;
+    let y = ((p.y - origin.y) / CELL).floor().max(0.0) as usize;
+    (x.min(nx - 1), y.min(ny - 1))
+}

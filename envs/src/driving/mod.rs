@@ -1,0 +1,50 @@
+//! The driving world: a top-down 2D counterpart of the CARLA / nuPlan setting used by CaRL.
+//!
+//! - Maps from a seed in three families ([`MapFamily`]): a signalized town grid, curvy rural
+//!   roads with give-way T-junctions, a three-lane road with merging on-ramps.
+//! - The ego is a rapier rigid body pushed by single-track tire forces (kinematic at walking
+//!   pace, able to skid at speed), controlled at 10 Hz with physics sub-steps.
+//! - Traffic follows lanes with IDM + pure pursuit, obeys lights and gives way at junctions;
+//!   every vehicle is a rapier body, so ego collisions come from rapier's contact events.
+//! - A lane-level route per episode; the signals a reward designer needs (CaRL's route
+//!   progress, terminating infractions and soft factors, Roach's shaped quantities), and
+//!   CARLA-leaderboard episode metrics (route completion, infraction score, driving score).
+//! - [`Expert`]: the rule-based driver on the ego's route, for tests, baselines and demos.
+//!
+//! Modelling choices worth knowing:
+//! - Traffic bodies are kinematic: they push the ego in a crash but are not pushed, and
+//!   traffic-traffic contacts are not simulated (their drivers keep their distance).
+//! - Town signals run protected phases (one approach green at a time, 8 s green, 3 s yellow,
+//!   1 s all-red); rural T-junctions and highway merges are unsignalized give-way junctions.
+//! - Maps come from a pool of seeds per family (`map_pool`, `map_seed`), generated once and
+//!   shared by every env in the process (about 0.7 MB per map: the default 64 per family stay
+//!   under 150 MB); road edges form a query-only rapier scene per map.
+//! - Observation layout: see [`ObsLayout`] (module `observation`); signals: [`SIGNAL_ROWS`];
+//!   episode metrics: [`METRIC_NAMES`] and [`EpisodeTally`].
+
+mod config;
+mod edges;
+mod env;
+mod expert;
+pub mod geometry;
+pub mod map;
+mod observation;
+mod physics;
+pub mod planner;
+pub mod route;
+mod scene;
+mod sense;
+mod signals;
+mod step;
+mod traffic;
+mod vehicle;
+
+pub use config::{DrivingAction, DrivingConfig, TERMINATING_DEFAULT};
+pub use env::{DrivingEnv, EgoState, Obstacle, StopLine, CONTROL_DT, DISCRETE_ACTIONS};
+pub use expert::Expert;
+pub use geometry::boxes_overlap;
+pub use map::{LightState, Map, MapFamily};
+pub use observation::ObsLayout;
+pub use signals::{EpisodeTally, METRIC_NAMES, SIGNAL_ROWS};
+pub use traffic::TrafficVehicle;
+pub use vehicle::{BodyVelocity, VehicleParams};

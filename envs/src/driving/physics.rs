@@ -1,0 +1,255 @@
+//! The rapier world of one episode: the ego (a dynamic body pushed by tire forces), traffic
+//! (kinematic bodies moved by their drivers), parked cars and obstacles (fixed colliders).
+//! Road edges live in their own query-only scene (`edges`). Collisions of the ego are
+//! read from rapier's collision events; the ray ring uses rapier's query pipeline.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rapier2d::prelude::*;
+
+use super::geometry::V2;
+
+const TAG_EGO: u128 = 1;
+const TAG_VEHICLE: u128 = 2;
+const TAG_STATIC: u128 = 3;
+
+pub const GROUP_VEHICLE: Group = Group::GROUP_1;
+pub const GROUP_STATIC: Group = Group::GROUP_2;
+
+/// Records which kinds of collision the ego started during a physics step.
+#[derive(Default)]
+pub struct CollisionFlags {
+    pub vehicle: AtomicBool,
+    pub obstacle: AtomicBool,
+}
+
+impl EventHandler for CollisionFlags {
+    fn handle_collision_event(
+        &self,
+        _bodies: &RigidBodySet,
+        colliders: &ColliderSet,
+        event: CollisionEvent,
+        _contact_pair: Option<&ContactPair>,
+    ) {
+        if let CollisionEvent::Started(a, b, _) = event {
+            let tag = |h| colliders.get(h).map_or(0, |c: &Collider| c.user_data);
+            let (ta, tb) = (tag(a), tag(b));
+            let other = if ta == TAG_EGO {
+                tb
+            } else if tb == TAG_EGO {
+                ta
+            } else {
+                return;
+            };
+            match other {
+                TAG_VEHICLE => self.vehicle.store(true, Ordering::Relaxed),
+                TAG_STATIC => self.obstacle.store(true, Ordering::Relaxed),
+                _ => {}
+            }
+        }
+    }
+
+    fn handle_contact_force_event(
+        &self,
+        _dt: Real,
+        _bodies: &RigidBodySet,
+        _colliders: &ColliderSet,
+        _contact_pair: &ContactPair,
+        _total_force_magnitude: Real,
+    ) {
+    }
+
+    fn handle_soft_body_tear_event(&self, _soft_bodies: &SoftBodySet, _event: &SoftBodyTearEvent) {}
+}
+
+pub struct Physics {
+    pipeline: PhysicsPipeline,
+    params: IntegrationParameters,
+    islands: IslandManager,
+    broad_phase: BroadPhaseBvh,
+    narrow_phase: NarrowPhase,
+    pub bodies: RigidBodySet,
+    colliders: ColliderSet,
+    impulse_joints: ImpulseJointSet,
+    multibody_joints: MultibodyJointSet,
+    soft_bodies: SoftBodySet,
+    ccd: CCDSolver,
+    pub ego: RigidBodyHandle,
+    pub events: CollisionFlags,
+}
+
+fn solid_groups(member: Group) -> InteractionGroups {
+    InteractionGroups::new(
+        member,
+        GROUP_VEHICLE | GROUP_STATIC,
+        InteractionTestMode::And,
+    )
+}
+
+impl Physics {
+    /// An empty world with the ego at `pos`/`yaw`; `dt` is the physics sub-step.
+    pub fn new(dt: f32, pos: V2, yaw: f32, half: V2, mass: f32, yaw_inertia: f32) -> Self {
+        let params = IntegrationParameters {
+            dt,
+            num_solver_iterations: 1,
+            ..IntegrationParameters::default()
+        };
+        let mut bodies = RigidBodySet::new();
+        let mut colliders = ColliderSet::new();
+        let ego = bodies.insert(
+            RigidBodyBuilder::dynamic()
+                .pose(Pose::new(pos, yaw))
+                .additional_mass_properties(MassProperties::new(V2::ZERO, mass, yaw_inertia))
+                .can_sleep(false),
+        );
+        colliders.insert_with_parent(
+            ColliderBuilder::cuboid(half.x, half.y)
+                .density(0.0)
+                .friction(0.3)
+                .user_data(TAG_EGO)
+                .collision_groups(solid_groups(GROUP_VEHICLE))
+                .active_events(ActiveEvents::COLLISION_EVENTS),
+            ego,
+            &mut bodies,
+        );
+        Physics {
+            pipeline: PhysicsPipeline::new(),
+            params,
+            islands: IslandManager::new(),
+            // A few dozen colliders: refitting is enough, re-optimizing every step is not worth it.
+            broad_phase: BroadPhaseBvh::with_optimization_strategy(BvhOptimizationStrategy::None),
+            narrow_phase: NarrowPhase::new(),
+            bodies,
+            colliders,
+            impulse_joints: ImpulseJointSet::new(),
+            multibody_joints: MultibodyJointSet::new(),
+            soft_bodies: SoftBodySet::new(),
+            ccd: CCDSolver::new(),
+            ego,
+            events: CollisionFlags::default(),
+        }
+    }
+
+    /// A traffic vehicle: a kinematic body its driver moves.
+    pub fn add_vehicle(&mut self, pos: V2, yaw: f32, half: V2) -> RigidBodyHandle {
+        let h = self.bodies.insert(
+            RigidBodyBuilder::kinematic_position_based()
+                .pose(Pose::new(pos, yaw))
+                .can_sleep(false),
+        );
+        self.colliders.insert_with_parent(
+            ColliderBuilder::cuboid(half.x, half.y)
+                .user_data(TAG_VEHICLE)
+                .collision_groups(solid_groups(GROUP_VEHICLE)),
+            h,
+            &mut self.bodies,
+        );
+        h
+    }
+
+    /// A parked car or obstacle: a fixed box.
+    pub fn add_static_box(&mut self, pos: V2, yaw: f32, half: V2) {
+        self.colliders.insert(
+            ColliderBuilder::cuboid(half.x, half.y)
+                .position(Pose::new(pos, yaw))
+                .user_data(TAG_STATIC)
+                .collision_groups(solid_groups(GROUP_STATIC)),
+        );
+    }
+
+    pub fn set_vehicle_pose(&mut self, h: RigidBodyHandle, pos: V2, yaw: f32) {
+        if let Some(b) = self.bodies.get_mut(h) {
+            b.set_next_kinematic_position(Pose::new(pos, yaw));
+        }
+    }
+
+    /// Teleports a kinematic vehicle (respawn), without sweeping through the world.
+    pub fn place_vehicle(&mut self, h: RigidBodyHandle, pos: V2, yaw: f32) {
+        if let Some(b) = self.bodies.get_mut(h) {
+            b.set_position(Pose::new(pos, yaw), true);
+        }
+    }
+
+    /// Ego pose `(position, yaw)` and world velocity `(linear, angular)`.
+    pub fn ego_state(&self) -> (V2, f32, V2, f32) {
+        let b = &self.bodies[self.ego];
+        (
+            b.translation(),
+            b.rotation().angle(),
+            b.linvel(),
+            b.angvel(),
+        )
+    }
+
+    pub fn set_ego_state(&mut self, pos: V2, yaw: f32, vel: V2, yaw_rate: f32) {
+        let b = &mut self.bodies[self.ego];
+        b.set_position(Pose::new(pos, yaw), true);
+        b.set_linvel(vel, true);
+        b.set_angvel(yaw_rate, true);
+    }
+
+    /// Changes the ego's velocity through an impulse (the tire forces over one sub-step).
+    pub fn push_ego(&mut self, dv: V2, dyaw_rate: f32, mass: f32, yaw_inertia: f32) {
+        let b = &mut self.bodies[self.ego];
+        b.apply_impulse(dv * mass, true);
+        b.apply_torque_impulse(dyaw_rate * yaw_inertia, true);
+    }
+
+    pub fn step(&mut self) {
+        self.pipeline.step(
+            V2::ZERO,
+            &self.params,
+            &mut self.islands,
+            &mut self.broad_phase,
+            &mut self.narrow_phase,
+            &mut self.bodies,
+            &mut self.colliders,
+            &mut self.impulse_joints,
+            &mut self.multibody_joints,
+            &mut self.soft_bodies,
+            &mut self.ccd,
+            &(),
+            &self.events,
+        );
+    }
+
+    /// Brings the broad phase up to date without advancing time (after placing bodies), so
+    /// ray casts see them. Collision events from this refresh are discarded.
+    pub fn refresh_queries(&mut self) {
+        CollisionPipeline::new().step(
+            self.params.prediction_distance(),
+            &mut self.islands,
+            &mut self.broad_phase,
+            &mut self.narrow_phase,
+            &mut self.bodies,
+            &mut self.colliders,
+            &(),
+            &self.events,
+        );
+        self.take_collisions();
+    }
+
+    /// Takes the collision flags set since the last call.
+    pub fn take_collisions(&mut self) -> (bool, bool) {
+        (
+            self.events.vehicle.swap(false, Ordering::Relaxed),
+            self.events.obstacle.swap(false, Ordering::Relaxed),
+        )
+    }
+
+    /// Distance along each ray to the nearest vehicle or obstacle (`range` when none).
+    pub fn cast_rays(&self, origin: V2, dirs: &[V2], range: f32, out: &mut [f32]) {
+        let filter = QueryFilter::default().exclude_rigid_body(self.ego);
+        let query = self.broad_phase.as_query_pipeline(
+            self.narrow_phase.query_dispatcher(),
+            &self.bodies,
+            &self.colliders,
+            filter,
+        );
+        for (o, &d) in out.iter_mut().zip(dirs) {
+            *o = query
+                .cast_ray(&Ray::new(origin, d), range, true)
+                .map_or(range, |h| h.1);
+        }
+    }
+}

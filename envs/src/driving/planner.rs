@@ -1,0 +1,298 @@
+//! Rule-based driving shared by traffic and the ego's expert: the Intelligent Driver Model for
+//! speed (leaders along the lane path, merging vehicles projected onto the merge point, stop
+//! lines at red lights and at junctions that are not clear) and pure pursuit for steering.
+
+use super::geometry::{to_frame, V2};
+use super::map::{LightState, Map};
+
+/// Intelligent Driver Model parameters (Treiber et al. 2000).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Idm {
+    pub max_accel: f32,
+    pub comfort_decel: f32,
+    pub max_decel: f32,
+    pub time_headway: f32,
+    pub min_gap: f32,
+}
+
+impl Default for Idm {
+    fn default() -> Self {
+        Idm {
+            max_accel: 2.0,
+            comfort_decel: 2.5,
+            max_decel: 8.0,
+            time_headway: 1.2,
+            min_gap: 2.5,
+        }
+    }
+}
+
+impl Idm {
+    /// Acceleration at speed `v` toward desired speed `v0`, behind a leader `gap` metres
+    /// (bumper to bumper) ahead moving at `leader_speed`.
+    pub fn accel(&self, v: f32, v0: f32, leader: Option<(f32, f32)>) -> f32 {
+        let v0 = v0.max(0.1);
+        let free = 1.0 - (v / v0).powi(4);
+        let interaction = match leader {
+            Some((gap, lv)) => {
+                let dv = v - lv;
+                let s_star = self.min_gap
+                    + (v * self.time_headway
+                        + v * dv / (2.0 * (self.max_accel * self.comfort_decel).sqrt()))
+                    .max(0.0);
+                (s_star / gap.max(0.1)).powi(2)
+            }
+            None => 0.0,
+        };
+        (self.max_accel * (free - interaction)).clamp(-self.max_decel, self.max_accel)
+    }
+}
+
+/// Where an actor is on the lane graph, for the others' planning.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Occupant {
+    /// 0 is the ego, `i + 1` traffic vehicle `i`.
+    pub actor: usize,
+    pub lane: usize,
+    pub s: f32,
+    pub speed: f32,
+    pub pos: V2,
+    /// The lane the actor enters after `lane`, when known.
+    pub next: Option<usize>,
+}
+
+/// Half the length of every vehicle (m).
+pub const HALF_LENGTH: f32 = 2.3;
+const LOOKAHEAD: f32 = 90.0;
+/// Actors further away than this (straight-line) cannot matter within the lookahead.
+const NEAR: f32 = LOOKAHEAD + 20.0;
+
+/// Rule switches of one driver.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DriverRules {
+    pub obey_lights: bool,
+    pub yield_at_junctions: bool,
+}
+
+/// A read-only view of the world for planning one step.
+pub struct Planner<'a> {
+    pub map: &'a Map,
+    pub occupants: &'a [Occupant],
+    pub time: f32,
+    /// Forces every light to one state (scripted scenes).
+    pub light_override: Option<LightState>,
+    pub idm: Idm,
+}
+
+impl Planner<'_> {
+    /// IDM acceleration of actor `me` following `path` (lanes, `path[0]` the current one) at
+    /// arc length `s` on `path[0]`, with desired speed capped at `v_cap`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn accel(
+        &self,
+        me: usize,
+        pos: V2,
+        path: &[usize],
+        s: f32,
+        speed: f32,
+        v_cap: f32,
+        rules: DriverRules,
+    ) -> f32 {
+        let map = self.map;
+        let first = &map.lanes[path[0]];
+        let mut v0 = v_cap.min(first.advisory_at(s));
+        let mut best: Option<(f32, f32)> = None;
+        let mut consider = |gap: f32, lv: f32| {
+            if best.is_none_or(|(g, _)| gap < g) {
+                best = Some((gap, lv));
+            }
+        };
+        // Only actors within reach matter; collect them once.
+        let mut near = [0u16; 256];
+        let mut count = 0;
+        for (i, o) in self.occupants.iter().enumerate() {
+            if o.actor != me && (o.pos - pos).length_squared() <= NEAR * NEAR && count < near.len()
+            {
+                near[count] = i as u16;
+                count += 1;
+            }
+        }
+        let near = &near[..count];
+        // Distance from me to the start of path[k].
+        let mut to_start = -s;
+        for (k, &lane_id) in path.iter().enumerate() {
+            if to_start > LOOKAHEAD {
+                break;
+            }
+            let lane = &map.lanes[lane_id];
+            if k > 0 {
+                let adv = lane.advisory[0];
+                v0 = v0.min((adv * adv + 2.0 * self.idm.comfort_decel * to_start).sqrt());
+            }
+            let merges = &map.merges[lane_id];
+            for &i in near {
+                let o = &self.occupants[i as usize];
+                if o.lane == lane_id {
+                    let gap = to_start + o.s;
+                    if gap > 0.0 {
+                        consider(gap - 2.0 * HALF_LENGTH, o.speed);
+                    }
+                } else if !merges.is_empty() && merges.contains(&o.lane) {
+                    // Merging into the same lane: whoever is closer to the merge point leads.
+                    let mine = to_start + lane.length();
+                    let theirs = map.lanes[o.lane].length() - o.s;
+                    if theirs < mine && mine > 0.0 {
+                        consider(mine - theirs - 2.0 * HALF_LENGTH, o.speed);
+                    }
+                }
+            }
+            let to_end = to_start + lane.length();
+            let next = path.get(k + 1).copied();
+            if to_end > 0.0 && to_end < LOOKAHEAD {
+                let stop_gap = to_end - HALF_LENGTH - 2.0;
+                let mut must_stop = false;
+                if rules.obey_lights {
+                    if let Some(signal) = lane.signal {
+                        let state = self
+                            .light_override
+                            .unwrap_or_else(|| map.light_state(signal, self.time));
+                        must_stop |= match state {
+                            LightState::Red => true,
+                            // Stop for yellow only if that is comfortably possible.
+                            LightState::Yellow => {
+                                stop_gap > speed * speed / (2.0 * self.idm.comfort_decel * 1.5)
+                            }
+                            LightState::Green => false,
+                        };
+                    }
+                }
+                if let (true, Some(next)) = (rules.yield_at_junctions, next) {
+                    // Checked until the vehicle has left the approach lane.
+                    if map.lanes[next].in_junction() {
+                        must_stop |= !self.clear_to_enter(me, pos, path[k], next, stop_gap, speed);
+                    }
+                }
+                if must_stop {
+                    consider(stop_gap.max(0.05), 0.0);
+                }
+            }
+            to_start = to_end;
+        }
+        self.idm.accel(speed, v0, best)
+    }
+
+    /// May actor `me`, `dist` metres before the end of `from`, enter connector `next`? Not while
+    /// an actor is on a crossing connector, and, when `from` gives way, not while a priority
+    /// actor is close to a conflicting connector.
+    fn clear_to_enter(
+        &self,
+        me: usize,
+        pos: V2,
+        from: usize,
+        next: usize,
+        dist: f32,
+        speed: f32,
+    ) -> bool {
+        let map = self.map;
+        // Decide only once close enough that the decision matters.
+        if dist > 8.0 + speed * speed / (2.0 * self.idm.comfort_decel) {
+            return true;
+        }
+        for o in self.occupants {
+            if o.actor == me || (o.pos - pos).length_squared() > 1.5 * 1.5 * NEAR * NEAR {
+                continue;
+            }
+            for &c in &map.conflicts[next] {
+                let merging = map.merges[next].contains(&c);
+                if o.lane == c && !merging {
+                    return false;
+                }
+                let signalized = map.lanes[next]
+                    .junction
+                    .is_some_and(|j| map.junctions[j].signalized);
+                let approaching = !signalized
+                    && map.lanes[c].predecessors.contains(&o.lane)
+                    && o.next.is_none_or(|n| n == c);
+                if approaching && self.gives_way(from, next, o.lane, c) {
+                    let to_go = map.lanes[o.lane].length() - o.s;
+                    if to_go < 10.0 + 4.5 * o.speed {
+                        return false;
+                    }
+                }
+                if map.lanes[from].yields
+                    && o.lane == c
+                    && merging
+                    && o.s < 0.5 * map.lanes[c].length()
+                {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// At an unsignalized junction, does movement `from -> next` give way to `other -> c`?
+    /// Minor roads give way to the main road; on the same road class, a movement turning
+    /// further left gives way (left turns yield to oncoming straight and right turns).
+    fn gives_way(&self, from: usize, next: usize, other: usize, c: usize) -> bool {
+        let lanes = &self.map.lanes;
+        match (lanes[from].yields, lanes[other].yields) {
+            (true, false) => true,
+            (false, true) => false,
+            _ => turn_angle(&lanes[next].centre) > turn_angle(&lanes[c].centre) + 0.3,
+        }
+    }
+}
+
+/// Heading change along a lane (rad, left positive).
+fn turn_angle(line: &super::geometry::Polyline) -> f32 {
+    let a = line.direction_at(0.0);
+    let b = line.direction_at(line.length());
+    super::geometry::cross(a, b).atan2(a.dot(b))
+}
+
+/// Pure pursuit: steering angle (rad) to reach `target` from a vehicle at `pos` heading `yaw`
+/// with the given wheelbase, measured from the rear axle `rear` metres behind `pos`.
+pub fn pure_pursuit(pos: V2, yaw: f32, rear: f32, target: V2, wheelbase: f32) -> f32 {
+    let axle = pos - V2::new(yaw.cos(), yaw.sin()) * rear;
+    let local = to_frame(target, axle, yaw);
+    let ld2 = local.length_squared().max(1.0);
+    (2.0 * wheelbase * local.y / ld2).atan()
+}
+
+/// The point `ahead` metres along `path` from arc length `s` on `path[0]`.
+pub fn point_along(map: &Map, path: &[usize], s: f32, ahead: f32) -> V2 {
+    let mut rest = s + ahead;
+    for (k, &l) in path.iter().enumerate() {
+        let len = map.lanes[l].length();
+        if rest <= len || k + 1 == path.len() {
+            return map.lanes[l].centre.point_at(rest);
+        }
+        rest -= len;
+    }
+    V2::ZERO
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idm_accelerates_freely_and_brakes_for_a_close_leader() {
+        let idm = Idm::default();
+        assert!(idm.accel(5.0, 14.0, None) > 1.5);
+        assert!(idm.accel(14.0, 14.0, None).abs() < 1e-4);
+        assert!(idm.accel(14.0, 14.0, Some((8.0, 0.0))) < -5.0);
+        // Following at the equilibrium gap roughly holds speed.
+        let gap = idm.min_gap + 10.0 * idm.time_headway;
+        let a = idm.accel(10.0, 30.0, Some((gap, 10.0)));
+        assert!(a.abs() < 0.3, "{a}");
+    }
+
+    #[test]
+    fn pure_pursuit_steers_toward_the_target() {
+        let left = pure_pursuit(V2::ZERO, 0.0, 1.5, V2::new(10.0, 2.0), 2.7);
+        let right = pure_pursuit(V2::ZERO, 0.0, 1.5, V2::new(10.0, -2.0), 2.7);
+        assert!(left > 0.0 && right < 0.0 && (left + right).abs() < 1e-5);
+    }
+}

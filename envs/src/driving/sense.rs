@@ -1,0 +1,93 @@
+//! Writes the observation vector (layout in `observation`).
+
+use super::env::DrivingEnv;
+use super::geometry::{to_frame, wrap_angle, V2};
+use super::map::LightState;
+
+impl DrivingEnv {
+    pub(crate) fn write_observation(&self, obs: &mut [f32]) {
+        let l = self.layout;
+        let e = &self.ego;
+        let clean = |x: f32| if x.is_finite() { x } else { 0.0 };
+        obs[0] = e.body.vx / 10.0;
+        obs[1] = e.lon_accel / 5.0;
+        obs[2] = e.accel.dot(V2::new(-e.yaw.sin(), e.yaw.cos())) / 5.0;
+        obs[3] = e.yaw_rate;
+        obs[4] = e.steer;
+        obs[5] = e.pedal;
+        let route = &self.route;
+        for k in 0..l.route_points {
+            let s = self.proj.s + self.config.route_point_spacing_m * (k + 1) as f32;
+            let p = to_frame(route.line.point_at(s), e.pos, e.yaw);
+            obs[l.route_start() + 2 * k] = p.x / 20.0;
+            obs[l.route_start() + 2 * k + 1] = p.y / 20.0;
+        }
+        let lane = &self.map.lanes[route.lanes[route.lane_index_at(self.proj.s)].lane];
+        let d = route.line.direction_at(self.proj.s);
+        let lane_obs = [
+            self.proj.lateral / 2.0,
+            wrap_angle(d.y.atan2(d.x) - e.yaw),
+            lane.speed_limit / 10.0,
+            lane.width / 4.0,
+            lane.in_junction() as u32 as f32,
+        ];
+        obs[l.lane_start()..l.lane_start() + 5].copy_from_slice(&lane_obs);
+        let light = &mut obs[l.light_start()..l.light_start() + 5];
+        light.iter_mut().for_each(|x| *x = 0.0);
+        match self.next_light() {
+            Some((state, dist)) if dist < 100.0 => {
+                let slot = match state {
+                    LightState::Green => 1,
+                    LightState::Yellow => 2,
+                    LightState::Red => 3,
+                };
+                light[slot] = 1.0;
+                light[4] = dist / 100.0;
+            }
+            _ => {
+                light[0] = 1.0;
+                light[4] = 1.0;
+            }
+        }
+        let range = self.config.ray_range_m;
+        for r in 0..l.rays {
+            obs[l.ray_start() + r] = self.ray_objects[r] / range;
+            obs[l.ray_start() + l.rays + r] = self.ray_edges[r] / range;
+        }
+        let start = l.vehicle_start();
+        let block = &mut obs[start..start + 7 * l.vehicles];
+        block.iter_mut().for_each(|x| *x = 0.0);
+        if l.vehicles > 0 {
+            let radius = self.config.vehicle_radius_m;
+            let mut near: Vec<(f32, usize)> = self
+                .traffic
+                .iter()
+                .enumerate()
+                .map(|(i, t)| ((t.pos - e.pos).length(), i))
+                .filter(|(d, _)| *d <= radius)
+                .collect();
+            near.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let (s, c) = e.yaw.sin_cos();
+            for (slot, &(_, i)) in near.iter().take(l.vehicles).enumerate() {
+                let t = &self.traffic[i];
+                let p = to_frame(t.pos, e.pos, e.yaw);
+                let v = V2::new(t.yaw.cos(), t.yaw.sin()) * t.speed - e.vel;
+                let rel_v = V2::new(c * v.x + s * v.y, -s * v.x + c * v.y);
+                let yaw = t.yaw - e.yaw;
+                let row = &mut block[7 * slot..7 * slot + 7];
+                row.copy_from_slice(&[
+                    p.x / 50.0,
+                    p.y / 50.0,
+                    rel_v.x / 10.0,
+                    rel_v.y / 10.0,
+                    yaw.cos(),
+                    yaw.sin(),
+                    1.0,
+                ]);
+            }
+        }
+        for x in obs.iter_mut() {
+            *x = clean(*x);
+        }
+    }
+}

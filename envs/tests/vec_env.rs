@@ -1,0 +1,171 @@
+//! VecEnv over the control tasks: thread-count independence, same-step autoreset with final
+//! observations, episode statistics, action errors and physics-failure counting.
+
+mod common;
+
+use carrot_envs::{
+    env_seed, CartPole, CartPoleConfig, Env, EnvConfig, NoReward, StepBuffers, VecEnv,
+};
+use common::{all_configs, bits, label, random_actions, test_rng};
+
+/// Everything a step writes, for bitwise comparison.
+fn snapshot(buf: &StepBuffers) -> Vec<u32> {
+    let mut out = bits(&buf.obs);
+    out.extend(bits(&buf.signals));
+    for i in 0..buf.num_envs {
+        out.push(buf.terminated[i] as u32 | (buf.truncated[i] as u32) << 1);
+        if buf.done(i) {
+            out.extend(bits(buf.final_obs_row(i)));
+            out.extend(bits(buf.episode_signal_row(i)));
+            out.push(buf.episode_length[i]);
+        }
+    }
+    out
+}
+
+fn run_in_pool(config: &EnvConfig, threads: usize, n: usize, steps: usize) -> Vec<u32> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let mut envs = config.build_vec(n).unwrap();
+        let mut buf = envs.make_buffers(&NoReward);
+        envs.reset(42, &mut buf).unwrap();
+        let mut rng = test_rng(4);
+        let mut out = bits(&buf.obs);
+        for _ in 0..steps {
+            let actions = random_actions(envs.action_space(), n, &mut rng);
+            envs.step(&actions, &NoReward, &mut buf).unwrap();
+            out.extend(snapshot(&buf));
+        }
+        out
+    })
+}
+
+#[test]
+fn one_and_two_threads_give_bit_identical_results() {
+    for config in all_configs() {
+        let one = run_in_pool(&config, 1, 7, 300);
+        let two = run_in_pool(&config, 2, 7, 300);
+        assert_eq!(one, two, "{}", label(&config));
+    }
+}
+
+#[test]
+fn autoreset_returns_final_and_first_observations_and_statistics_add_up() {
+    let config = EnvConfig::Cartpole(CartPoleConfig::default());
+    let n = 4;
+    let seed = 100;
+    let mut envs = config.build_vec(n).unwrap();
+    let mut buf = envs.make_buffers(&NoReward);
+    envs.reset(seed, &mut buf).unwrap();
+    // Twins replay each env by hand with the documented seeding.
+    let mut twins: Vec<Box<dyn Env>> = (0..n).map(|_| config.build().unwrap()).collect();
+    let mut twin_obs = vec![[0.0f32; 4]; n];
+    for (i, twin) in twins.iter_mut().enumerate() {
+        twin.reset(Some(env_seed(seed, i)), &mut twin_obs[i]);
+        assert_eq!(twin_obs[i], buf.obs_row(i), "env {i} first observation");
+    }
+    let s = envs.signal_spec().len();
+    let alive = envs.signal_spec().index_of("alive").unwrap();
+    let mut sums = vec![vec![0.0f64; s]; n];
+    let mut lengths = vec![0u32; n];
+    let mut ended = 0;
+    let mut rng = test_rng(8);
+    let mut signals = vec![0.0f32; s];
+    for _ in 0..400 {
+        let actions = random_actions(envs.action_space(), n, &mut rng);
+        envs.step(&actions, &NoReward, &mut buf).unwrap();
+        for i in 0..n {
+            let outcome = twins[i].step(&actions[i..i + 1], &mut twin_obs[i], &mut signals);
+            assert_eq!(signals, buf.signal_row(i), "env {i} signals");
+            lengths[i] += 1;
+            for (acc, v) in sums[i].iter_mut().zip(&signals) {
+                *acc += *v as f64;
+            }
+            assert_eq!(outcome.done(), buf.done(i));
+            if buf.done(i) {
+                ended += 1;
+                assert_eq!(
+                    twin_obs[i],
+                    buf.final_obs_row(i),
+                    "env {i} final observation"
+                );
+                let [x, _, theta, _] = twin_obs[i];
+                assert!(x.abs() > 2.4 || theta.abs() > 12f32.to_radians() || buf.truncated[i]);
+                twins[i].reset(None, &mut twin_obs[i]);
+                assert_eq!(
+                    twin_obs[i],
+                    buf.obs_row(i),
+                    "env {i} next first observation"
+                );
+                assert!(buf.obs_row(i).iter().all(|v| v.abs() <= 0.05));
+                assert_eq!(buf.episode_length[i], lengths[i]);
+                assert_eq!(buf.episode_signal_row(i)[alive], lengths[i] as f32);
+                for (k, sum) in sums[i].iter().enumerate() {
+                    let got = buf.episode_signal_row(i)[k];
+                    assert!(
+                        (got as f64 - sum).abs() <= 1e-4 * (1.0 + sum.abs()),
+                        "env {i} signal {k}: {got} vs {sum}"
+                    );
+                }
+                lengths[i] = 0;
+                sums[i].iter_mut().for_each(|x| *x = 0.0);
+            } else {
+                assert_eq!(twin_obs[i], buf.obs_row(i));
+            }
+        }
+    }
+    assert!(ended >= 20, "only {ended} episodes ended");
+}
+
+#[test]
+fn a_bad_action_names_the_env_and_leaves_every_env_untouched() {
+    for config in all_configs() {
+        let n = 5;
+        let mut envs = config.build_vec(n).unwrap();
+        let mut twin = config.build_vec(n).unwrap();
+        let mut buf = envs.make_buffers(&NoReward);
+        let mut twin_buf = twin.make_buffers(&NoReward);
+        envs.reset(3, &mut buf).unwrap();
+        twin.reset(3, &mut twin_buf).unwrap();
+        let mut rng = test_rng(2);
+        let a = envs.action_space().flat_dim();
+        let mut bad = random_actions(envs.action_space(), n, &mut rng);
+        bad[3 * a] = f32::NAN;
+        let err = envs
+            .step(&bad, &NoReward, &mut buf)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("env 3"), "{}: {err}", label(&config));
+        bad[3 * a] = f32::INFINITY;
+        assert!(envs.step(&bad, &NoReward, &mut buf).is_err());
+        for _ in 0..30 {
+            let actions = random_actions(envs.action_space(), n, &mut rng);
+            envs.step(&actions, &NoReward, &mut buf).unwrap();
+            twin.step(&actions, &NoReward, &mut twin_buf).unwrap();
+            assert_eq!(snapshot(&buf), snapshot(&twin_buf), "{}", label(&config));
+        }
+    }
+}
+
+#[test]
+fn a_physics_blow_up_is_counted_and_the_env_recovers() {
+    let mut cartpole = CartPole::new(CartPoleConfig::default()).unwrap();
+    let mut obs = [0.0; 4];
+    cartpole.reset(Some(1), &mut obs);
+    cartpole.set_state([0.0, 0.0, f32::INFINITY, 0.0], &mut [0.0; 4]);
+    let healthy = CartPole::new(CartPoleConfig::default()).unwrap();
+    let mut envs = VecEnv::new(vec![Box::new(healthy), Box::new(cartpole)]).unwrap();
+    let mut buf = envs.make_buffers(&NoReward);
+    envs.step(&[1.0, 1.0], &NoReward, &mut buf).unwrap();
+    assert!(buf.physics_failure[1] && buf.terminated[1] && !buf.physics_failure[0]);
+    assert_eq!(envs.physics_failures(), 1);
+    assert!(buf.obs.iter().chain(&buf.final_obs).all(|v| v.is_finite()));
+    for _ in 0..10 {
+        envs.step(&[0.0, 1.0], &NoReward, &mut buf).unwrap();
+        assert!(!buf.physics_failure[1]);
+    }
+    assert_eq!(envs.physics_failures(), 1);
+}

@@ -1,0 +1,323 @@
+//! `carrot bench envs`: env steps per second of every control task through [`VecEnv`] at
+//! several env counts and rayon thread counts, next to the bare rapier world step of the same
+//! body layout (the physical floor: the world stepped with nothing else, chunked over the same
+//! threads).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use carrot_envs::{
+    Acrobot, CartPole, Env, EnvConfig, MountainCar, NoReward, Pendulum, StepBuffers, VecEnv,
+};
+use rayon::prelude::*;
+
+/// The envs this benchmark knows the bare world of (driving has `carrot bench driving`).
+const CONTROL_IDS: [&str; 4] = ["cartpole", "pendulum", "acrobot", "mountain_car"];
+
+/// Options of `carrot bench envs`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchEnvsArgs {
+    /// Env ids to measure (default: all control tasks).
+    #[arg(long = "env", value_delimiter = ',')]
+    pub envs: Vec<String>,
+    /// Numbers of parallel envs.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1, 8, 64, 512])]
+    pub num_envs: Vec<usize>,
+    /// Rayon thread counts.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1, 2])]
+    pub threads: Vec<usize>,
+    /// Seconds of stepping per measurement (each cell measures the env and the floor).
+    #[arg(long, default_value_t = 0.6)]
+    pub seconds: f64,
+    /// Master seed of the envs and the random actions.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// A measured VecEnv rate, kept to compare thread counts.
+struct Cell {
+    env: String,
+    num_envs: usize,
+    threads: usize,
+    env_rate: Rate,
+}
+
+pub fn run(args: &BenchEnvsArgs) -> anyhow::Result<()> {
+    if !(args.seconds > 0.0 && args.seconds.is_finite()) {
+        bail!("--seconds must be positive, got {}", args.seconds);
+    }
+    if args.num_envs.contains(&0) || args.threads.contains(&0) {
+        bail!("--num-envs and --threads must be at least 1");
+    }
+    let ids: Vec<String> = if args.envs.is_empty() {
+        CONTROL_IDS.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.envs.clone()
+    };
+    let duration = Duration::from_secs_f64(args.seconds);
+    println!(
+        "env steps/s through VecEnv vs the bare rapier world step (floor), {:.1} s per measurement",
+        args.seconds
+    );
+    println!("(per cpu-s: env steps per CPU-second of this process, robust to other load)");
+    println!(
+        "{:<14} {:>5} {:>7} {:>12} {:>12} {:>10} {:>12} {:>12} {:>10}",
+        "env",
+        "N",
+        "threads",
+        "env steps/s",
+        "floor/s",
+        "env/floor",
+        "vs 1 thread",
+        "env/cpu-s",
+        "floor/cpu-s"
+    );
+    let mut cells: Vec<Cell> = Vec::new();
+    for id in &ids {
+        if !CONTROL_IDS.contains(&id.as_str()) {
+            bail!("`bench envs` measures the control tasks {CONTROL_IDS:?}, not '{id}'");
+        }
+        let config: EnvConfig = toml::from_str(&format!("id = {id:?}"))?;
+        for &n in &args.num_envs {
+            for &threads in &args.threads {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .context("building the rayon pool")?;
+                let env_rate = pool.install(|| measure_vec_env(&config, n, args.seed, duration))?;
+                let floor_rate = pool.install(|| measure_floor(&config, n, args.seed, duration))?;
+                let cell = Cell {
+                    env: id.clone(),
+                    num_envs: n,
+                    threads,
+                    env_rate,
+                };
+                let one_thread = cells
+                    .iter()
+                    .find(|c| c.env == cell.env && c.num_envs == n && c.threads == 1)
+                    .filter(|_| threads > 1)
+                    .map(|c| format!("{:.2}x", env_rate.wall / c.env_rate.wall))
+                    .unwrap_or_default();
+                let per_cpu = |r: Rate| r.cpu.map(thousands).unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<14} {:>5} {:>7} {:>12} {:>12} {:>10.2} {:>12} {:>12} {:>10}",
+                    cell.env,
+                    n,
+                    threads,
+                    thousands(env_rate.wall),
+                    thousands(floor_rate.wall),
+                    env_rate.wall / floor_rate.wall,
+                    one_thread,
+                    per_cpu(env_rate),
+                    per_cpu(floor_rate)
+                );
+                cells.push(cell);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Env steps per second of `VecEnv::step` with uniformly random actions.
+fn measure_vec_env(
+    config: &EnvConfig,
+    n: usize,
+    seed: u64,
+    duration: Duration,
+) -> anyhow::Result<Rate> {
+    let mut envs: VecEnv = config.build_vec(n)?;
+    let mut buf: StepBuffers = envs.make_buffers(&NoReward);
+    envs.reset(seed, &mut buf)?;
+    // A rotating set of pre-drawn action batches keeps the RNG out of the timing.
+    let mut rng = carrot_envs::env_rng(seed ^ 0xAC71_0115);
+    let space = envs.action_space().clone();
+    let d = space.flat_dim();
+    let batches: Vec<Vec<f32>> = (0..16)
+        .map(|_| {
+            let mut a = vec![0.0; n * d];
+            a.chunks_mut(d).for_each(|row| space.sample(&mut rng, row));
+            a
+        })
+        .collect();
+    let mut k = 0;
+    let mut step = |envs: &mut VecEnv, buf: &mut StepBuffers| -> anyhow::Result<()> {
+        k = (k + 1) % batches.len();
+        envs.step(&batches[k], &NoReward, buf)?;
+        Ok(())
+    };
+    timed(duration, n, || step(&mut envs, &mut buf))
+}
+
+/// The env's rapier world alone, one per env, stepped in the same thread chunks as a VecEnv.
+enum BareWorld {
+    CartPole(CartPole),
+    Pendulum(Pendulum),
+    Acrobot(Acrobot),
+    MountainCar(MountainCar),
+}
+
+impl BareWorld {
+    fn new(config: &EnvConfig, seed: u64) -> anyhow::Result<Self> {
+        let mut world = match config {
+            EnvConfig::Cartpole(c) => BareWorld::CartPole(CartPole::new(c.clone())?),
+            EnvConfig::Pendulum(c) => BareWorld::Pendulum(Pendulum::new(c.clone())?),
+            EnvConfig::Acrobot(c) => BareWorld::Acrobot(Acrobot::new(c.clone())?),
+            EnvConfig::MountainCar(c) => BareWorld::MountainCar(MountainCar::new(c.clone())?),
+            other => bail!("no bare world for env '{}'", other.id()),
+        };
+        let env = world.env();
+        let mut obs = vec![0.0; env.observation_space().flat_dim()];
+        env.reset(Some(seed), &mut obs);
+        Ok(world)
+    }
+
+    fn env(&mut self) -> &mut dyn Env {
+        match self {
+            BareWorld::CartPole(e) => e,
+            BareWorld::Pendulum(e) => e,
+            BareWorld::Acrobot(e) => e,
+            BareWorld::MountainCar(e) => e,
+        }
+    }
+
+    fn step(&mut self) {
+        match self {
+            BareWorld::CartPole(e) => e.step_bare_world(),
+            BareWorld::Pendulum(e) => e.step_bare_world(),
+            BareWorld::Acrobot(e) => e.step_bare_world(),
+            BareWorld::MountainCar(e) => e.step_bare_world(),
+        }
+    }
+}
+
+fn measure_floor(
+    config: &EnvConfig,
+    n: usize,
+    seed: u64,
+    duration: Duration,
+) -> anyhow::Result<Rate> {
+    let mut worlds = (0..n)
+        .map(|i| BareWorld::new(config, carrot_envs::env_seed(seed, i)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let chunk = n.div_ceil(rayon::current_num_threads().max(1));
+    timed(duration, n, || {
+        worlds
+            .par_chunks_mut(chunk)
+            .for_each(|c| c.iter_mut().for_each(BareWorld::step));
+        Ok(())
+    })
+}
+
+/// Env steps per wall-clock second and per second of CPU time of this process (Linux only;
+/// the latter is what the code costs when other processes share the cores).
+#[derive(Clone, Copy, Debug)]
+struct Rate {
+    wall: f64,
+    cpu: Option<f64>,
+}
+
+/// Calls `step` (which advances `n` envs) for about `duration` after a short warm-up.
+fn timed(
+    duration: Duration,
+    n: usize,
+    mut step: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<Rate> {
+    let warmup = Instant::now();
+    while warmup.elapsed() < duration / 10 {
+        step()?;
+    }
+    let cpu_start = process_cpu_seconds();
+    let start = Instant::now();
+    let mut steps = 0usize;
+    while start.elapsed() < duration {
+        step()?;
+        steps += n;
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = cpu_start
+        .zip(process_cpu_seconds())
+        .map(|(a, b)| b - a)
+        .filter(|&used| used > 0.0)
+        .map(|used| steps as f64 / used);
+    Ok(Rate {
+        wall: steps as f64 / wall,
+        cpu,
+    })
+}
+
+/// User + system CPU seconds of this process from `/proc/self/stat` (100 ticks per second,
+/// Linux's USER_HZ), or None elsewhere.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// `1234567.8` as `1,234,568`.
+fn thousands(x: f64) -> String {
+    let digits = format!("{:.0}", x);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn cpu_time_is_read_and_grows() {
+        let before = process_cpu_seconds().expect("/proc/self/stat");
+        let start = Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(100) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        assert!(x > 0 && process_cpu_seconds().unwrap() > before);
+    }
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(1234567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(1000.0), "1,000");
+    }
+
+    #[test]
+    fn every_env_steps_in_the_benchmark_harness() {
+        for id in CONTROL_IDS {
+            let config: EnvConfig = toml::from_str(&format!("id = {id:?}")).unwrap();
+            let short = Duration::from_millis(5);
+            assert!(measure_vec_env(&config, 3, 0, short).unwrap().wall > 0.0);
+            assert!(measure_floor(&config, 3, 0, short).unwrap().wall > 0.0);
+        }
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        let args = BenchEnvsArgs {
+            envs: vec!["cartpole".into()],
+            num_envs: vec![0],
+            threads: vec![1],
+            seconds: 0.01,
+            seed: 0,
+        };
+        assert!(run(&args).is_err());
+        let args = BenchEnvsArgs {
+            envs: vec!["no_such_env".into()],
+            num_envs: vec![1],
+            ..args
+        };
+        assert!(run(&args).unwrap_err().to_string().contains("no_such_env"));
+    }
+}

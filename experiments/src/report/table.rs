@@ -1,0 +1,147 @@
+//! The report's tables: `report.md` (Markdown), `scores.csv` (one row per group) and
+//! `runs.csv` (one row per run).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use super::collect::{label_of, AxisInfo, RunRecord, BEST_WINDOW};
+use super::stats::{Estimate, BOOTSTRAP_REPS};
+use super::{group_name, GroupSummary};
+use crate::run_dir::write_atomic;
+
+pub fn write_all(
+    out: &Path,
+    root: &Path,
+    command: &str,
+    axes: &[AxisInfo],
+    by: &[String],
+    groups: &[GroupSummary],
+    runs: &[RunRecord],
+) -> Result<Vec<PathBuf>> {
+    let files = [
+        (
+            out.join("report.md"),
+            markdown(root, command, by, groups, runs),
+        ),
+        (out.join("scores.csv"), scores_csv(by, groups)),
+        (out.join("runs.csv"), runs_csv(axes, runs)),
+    ];
+    for (path, text) in &files {
+        write_atomic(path, text.as_bytes())?;
+    }
+    Ok(files.into_iter().map(|(p, _)| p).collect())
+}
+
+fn cell(e: &Estimate) -> String {
+    if e.value.is_nan() {
+        "n/a".into()
+    } else {
+        format!("{:.1} [{:.1}, {:.1}]", e.value, e.low, e.high)
+    }
+}
+
+fn markdown(
+    root: &Path,
+    command: &str,
+    by: &[String],
+    groups: &[GroupSummary],
+    runs: &[RunRecord],
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Report: {}\n", root.display());
+    let _ = writeln!(s, "Regenerate with `{command}`.\n");
+    let complete = runs.iter().filter(|r| r.final_score.is_some()).count();
+    let _ = writeln!(
+        s,
+        "{} runs, {complete} complete. Scores are returns; each cell is the estimate with its \
+         95% stratified-bootstrap confidence interval ({BOOTSTRAP_REPS} resamples, seeded). \
+         Final: mean return of the final deterministic evaluation. Best: highest \
+         {BEST_WINDOW}-iteration moving mean of the training episodic return. IQM: mean of \
+         the middle 50% of runs.\n",
+        runs.len()
+    );
+    let mut header: Vec<String> = by.to_vec();
+    if by.is_empty() {
+        header.push("group".into());
+    }
+    header.extend(["runs", "final mean", "final IQM", "best mean", "best IQM"].map(String::from));
+    let _ = writeln!(s, "| {} |", header.join(" | "));
+    let _ = writeln!(s, "|{}", " --- |".repeat(header.len()));
+    for g in groups {
+        let mut row: Vec<String> = g.labels.clone();
+        if by.is_empty() {
+            row.push(group_name(by, &g.labels));
+        }
+        let runs = if g.incomplete > 0 {
+            format!("{} (+{} incomplete)", g.complete, g.incomplete)
+        } else {
+            g.complete.to_string()
+        };
+        row.extend([
+            runs,
+            cell(&g.final_mean),
+            cell(&g.final_iqm),
+            cell(&g.best_mean),
+            cell(&g.best_iqm),
+        ]);
+        let _ = writeln!(s, "| {} |", row.join(" | "));
+    }
+    s
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn number(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x}")
+    } else {
+        String::new()
+    }
+}
+
+fn scores_csv(by: &[String], groups: &[GroupSummary]) -> String {
+    let mut header: Vec<String> = by.iter().map(|a| csv_field(a)).collect();
+    header.extend(["runs", "incomplete"].map(String::from));
+    for stat in ["final_mean", "final_iqm", "best_mean", "best_iqm"] {
+        header.extend([stat.into(), format!("{stat}_low"), format!("{stat}_high")]);
+    }
+    let mut s = header.join(",") + "\n";
+    for g in groups {
+        let mut row: Vec<String> = g.labels.iter().map(|l| csv_field(l)).collect();
+        row.extend([g.complete.to_string(), g.incomplete.to_string()]);
+        for e in [&g.final_mean, &g.final_iqm, &g.best_mean, &g.best_iqm] {
+            row.extend([number(e.value), number(e.low), number(e.high)]);
+        }
+        s += &(row.join(",") + "\n");
+    }
+    s
+}
+
+fn runs_csv(axes: &[AxisInfo], runs: &[RunRecord]) -> String {
+    let axes: Vec<&String> = axes.iter().map(|a| &a.name).collect();
+    let mut header: Vec<String> = vec!["run".into()];
+    header.extend(axes.iter().map(|a| csv_field(a)));
+    header.extend(["seed", "complete", "final", "best", "dir"].map(String::from));
+    let mut s = header.join(",") + "\n";
+    for run in runs {
+        let mut row = vec![csv_field(&run.meta.name)];
+        row.extend(axes.iter().map(|a| csv_field(label_of(run, a))));
+        row.extend([
+            run.meta.seed.to_string(),
+            run.final_score.is_some().to_string(),
+            run.final_score.map(number).unwrap_or_default(),
+            run.best_score.map(number).unwrap_or_default(),
+            csv_field(&run.dir.display().to_string()),
+        ]);
+        s += &(row.join(",") + "\n");
+    }
+    s
+}

@@ -1,0 +1,334 @@
+//! Run directories: the resolved config, the code revision, run metadata and a log, next to
+//! what training writes (metrics, checkpoints, evaluation).
+//!
+//! ```text
+//! run_dir/
+//!   config.toml       resolved config (every key, defaults included)
+//!   revision.txt      git revision of the code that started the run (+ "-dirty")
+//!   run.json          name, sweep axis labels and seed (what `carrot report` groups by)
+//!   carrot.log        what the command printed, one timestamped line each, across resumes
+//!   metrics.jsonl/.csv, checkpoints, eval.json   written by training
+//!   learning_curve.png/.svg
+//! ```
+//!
+//! A run is complete once `eval.json` exists; every file here is written atomically (a
+//! temporary sibling renamed into place), so a killed process never leaves half a file.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use carrot_agents::TrainConfig;
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const RUN_META_FILE: &str = "run.json";
+pub const REVISION_FILE: &str = "revision.txt";
+pub const LOG_FILE: &str = "carrot.log";
+pub const EVAL_FILE: &str = "eval.json";
+pub const METRICS_CSV: &str = "metrics.csv";
+
+/// What `carrot report` needs to know about a run besides its results.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    pub name: String,
+    /// `(axis, label)` pairs of a sweep cell; empty for a lone run.
+    #[serde(default)]
+    pub labels: Vec<(String, String)>,
+    /// Numeric axis values by axis name.
+    #[serde(default)]
+    pub numeric: BTreeMap<String, f64>,
+    pub seed: u64,
+}
+
+/// Whether the run in `dir` has finished (its evaluation is written).
+pub fn is_complete(dir: &Path) -> bool {
+    dir.join(EVAL_FILE).is_file()
+}
+
+/// Writes `bytes` to `path` through a temporary sibling and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".tmp.{}.{name}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Serializes a config the way it is stored in `config.toml`.
+pub fn config_to_toml(config: &TrainConfig) -> Result<String> {
+    toml::to_string(config).context("serializing the resolved config")
+}
+
+/// Creates (or reopens) a run directory for `config`.
+///
+/// A directory that already holds a config must hold the same one, so that rerunning a command
+/// resumes its run and never mixes two runs; the error names the first key that differs. The
+/// returned lock must be held while training in the directory.
+pub fn prepare(dir: &Path, config: &TrainConfig, meta: &RunMeta) -> Result<(bool, RunLock)> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create run directory {}", dir.display()))?;
+    let lock = lock(dir)?;
+    let config_path = dir.join(CONFIG_FILE);
+    let resumed = config_path.is_file();
+    if resumed {
+        let stored_text = std::fs::read_to_string(&config_path)
+            .with_context(|| format!("cannot read {}", config_path.display()))?;
+        let stored_table = crate::layered::parse_toml(&stored_text)
+            .with_context(|| format!("{} is corrupt", config_path.display()))?;
+        // Through the defaults, so a run stored before a new key got its default still matches.
+        let mut layers = crate::layered::Layers::from_defaults(&TrainConfig::default())?;
+        layers.merge_table(stored_table);
+        let stored: TrainConfig = layers
+            .resolve()
+            .with_context(|| format!("{} no longer parses", config_path.display()))?;
+        let difference = (stored != *config)
+            .then(|| {
+                let (a, b) = (
+                    Table::try_from(&stored).ok()?,
+                    Table::try_from(config).ok()?,
+                );
+                first_difference(&a, &b, "")
+            })
+            .map(|key| key.unwrap_or_else(|| "?".into()));
+        if let Some(key) = difference {
+            bail!(
+                "run directory {} holds a run with a different config (key `{key}` differs); \
+                 pass another --run-dir to start a new run",
+                dir.display()
+            );
+        }
+    } else {
+        write_atomic(&config_path, config_to_toml(config)?.as_bytes())?;
+        write_atomic(
+            &dir.join(REVISION_FILE),
+            format!("{}\n", revision()).as_bytes(),
+        )?;
+    }
+    write_atomic(
+        &dir.join(RUN_META_FILE),
+        serde_json::to_string_pretty(meta)?.as_bytes(),
+    )?;
+    Ok((resumed, lock))
+}
+
+/// An exclusive lock on a run directory, held while a process trains in it, so that two
+/// processes (a local sweep and a Slurm task, say) never write the same run. The kernel drops
+/// it when the process ends, however it ends.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+pub fn lock(dir: &Path) -> Result<RunLock> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join(".lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    // SAFETY: flock on a file descriptor this function owns; no memory is involved.
+    let status = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if status != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.kind() == std::io::ErrorKind::WouldBlock {
+            bail!(
+                "run directory {} is in use by another carrot process",
+                dir.display()
+            );
+        }
+        return Err(err).with_context(|| format!("cannot lock {}", path.display()));
+    }
+    Ok(RunLock { _file: file })
+}
+
+/// The first dotted key whose value differs between two trees.
+fn first_difference(a: &Table, b: &Table, prefix: &str) -> Option<String> {
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for key in keys {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match (a.get(key), b.get(key)) {
+            (Some(Value::Table(x)), Some(Value::Table(y))) => {
+                if let Some(found) = first_difference(x, y, &path) {
+                    return Some(found);
+                }
+            }
+            (x, y) if x != y => return Some(path),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The git revision of the source tree this binary was built from, `-dirty` when it has
+/// uncommitted changes, or `unknown` outside a git checkout.
+pub fn revision() -> String {
+    let source = env!("CARGO_MANIFEST_DIR");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(source)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match git(&["rev-parse", "HEAD"]) {
+        Some(head) if !head.is_empty() => {
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("{head}-dirty")
+            } else {
+                head
+            }
+        }
+        _ => "unknown".into(),
+    }
+}
+
+/// A log that appends timestamped lines to a file and echoes them to stderr.
+pub struct RunLog {
+    file: Mutex<File>,
+}
+
+impl RunLog {
+    pub fn open(dir: &Path) -> Result<Self> {
+        let path = dir.join(LOG_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open log {}", path.display()))?;
+        Ok(Self {
+            file: Mutex::new(file),
+        })
+    }
+
+    pub fn line(&self, message: &str) {
+        eprintln!("{message}");
+        self.record(message);
+    }
+
+    /// Appends to the log file only.
+    pub fn record(&self, message: &str) {
+        if let Ok(mut file) = self.file.lock() {
+            // A full disk must not stop training; the line still reached stderr.
+            let _ = writeln!(file, "{} {message}", utc_timestamp());
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for now, without a date-time dependency.
+pub fn utc_timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// A directory name made from free text (config stems, `--set` overrides).
+pub fn path_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '_' | '+' | '-' | '=' | ',' => c,
+            _ => '_',
+        })
+        .collect()
+}
+
+/// Every run directory under `root` (directories holding a `config.toml`), sorted.
+pub fn find_runs(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if dir.join(CONFIG_FILE).is_file() {
+            found.push(dir);
+            continue;
+        }
+        let entries = std::fs::read_dir(&dir)
+            .with_context(|| format!("cannot read directory {}", dir.display()))?;
+        for entry in entries {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reopening_checks_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let config = TrainConfig::default();
+        let meta = RunMeta {
+            name: "run".into(),
+            ..Default::default()
+        };
+        let (resumed, lock) = prepare(&run, &config, &meta).unwrap();
+        assert!(!resumed);
+        let err = prepare(&run, &config, &meta).err().unwrap().to_string();
+        assert!(err.contains("in use"), "{err}");
+        drop(lock);
+        assert!(prepare(&run, &config, &meta).unwrap().0);
+        let mut other = config.clone();
+        other.ppo.learning_rate = 1e-3;
+        let err = prepare(&run, &other, &meta).unwrap_err().to_string();
+        assert!(err.contains("`ppo.learning_rate`"), "{err}");
+        let stored: TrainConfig =
+            toml::from_str(&std::fs::read_to_string(run.join(CONFIG_FILE)).unwrap()).unwrap();
+        assert_eq!(stored, config);
+        assert!(!std::fs::read_to_string(run.join(REVISION_FILE))
+            .unwrap()
+            .is_empty());
+        assert_eq!(find_runs(dir.path()).unwrap(), vec![run]);
+    }
+
+    #[test]
+    fn timestamps_are_iso8601() {
+        let t = utc_timestamp();
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z') && t.as_bytes()[10] == b'T');
+    }
+}

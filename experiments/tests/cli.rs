@@ -1,0 +1,148 @@
+//! The command line itself: help texts, layered configs, and one-line errors for a corpus of
+//! bad configs (`tests/bad_configs/*.toml`, each naming the text its error must contain in
+//! `# expect:` lines).
+
+mod common;
+
+use std::path::Path;
+
+use common::{carrot, config, run, run_ok};
+
+#[test]
+fn every_command_explains_itself_with_examples() {
+    for args in [
+        &["--help"][..],
+        &["train", "--help"],
+        &["eval", "--help"],
+        &["sweep", "--help"],
+        &["sweep", "run", "--help"],
+        &["sweep", "slurm", "--help"],
+        &["sweep", "list", "--help"],
+        &["report", "--help"],
+        &["bench", "--help"],
+    ] {
+        let help = run_ok(carrot().args(args));
+        assert!(help.contains("Examples:"), "{args:?}:\n{help}");
+    }
+    let top = run_ok(carrot().arg("--help"));
+    for command in ["train", "eval", "sweep", "report", "render", "bench"] {
+        assert!(top.contains(command), "{command} missing from:\n{top}");
+    }
+}
+
+#[test]
+fn layers_apply_defaults_then_file_then_overrides() {
+    let resolved = run_ok(
+        carrot()
+            .args(["train", "--print-config", "--config"])
+            .arg(config("cartpole.toml"))
+            .args([
+                "--set",
+                "ppo.num_envs=3",
+                "--set",
+                "ppo.hidden_sizes=[32, 16]",
+            ]),
+    );
+    let table: toml::Table = resolved.parse().expect("printed config is TOML");
+    let ppo = &table["ppo"];
+    assert_eq!(ppo["num_envs"].as_integer(), Some(3), "--set wins");
+    assert_eq!(
+        ppo["learning_rate"].as_float(),
+        Some(5e-4),
+        "the file's value"
+    );
+    assert_eq!(ppo["gamma"].as_float(), Some(0.99), "a built-in default");
+    assert_eq!(ppo["hidden_sizes"].as_array().map(Vec::len), Some(2));
+
+    // Switching the env drops the old env's keys and takes the new env's defaults.
+    let switched = run_ok(
+        carrot()
+            .args(["train", "--print-config", "--config"])
+            .arg(config("cartpole.toml"))
+            .args(["--set", "env.id=pendulum"]),
+    );
+    let table: toml::Table = switched.parse().unwrap();
+    assert_eq!(table["env"]["id"].as_str(), Some("pendulum"));
+}
+
+/// Runs `carrot train` expecting failure: exit code 1, one `error:` line on stderr.
+fn expect_one_line_error(args: &[&str], config_file: Option<&Path>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let mut command = carrot();
+    command
+        .arg("train")
+        .args(args)
+        .arg("--run-dir")
+        .arg(&run_dir);
+    if let Some(file) = config_file {
+        command.arg("--config").arg(file);
+    }
+    let output = run(&mut command);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{args:?} {config_file:?}: {stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !run_dir.exists(),
+        "a bad config must not leave a run directory"
+    );
+    stderr
+}
+
+#[test]
+fn bad_configs_fail_with_one_line_naming_the_key() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_configs");
+    let mut files: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "corpus has only {} files", files.len());
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let expected: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect: "))
+            .collect();
+        assert!(
+            !expected.is_empty(),
+            "{} has no `# expect:` line",
+            file.display()
+        );
+        let error = expect_one_line_error(&[], Some(&file));
+        for needle in expected {
+            assert!(
+                error.contains(needle),
+                "{}: expected `{needle}` in: {error}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_overrides_fail_with_one_line() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--set", "ppo.num_envs=0"], "ppo.num_envs"),
+        (&["--set", "ppo.learning_rate=-3e-4"], "ppo.learning_rate"),
+        (&["--set", "ppo.learning_rat=3e-4"], "`ppo.learning_rat`"),
+        (&["--set", "ppo"], "key.path=value"),
+        (&["--set", "env.id=walker"], "walker"),
+    ];
+    for (args, needle) in cases {
+        let error = expect_one_line_error(args, None);
+        assert!(
+            error.contains(needle),
+            "{args:?}: expected `{needle}` in: {error}"
+        );
+    }
+    let missing = expect_one_line_error(&[], Some(Path::new("/no/such/config.toml")));
+    assert!(missing.contains("/no/such/config.toml"), "{missing}");
+}

@@ -1,0 +1,172 @@
+//! `carrot train` end to end: the run directory it leaves, and resuming after SIGKILL.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{carrot, column, config, iterations, run_ok};
+
+/// A few hundred iterations of tiny rollouts: long enough to kill mid-way, seconds in all.
+const LONG_TINY: [&str; 10] = [
+    "--set",
+    "ppo.num_envs=2",
+    "--set",
+    "ppo.num_steps=32",
+    "--set",
+    "ppo.total_timesteps=19200",
+    "--set",
+    "run.checkpoint_every=7",
+    "--set",
+    "run.eval_episodes=2",
+];
+
+fn train(run_dir: &Path, extra: &[&str]) -> std::process::Command {
+    let mut command = carrot();
+    command
+        .arg("train")
+        .arg("--config")
+        .arg(config("cartpole.toml"))
+        .args(extra)
+        .arg("--run-dir")
+        .arg(run_dir);
+    command
+}
+
+#[test]
+fn a_run_directory_holds_everything_about_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let tiny = [
+        "--set",
+        "ppo.total_timesteps=4096",
+        "--set",
+        "run.checkpoint_every=2",
+        "--set",
+        "run.eval_episodes=3",
+    ];
+    let stdout = run_ok(&mut train(&run_dir, &tiny));
+    assert!(stdout.contains("mean return"), "{stdout}");
+    for file in [
+        "config.toml",
+        "revision.txt",
+        "run.json",
+        "carrot.log",
+        "metrics.csv",
+        "metrics.jsonl",
+        "eval.json",
+        "learning_curve.png",
+        "learning_curve.svg",
+    ] {
+        assert!(run_dir.join(file).is_file(), "{file} missing");
+    }
+    assert!(run_dir.join("checkpoint").is_dir());
+    // 4096 steps in batches of 8 x 128.
+    assert_eq!(iterations(&run_dir), vec![1, 2, 3, 4]);
+    let stored: toml::Table = std::fs::read_to_string(run_dir.join("config.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(stored["ppo"]["total_timesteps"].as_integer(), Some(4096));
+    assert_eq!(
+        stored["ppo"]["gamma"].as_float(),
+        Some(0.99),
+        "defaults are resolved"
+    );
+    let eval: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(eval["returns"].as_array().map(Vec::len), Some(3));
+
+    // Rerunning a finished run trains nothing and changes nothing.
+    let metrics = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap();
+    run_ok(&mut train(&run_dir, &tiny));
+    assert_eq!(
+        std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap(),
+        metrics
+    );
+    let log = std::fs::read_to_string(run_dir.join("carrot.log")).unwrap();
+    assert!(log.contains("already complete"), "{log}");
+
+    // The same directory with another config is refused, naming the key.
+    let output = train(&run_dir, &["--set", "ppo.total_timesteps=8192"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr.contains("ppo.total_timesteps"), "{stderr}");
+
+    // `carrot eval` re-evaluates the trained policy.
+    let eval = run_ok(
+        carrot()
+            .args(["eval", "--episodes", "2", "--run"])
+            .arg(&run_dir),
+    );
+    assert!(eval.contains("over 2 episodes"), "{eval}");
+}
+
+#[test]
+fn a_killed_run_resumes_without_duplicated_or_missing_iterations() {
+    let dir = tempfile::tempdir().unwrap();
+    let killed = dir.path().join("killed");
+    let mut child = train(&killed, &LONG_TINY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once it has logged a few checkpoint intervals, mid-way through the run.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = std::fs::read_to_string(killed.join("metrics.csv"))
+            .map(|t| t.lines().count().saturating_sub(1))
+            .unwrap_or(0);
+        if rows >= 40 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run did not progress");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!killed.join("eval.json").exists(), "killed before the end");
+    let before = iterations(&killed);
+    assert!(
+        before.len() >= 40 && before.len() < 300,
+        "{} rows",
+        before.len()
+    );
+
+    run_ok(&mut train(&killed, &LONG_TINY));
+    let log = std::fs::read_to_string(killed.join("carrot.log")).unwrap();
+    assert!(log.contains("resuming run"), "{log}");
+    assert!(
+        log.contains("resumed from the checkpoint of iteration"),
+        "{log}"
+    );
+    let all: Vec<u64> = (1..=300).collect();
+    assert_eq!(iterations(&killed), all, "every iteration exactly once");
+
+    // The resumed run's metrics match an uninterrupted run's (wall-clock columns aside).
+    let straight = dir.path().join("straight");
+    run_ok(&mut train(&straight, &LONG_TINY));
+    for name in [
+        "global_step",
+        "charts/episodic_return",
+        "losses/policy_loss",
+        "losses/value_loss",
+        "losses/approx_kl",
+    ] {
+        assert_eq!(
+            column(&killed, name),
+            column(&straight, name),
+            "column {name}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(killed.join("eval.json")).unwrap(),
+        std::fs::read_to_string(straight.join("eval.json")).unwrap()
+    );
+}
