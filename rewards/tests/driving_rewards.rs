@@ -1,45 +1,17 @@
-//! CaRL and Roach formulas on hand-made signal rows shaped like the driving world's signals.
+//! CaRL and Roach formulas on hand-made rows of the driving world's signals.
 
 use carrot_rewards::{CarlConfig, Reward, RewardConfig, RoachConfig, SignalSpec, EVENTS};
 
-const NAMES: [&str; 27] = [
-    "progress",
-    "route_completion",
-    "collision_vehicle",
-    "collision_static",
-    "red_light",
-    "blocked",
-    "route_deviation",
-    "off_road",
-    "timeout",
-    "route_finished",
-    "outside_route_lanes",
-    "speed",
-    "speed_limit",
-    "ttc_violation",
-    "lon_accel",
-    "lat_accel",
-    "jerk",
-    "lon_jerk",
-    "yaw_rate",
-    "yaw_accel",
-    "lateral_offset",
-    "lane_width",
-    "in_junction",
-    "desired_speed",
-    "lateral_distance",
-    "heading_error",
-    "steer_change",
-];
-
+/// The driving world's own signal layout, so a renamed signal fails here.
 fn spec() -> SignalSpec {
-    let rows: Vec<_> = NAMES.iter().map(|&n| (n, "-", "test signal")).collect();
-    SignalSpec::new("driving", &rows)
+    use carrot_envs::Env;
+    let env = carrot_envs::DrivingEnv::new(carrot_envs::DrivingConfig::default()).unwrap();
+    env.signal_spec().clone()
 }
 
 /// A calm step: 0.1% progress at 5 m/s under a 10 m/s limit, centred, no events.
 fn calm() -> Vec<f32> {
-    let mut s = vec![0.0; NAMES.len()];
+    let mut s = vec![0.0; spec().len()];
     set(&mut s, "progress", 0.1);
     set(&mut s, "speed", 5.0);
     set(&mut s, "speed_limit", 10.0);
@@ -49,7 +21,7 @@ fn calm() -> Vec<f32> {
 }
 
 fn set(s: &mut [f32], name: &str, v: f32) {
-    s[NAMES.iter().position(|&n| n == name).unwrap()] = v;
+    s[spec().index_of(name).unwrap()] = v;
 }
 
 fn carl() -> Box<dyn Reward> {
