@@ -61,7 +61,7 @@ pub struct StudyEvalArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Held-out routes per policy.
-    #[arg(long, default_value_t = 50, value_name = "N")]
+    #[arg(long, default_value_t = 100, value_name = "N")]
     pub routes: usize,
     /// Map seed of the held-out maps (training used the config's `env.map_seed`).
     #[arg(long, default_value_t = 1_000_003, value_name = "SEED")]
