@@ -84,7 +84,20 @@ fn main() -> ExitCode {
     // Sets process-wide environment variables, so it runs before any other thread exists.
     carrot_agents::runtime::tune_for_cpu_training();
     let cli = Cli::parse();
-    let result = match &cli.command {
+    // Run the command on a rayon worker: parallel sections started from a worker join inline,
+    // where started from the main thread each one pays a cross-thread wake-up and sleep.
+    let result = rayon::scope(|_| run_command(&cli));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", layered::one_line(&format!("{err:#}")));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_command(cli: &Cli) -> anyhow::Result<()> {
+    match &cli.command {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Sweep(args) => sweep::run(args),
@@ -96,12 +109,5 @@ fn main() -> ExitCode {
             BenchCommand::Learner(a) => bench_learner::run(a),
             BenchCommand::Driving(a) => bench_driving::run(a),
         },
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {}", layered::one_line(&format!("{err:#}")));
-            ExitCode::FAILURE
-        }
     }
 }
