@@ -178,12 +178,12 @@ fn bad_sweeps_fail_before_running_anything() {
 fn a_killed_sweep_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("kill.toml");
-    // 3 runs of 200 short iterations each, one at a time.
+    // 3 runs of 500 short iterations each, one at a time.
     std::fs::write(
         &file,
         format!(
             "base = {:?}\nseeds = [1, 2, 3]\n[set]\n\"ppo.num_envs\" = 2\n\"ppo.num_steps\" = 32\n\
-             \"ppo.total_timesteps\" = 12800\n\"run.checkpoint_every\" = 7\n\"run.eval_episodes\" = 2\n",
+             \"ppo.total_timesteps\" = 32000\n\"run.checkpoint_every\" = 7\n\"run.eval_episodes\" = 2\n",
             config("cartpole.toml")
         ),
     )
@@ -231,7 +231,7 @@ fn a_killed_sweep_loses_nothing() {
         std::fs::read_to_string(run(1).join("metrics.csv")).unwrap(),
         first
     );
-    let all: Vec<u64> = (1..=200).collect();
+    let all: Vec<u64> = (1..=500).collect();
     for seed in 1..=3 {
         assert_eq!(iterations(&run(seed)), all, "seed {seed}");
         assert!(run(seed).join("eval.json").is_file());

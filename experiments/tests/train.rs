@@ -14,7 +14,7 @@ const LONG_TINY: [&str; 10] = [
     "--set",
     "ppo.num_steps=32",
     "--set",
-    "ppo.total_timesteps=19200",
+    "ppo.total_timesteps=64000",
     "--set",
     "run.checkpoint_every=7",
     "--set",
@@ -134,7 +134,7 @@ fn a_killed_run_resumes_without_duplicated_or_missing_iterations() {
     assert!(!killed.join("eval.json").exists(), "killed before the end");
     let before = iterations(&killed);
     assert!(
-        before.len() >= 40 && before.len() < 300,
+        before.len() >= 40 && before.len() < 1000,
         "{} rows",
         before.len()
     );
@@ -146,7 +146,7 @@ fn a_killed_run_resumes_without_duplicated_or_missing_iterations() {
         log.contains("resumed from the checkpoint of iteration"),
         "{log}"
     );
-    let all: Vec<u64> = (1..=300).collect();
+    let all: Vec<u64> = (1..=1000).collect();
     assert_eq!(iterations(&killed), all, "every iteration exactly once");
 
     // The resumed run's metrics match an uninterrupted run's (wall-clock columns aside).
