@@ -1,7 +1,8 @@
 //! `carrot bench envs`: env steps per second of every control task through [`VecEnv`] at
 //! several env counts and rayon thread counts, next to the bare rapier world step of the same
 //! body layout (the physical floor: the world stepped with nothing else, chunked over the same
-//! threads).
+//! threads). `--env driving` measures the driving world the same way (no bare-world floor) at
+//! each of `--vehicles` traffic counts.
 
 use std::time::{Duration, Instant};
 
@@ -11,15 +12,18 @@ use carrot_envs::{
 };
 use rayon::prelude::*;
 
-/// The envs this benchmark knows the bare world of (driving has `carrot bench driving`).
+/// The envs this benchmark knows the bare world of.
 const CONTROL_IDS: [&str; 4] = ["cartpole", "pendulum", "acrobot", "mountain_car"];
 
 /// Options of `carrot bench envs`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchEnvsArgs {
-    /// Env ids to measure (default: all control tasks).
+    /// Env ids to measure: control tasks and `driving` (default: all control tasks).
     #[arg(long = "env", value_delimiter = ',')]
     pub envs: Vec<String>,
+    /// Traffic vehicle counts of the driving world (with `--env driving`).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![0, 10, 30])]
+    pub vehicles: Vec<usize>,
     /// Numbers of parallel envs.
     #[arg(long, value_delimiter = ',', default_values_t = vec![1, 8, 64, 512])]
     pub num_envs: Vec<usize>,
@@ -73,19 +77,33 @@ pub fn run(args: &BenchEnvsArgs) -> anyhow::Result<()> {
         "floor/cpu-s"
     );
     let mut cells: Vec<Cell> = Vec::new();
+    let mut targets: Vec<(String, EnvConfig)> = Vec::new();
     for id in &ids {
-        if !CONTROL_IDS.contains(&id.as_str()) {
-            bail!("`bench envs` measures the control tasks {CONTROL_IDS:?}, not '{id}'");
+        if id == "driving" {
+            for &v in &args.vehicles {
+                let config = toml::from_str(&format!("id = \"driving\"\ntraffic = {v}"))?;
+                targets.push((format!("driving/{v}veh"), config));
+            }
+        } else if CONTROL_IDS.contains(&id.as_str()) {
+            targets.push((id.clone(), toml::from_str(&format!("id = {id:?}"))?));
+        } else {
+            bail!("`bench envs` measures {CONTROL_IDS:?} and \"driving\", not '{id}'");
         }
-        let config: EnvConfig = toml::from_str(&format!("id = {id:?}"))?;
+    }
+    for (id, config) in &targets {
+        let has_floor = !matches!(config, EnvConfig::Driving(_));
         for &n in &args.num_envs {
             for &threads in &args.threads {
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
                     .build()
                     .context("building the rayon pool")?;
-                let env_rate = pool.install(|| measure_vec_env(&config, n, args.seed, duration))?;
-                let floor_rate = pool.install(|| measure_floor(&config, n, args.seed, duration))?;
+                let env_rate = pool.install(|| measure_vec_env(config, n, args.seed, duration))?;
+                let floor_rate = if has_floor {
+                    pool.install(|| measure_floor(config, n, args.seed, duration))?
+                } else {
+                    Rate::UNKNOWN
+                };
                 let cell = Cell {
                     env: id.clone(),
                     num_envs: n,
@@ -99,14 +117,22 @@ pub fn run(args: &BenchEnvsArgs) -> anyhow::Result<()> {
                     .map(|c| format!("{:.2}x", env_rate.wall / c.env_rate.wall))
                     .unwrap_or_default();
                 let per_cpu = |r: Rate| r.cpu.map(thousands).unwrap_or_else(|| "-".into());
+                let (floor, ratio) = if floor_rate.wall.is_nan() {
+                    ("-".to_string(), "-".to_string())
+                } else {
+                    (
+                        thousands(floor_rate.wall),
+                        format!("{:.2}", env_rate.wall / floor_rate.wall),
+                    )
+                };
                 println!(
-                    "{:<14} {:>5} {:>7} {:>12} {:>12} {:>10.2} {:>12} {:>12} {:>10}",
+                    "{:<14} {:>5} {:>7} {:>12} {:>12} {:>10} {:>12} {:>12} {:>10}",
                     cell.env,
                     n,
                     threads,
                     thousands(env_rate.wall),
-                    thousands(floor_rate.wall),
-                    env_rate.wall / floor_rate.wall,
+                    floor,
+                    ratio,
                     one_thread,
                     per_cpu(env_rate),
                     per_cpu(floor_rate)
@@ -216,6 +242,14 @@ struct Rate {
     cpu: Option<f64>,
 }
 
+impl Rate {
+    /// No measurement (the driving world has no bare-world floor).
+    const UNKNOWN: Rate = Rate {
+        wall: f64::NAN,
+        cpu: None,
+    };
+}
+
 /// Calls `step` (which advances `n` envs) for about `duration` after a short warm-up.
 fn timed(
     duration: Duration,
@@ -301,6 +335,13 @@ mod tests {
             assert!(measure_vec_env(&config, 3, 0, short).unwrap().wall > 0.0);
             assert!(measure_floor(&config, 3, 0, short).unwrap().wall > 0.0);
         }
+        let driving: EnvConfig = toml::from_str("id = \"driving\"\ntraffic = 2").unwrap();
+        assert!(
+            measure_vec_env(&driving, 2, 0, Duration::from_millis(5))
+                .unwrap()
+                .wall
+                > 0.0
+        );
     }
 
     #[test]
@@ -308,6 +349,7 @@ mod tests {
         let args = BenchEnvsArgs {
             envs: vec!["cartpole".into()],
             num_envs: vec![0],
+            vehicles: vec![0],
             threads: vec![1],
             seconds: 0.01,
             seed: 0,
