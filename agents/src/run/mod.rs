@@ -88,8 +88,18 @@ fn first_difference(a: &serde_json::Value, b: &serde_json::Value, path: String) 
 /// Errors (bad config, NaN losses, a checkpoint of another network) are one line; the last
 /// good checkpoint is never overwritten by a failed iteration.
 pub fn train_run(config: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
-    let started = Instant::now();
     crate::runtime::tune_for_cpu_training();
+    // On a rayon worker, the env and learner's parallel sections join inline instead of paying
+    // a cross-thread wake-up each (from a non-pool thread this moves the run onto the pool).
+    rayon::scope(|_| train_run_on_pool(config, run_dir, opts))
+}
+
+fn train_run_on_pool(
+    config: &TrainConfig,
+    run_dir: &Path,
+    opts: &RunOptions,
+) -> Result<RunSummary> {
+    let started = Instant::now();
     config.validate()?;
     fs::create_dir_all(run_dir).map_err(|e| AgentError::io(run_dir, e))?;
     let ckpt = checkpoint_dir(run_dir);
