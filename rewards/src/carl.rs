@@ -5,7 +5,7 @@
 use carrot_envs::{SignalSpec, StepReward};
 use serde::{Deserialize, Serialize};
 
-use crate::combinators::resolve;
+use crate::combinators::resolve_all_names;
 use crate::events::{cause_names, EventIndices, Terminations, PENALIZED};
 use crate::{Reward, RewardError};
 
@@ -123,10 +123,7 @@ impl CarlReward {
                 message: "speeding_tolerance must be positive".into(),
             });
         }
-        let mut idx = [0; 14];
-        for (slot, name) in idx.iter_mut().zip(SIGNALS) {
-            *slot = resolve("carl", spec, name)?;
-        }
+        let idx = resolve_all_names("carl", spec, SIGNALS)?;
         Ok(CarlReward {
             events: EventIndices::resolve("carl", spec, &config.terminate_on)?,
             config,

@@ -11,6 +11,19 @@ pub(crate) fn resolve(reward: &str, spec: &SignalSpec, name: &str) -> Result<usi
         })
 }
 
+/// Resolves a fixed list of signal names at once.
+pub(crate) fn resolve_all_names<const N: usize>(
+    reward: &str,
+    spec: &SignalSpec,
+    names: [&str; N],
+) -> Result<[usize; N], RewardError> {
+    let mut idx = [0; N];
+    for (slot, name) in idx.iter_mut().zip(names) {
+        *slot = resolve(reward, spec, name)?;
+    }
+    Ok(idx)
+}
+
 /// One signal times a scale: the control tasks' classic rewards.
 #[derive(Clone, Debug)]
 pub struct SignalReward {

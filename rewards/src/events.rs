@@ -75,12 +75,8 @@ impl EventIndices {
         spec: &SignalSpec,
         terminations: &Terminations,
     ) -> Result<Self, RewardError> {
-        let mut indices = [0; 8];
-        for (slot, name) in indices.iter_mut().zip(EVENTS) {
-            *slot = crate::combinators::resolve(reward, spec, name)?;
-        }
         Ok(EventIndices {
-            indices,
+            indices: crate::combinators::resolve_all_names(reward, spec, EVENTS)?,
             enabled: terminations.enabled(),
         })
     }

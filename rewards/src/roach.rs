@@ -4,7 +4,7 @@
 use carrot_envs::{SignalSpec, StepReward};
 use serde::{Deserialize, Serialize};
 
-use crate::combinators::resolve;
+use crate::combinators::resolve_all_names;
 use crate::events::{cause_names, EventIndices, Terminations, EVENTS, PENALIZED};
 use crate::{Reward, RewardError};
 
@@ -73,10 +73,7 @@ impl RoachReward {
                 message: "v_max must be positive".into(),
             });
         }
-        let mut idx = [0; 5];
-        for (slot, name) in idx.iter_mut().zip(SIGNALS) {
-            *slot = resolve("roach", spec, name)?;
-        }
+        let idx = resolve_all_names("roach", spec, SIGNALS)?;
         Ok(RoachReward {
             events: EventIndices::resolve("roach", spec, &config.terminate_on)?,
             config,
