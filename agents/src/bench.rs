@@ -10,10 +10,10 @@ use serde::Serialize;
 use crate::config::PpoConfig;
 use crate::distributions::standard_normal;
 use crate::error::{AgentError, Result};
-use crate::learner::{gradient_step, Minibatch, StepSettings};
-use crate::losses::{ppo_loss, Evaluation, LossCoefs, Targets};
+use crate::learner::{gradient_step, gradient_step_phases, Minibatch, StepSettings, STEP_PHASES};
+use crate::losses::LossCoefs;
 use crate::networks::{ActorCritic, HeadKind};
-use crate::optimizer::{clip_grad_norm, host_grads, host_params, write_params, Adam};
+use crate::optimizer::{host_params, Adam};
 
 /// One learner configuration to time.
 #[derive(Clone, Debug)]
@@ -135,67 +135,19 @@ pub fn profile_step(
     s: &StepSettings,
     reps: usize,
 ) -> Result<Vec<(String, f64)>> {
-    let names = [
-        "host -> tensors",
-        "forward (MLPs)",
-        "log-prob + entropy",
-        "loss",
-        "read loss stats",
-        "backward",
-        "grads -> host",
-        "clip + adam",
-        "params -> vars",
-    ];
-    let mut totals = [0f64; 9];
+    let mut totals = [0f64; STEP_PHASES.len()];
     let mut params = host_params(net.params())?;
     let mut adam = Adam::new(&params.iter().map(Vec::len).collect::<Vec<_>>());
-    let dev = net.device();
     for _ in 0..reps {
+        let mut mb = template.clone();
         let mut lap = Instant::now();
-        let mut mark = |i: usize| {
+        let mut phase_done = |i: usize| {
             totals[i] += lap.elapsed().as_secs_f64() * 1e3;
             lap = Instant::now();
         };
-        let m = template.len;
-        let obs = Tensor::from_slice(&template.obs, (m, template.obs.len() / m), dev)?;
-        let act = Tensor::from_slice(&template.actions, (m, template.actions.len() / m), dev)?;
-        let col = |v: &[f32]| Tensor::from_slice(v, m, dev);
-        let (old_logp, old_values) = (col(&template.old_logp)?, col(&template.old_values)?);
-        let (adv, ret) = (col(&template.advantages)?, col(&template.returns)?);
-        mark(0);
-        let (dist, values) = net.forward(&obs)?;
-        mark(1);
-        let logp = dist.log_prob(&act)?;
-        let entropy = dist.entropy()?;
-        mark(2);
-        let loss = ppo_loss(
-            &Evaluation {
-                logp: &logp,
-                entropy: &entropy,
-                values: &values,
-            },
-            &Targets {
-                old_logp: &old_logp,
-                old_values: &old_values,
-                advantages: &adv,
-                returns: &ret,
-            },
-            &s.coefs,
-        )?;
-        mark(3);
-        let _stats = loss.stats.to_vec1::<f32>()?;
-        mark(4);
-        let grads = loss.total.backward()?;
-        mark(5);
-        let mut g = host_grads(net.params(), &grads)?;
-        mark(6);
-        clip_grad_norm(&mut g, s.max_grad_norm);
-        adam.update(&mut params, &g, s.learning_rate);
-        mark(7);
-        write_params(net.params(), &params)?;
-        mark(8);
+        gradient_step_phases(net, &mut params, &mut adam, &mut mb, s, 1, &mut phase_done)?;
     }
-    Ok(names
+    Ok(STEP_PHASES
         .iter()
         .zip(totals)
         .map(|(n, t)| (n.to_string(), t / reps as f64))

@@ -71,6 +71,32 @@ pub fn gradient_step(
     s: &StepSettings,
     iteration: usize,
 ) -> Result<StepStats> {
+    gradient_step_phases(net, params, adam, mb, s, iteration, &mut |_| {})
+}
+
+/// Names of the phases [`gradient_step_phases`] reports, in order.
+pub const STEP_PHASES: [&str; 9] = [
+    "advantages + host -> tensors",
+    "forward (MLPs)",
+    "log-prob + entropy",
+    "loss",
+    "read loss stats",
+    "backward",
+    "grads -> host",
+    "clip + adam",
+    "params -> vars",
+];
+
+/// [`gradient_step`] calling `phase_done(i)` as each of [`STEP_PHASES`] ends (for profiling).
+pub fn gradient_step_phases(
+    net: &ActorCritic,
+    params: &mut [Vec<f32>],
+    adam: &mut Adam,
+    mb: &mut Minibatch,
+    s: &StepSettings,
+    iteration: usize,
+    phase_done: &mut dyn FnMut(usize),
+) -> Result<StepStats> {
     if s.norm_adv {
         normalize_advantages(&mut mb.advantages);
     }
@@ -81,9 +107,12 @@ pub fn gradient_step(
     let col = |v: &[f32]| Tensor::from_slice(v, m, dev);
     let (old_logp, old_values) = (col(&mb.old_logp)?, col(&mb.old_values)?);
     let (adv, ret) = (col(&mb.advantages)?, col(&mb.returns)?);
+    phase_done(0);
     let (dist, values) = net.forward(&obs)?;
+    phase_done(1);
     let logp = dist.log_prob(&act)?;
     let entropy = dist.entropy()?;
+    phase_done(2);
     let loss = ppo_loss(
         &Evaluation {
             logp: &logp,
@@ -98,7 +127,9 @@ pub fn gradient_step(
         },
         &s.coefs,
     )?;
+    phase_done(3);
     let stats = loss.stats.to_vec1::<f32>()?;
+    phase_done(4);
     if let Some(bad) = stats.iter().position(|v| !v.is_finite()) {
         return Err(AgentError::NonFinite {
             iteration,
@@ -106,7 +137,9 @@ pub fn gradient_step(
         });
     }
     let grads = loss.total.backward()?;
+    phase_done(5);
     let mut g = host_grads(net.params(), &grads)?;
+    phase_done(6);
     let grad_norm = clip_grad_norm(&mut g, s.max_grad_norm);
     if !grad_norm.is_finite() {
         return Err(AgentError::NonFinite {
@@ -115,7 +148,9 @@ pub fn gradient_step(
         });
     }
     adam.update(params, &g, s.learning_rate);
+    phase_done(7);
     write_params(net.params(), params)?;
+    phase_done(8);
     let mut losses = [0f32; 5];
     losses.copy_from_slice(&stats);
     Ok(StepStats { losses, grad_norm })

@@ -225,21 +225,7 @@ fn tip_height(theta1: f32, theta2: f32) -> f32 {
 }
 
 impl Env for Acrobot {
-    fn name(&self) -> &'static str {
-        "acrobot"
-    }
-
-    fn observation_space(&self) -> &Space {
-        &self.observation_space
-    }
-
-    fn action_space(&self) -> &Space {
-        &self.action_space
-    }
-
-    fn signal_spec(&self) -> &SignalSpec {
-        &self.signal_spec
-    }
+    spec_accessors!("acrobot");
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
         if let Some(seed) = seed {

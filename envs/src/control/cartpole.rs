@@ -194,21 +194,7 @@ impl CartPole {
 }
 
 impl Env for CartPole {
-    fn name(&self) -> &'static str {
-        "cartpole"
-    }
-
-    fn observation_space(&self) -> &Space {
-        &self.observation_space
-    }
-
-    fn action_space(&self) -> &Space {
-        &self.action_space
-    }
-
-    fn signal_spec(&self) -> &SignalSpec {
-        &self.signal_spec
-    }
+    spec_accessors!("cartpole");
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
         if let Some(seed) = seed {

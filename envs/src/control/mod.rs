@@ -4,6 +4,28 @@
 //! (no colliders where joints suffice) and the solver substeps are set per task. Each declares
 //! its spaces and a signal vector holding its classic reward plus the raw physical quantities.
 
+/// The `Env` methods every control task answers from its `observation_space`, `action_space`
+/// and `signal_spec` fields.
+macro_rules! spec_accessors {
+    ($name:literal) => {
+        fn name(&self) -> &'static str {
+            $name
+        }
+
+        fn observation_space(&self) -> &Space {
+            &self.observation_space
+        }
+
+        fn action_space(&self) -> &Space {
+            &self.action_space
+        }
+
+        fn signal_spec(&self) -> &SignalSpec {
+            &self.signal_spec
+        }
+    };
+}
+
 mod acrobot;
 mod cartpole;
 mod mountain_car;

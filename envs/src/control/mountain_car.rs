@@ -245,21 +245,7 @@ impl MountainCar {
 }
 
 impl Env for MountainCar {
-    fn name(&self) -> &'static str {
-        "mountain_car"
-    }
-
-    fn observation_space(&self) -> &Space {
-        &self.observation_space
-    }
-
-    fn action_space(&self) -> &Space {
-        &self.action_space
-    }
-
-    fn signal_spec(&self) -> &SignalSpec {
-        &self.signal_spec
-    }
+    spec_accessors!("mountain_car");
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
         if let Some(seed) = seed {

@@ -160,21 +160,7 @@ fn write_obs(theta: f32, theta_dot: f32, obs: &mut [f32]) {
 }
 
 impl Env for Pendulum {
-    fn name(&self) -> &'static str {
-        "pendulum"
-    }
-
-    fn observation_space(&self) -> &Space {
-        &self.observation_space
-    }
-
-    fn action_space(&self) -> &Space {
-        &self.action_space
-    }
-
-    fn signal_spec(&self) -> &SignalSpec {
-        &self.signal_spec
-    }
+    spec_accessors!("pendulum");
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
         use std::f32::consts::PI;
