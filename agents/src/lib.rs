@@ -26,6 +26,7 @@ pub mod optimizer;
 pub mod rollout;
 pub mod run;
 pub mod runtime;
+pub mod tensorboard;
 pub mod train;
 
 pub use config::{Activation, DeviceKind, PolicyHead, PpoConfig, RunSettings, TrainConfig};
