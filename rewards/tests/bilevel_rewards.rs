@@ -564,3 +564,32 @@ fn new_reward_configs_round_trip_and_reject_unknown_keys() {
     );
     assert!(err.contains("fourier") && err.contains("features"), "{err}");
 }
+
+#[test]
+fn cartpole_pd_agreement_judges_the_push_against_the_state_it_was_chosen_in() {
+    use carrot_envs::{CartPole, CartPoleConfig, Env};
+    let mut env = CartPole::new(CartPoleConfig::default()).unwrap();
+    let spec = env.signal_spec().clone();
+    let text = "id = \"agreement\"\naction = \"force\"\non_match = 1.0\non_mismatch = 0.0\n\
+                target = [{ signal = \"theta_before\", weight = 1.0 }, \
+                { signal = \"theta_dot_before\", weight = 0.1 }]";
+    let reward = parse(text).unwrap().build(&spec).unwrap();
+    let mut obs = [0.0f32; 4];
+    let mut signals = vec![0.0; spec.len()];
+    let mut terms = [0.0];
+    env.reset(Some(3), &mut obs);
+    let (mut matches, mut steps) = (0, 0);
+    for k in 0..400u32 {
+        let pd_push_right = obs[2] + 0.1 * obs[3] > 0.0;
+        let push_right = (k * 7919 % 13) < 6;
+        let outcome = env.step(&[push_right as u8 as f32], &mut obs, &mut signals);
+        let (r, _) = reward.evaluate(&signals, &mut terms);
+        assert_eq!(r, (push_right == pd_push_right) as u8 as f32, "step {k}");
+        matches += r as u32;
+        steps += 1;
+        if outcome.done() {
+            env.reset(None, &mut obs);
+        }
+    }
+    assert!(matches > 50 && matches < steps - 50, "{matches} of {steps}");
+}
