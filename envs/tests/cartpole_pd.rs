@@ -62,7 +62,9 @@ pub const GOOD_GAINS: (f32, f32) = (1.0, 4.0);
 
 #[test]
 fn pd_gains_of_the_best_and_good_auxiliaries_reach_500_and_about_300() {
-    for kd in [0.0f32, 0.002, 0.004, 0.006, 0.01, 0.1, 0.5, 1.0, 2.0, 4.0, 8.0] {
+    for kd in [
+        0.0f32, 0.002, 0.004, 0.006, 0.01, 0.1, 0.5, 1.0, 2.0, 4.0, 8.0,
+    ] {
         eprintln!("kp 1, kd {kd}: mean return {:.1}", mean_return(1.0, kd));
     }
     let (kp, kd) = BEST_GAINS;
