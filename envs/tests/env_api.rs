@@ -299,3 +299,44 @@ fn invalid_configs_are_rejected_with_the_env_name() {
     }
     assert!(EnvConfig::default().build_vec(0).is_err());
 }
+
+#[test]
+fn envs_emit_the_signals_the_reward_learning_experiments_use() {
+    let needs: [(EnvConfig, &[&str]); 4] = [
+        (
+            EnvConfig::Cartpole(CartPoleConfig::default()),
+            &[
+                "alive",
+                "force",
+                "theta_before",
+                "theta_dot_before",
+                "x_before",
+            ],
+        ),
+        (
+            EnvConfig::MountainCar(MountainCarConfig::default()),
+            &["goal_reached", "velocity", "force", "effort"],
+        ),
+        (
+            EnvConfig::MountainCar(MountainCarConfig {
+                continuous: true,
+                ..MountainCarConfig::default()
+            }),
+            &["goal_reached", "velocity", "force", "effort"],
+        ),
+        (
+            toml::from_str("id = \"grid_world\"").unwrap(),
+            &["goal_reached", "goal_distance", "distractor"],
+        ),
+    ];
+    for (config, names) in needs {
+        let env = config.build().unwrap();
+        for name in names {
+            env.signal_spec().index_of(name).unwrap();
+        }
+    }
+    // Cartpole's pre-step state comes after the signals that existed before it.
+    let cartpole = EnvConfig::default().build().unwrap();
+    assert_eq!(cartpole.signal_spec().index_of("force").unwrap(), 5);
+    assert_eq!(cartpole.signal_spec().index_of("x_before").unwrap(), 6);
+}

@@ -170,7 +170,8 @@ fn merge_causes(components: &[Component]) -> (Vec<String>, Vec<Vec<usize>>) {
 
 /// `Σ_i weight_i · reward_i` (or a selected term of it), each weighted entry logged as a term.
 /// The episode ends on the first entry, in order, whose reward ends it; causes shared by
-/// several entries are reported once.
+/// several entries are reported once. A mix has no parameters of its own: a learned entry
+/// (a `blend`) keeps its initial parameters.
 pub struct MixReward {
     components: Vec<Component>,
     cause_maps: Vec<Vec<usize>>,
