@@ -146,12 +146,12 @@ fn param_vjp_matches_central_finite_differences() {
     // weights, so up to a tenth of the parameters may need that (9 of 242 here).
     let h = 1e-3f32;
     let (mut worst, mut retried) = (0f64, 0);
-    for k in 0..theta.len() {
-        let mut err = (quotient(k, h, -h) - grad[k]).abs() / scale;
+    for (k, &g) in grad.iter().enumerate() {
+        let mut err = (quotient(k, h, -h) - g).abs() / scale;
         if err > 1e-3 {
             retried += 1;
-            let forward = (quotient(k, h / 2.0, 0.0) - grad[k]).abs() / scale;
-            let backward = (quotient(k, 0.0, -h / 2.0) - grad[k]).abs() / scale;
+            let forward = (quotient(k, h / 2.0, 0.0) - g).abs() / scale;
+            let backward = (quotient(k, 0.0, -h / 2.0) - g).abs() / scale;
             err = forward.min(backward);
         }
         worst = worst.max(err);

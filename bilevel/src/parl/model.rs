@@ -423,7 +423,7 @@ impl RewardModel {
     }
 
     fn check_rows(&self, rows: &[f32]) -> Result<()> {
-        if rows.len() % self.num_inputs() != 0 {
+        if !rows.chunks_exact(self.num_inputs()).remainder().is_empty() {
             return Err(ParlError::Invalid(format!(
                 "input rows have {} values, not a multiple of {} inputs",
                 rows.len(),

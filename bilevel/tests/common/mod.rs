@@ -37,13 +37,13 @@ impl FakeRollout {
         };
         let mut episode = vec![0u32; num_envs];
         for t in 0..num_steps {
-            for i in 0..num_envs {
+            for (i, ep) in episode.iter_mut().enumerate() {
                 let row = t * num_envs + i;
                 let s = &mut r.signals[row * NUM_SIGNALS..(row + 1) * NUM_SIGNALS];
                 s[0] = rng.random::<f32>() * 2.0 - 1.0;
                 s[1] = rng.random::<f32>() * 2.0 - 1.0;
                 s[2] = i as f32;
-                s[3] = episode[i] as f32;
+                s[3] = *ep as f32;
                 s[4] = t as f32;
                 r.rewards[row] = true_reward(s);
                 let u = rng.random::<f64>();
@@ -53,7 +53,7 @@ impl FakeRollout {
                     r.truncated[row] = true;
                 }
                 if r.terminated[row] || r.truncated[row] {
-                    episode[i] += 1;
+                    *ep += 1;
                 }
             }
         }
