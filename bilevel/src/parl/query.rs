@@ -35,29 +35,32 @@ pub fn select_pairs<R: Rng + ?Sized>(
         selection,
         candidates_factor,
     } = plan;
-    let draw = match selection {
-        Selection::Uniform => count,
-        Selection::Disagreement => count * candidates_factor.max(1),
+    let scorer = match (selection, model) {
+        (Selection::Uniform, _) => None,
+        (Selection::Disagreement, Some(m)) => Some(m),
+        (Selection::Disagreement, None) => {
+            return Err(ParlError::Invalid(
+                "disagreement selection needs the reward model".into(),
+            ))
+        }
+    };
+    let draw = match scorer {
+        None => count,
+        Some(_) => count * candidates_factor.max(1),
     };
     let candidates: Vec<(Segment, Segment)> = pool
         .sample_pairs(rng, draw)
         .into_iter()
         .map(|(a, b)| (pool.extract(view, a, inputs), pool.extract(view, b, inputs)))
         .collect();
-    match selection {
-        Selection::Uniform => Ok(candidates),
-        Selection::Disagreement => {
-            let model = model.ok_or_else(|| {
-                ParlError::Invalid("disagreement selection needs the reward model".into())
-            })?;
-            let refs: Vec<(&Segment, &Segment)> = candidates.iter().map(|(a, b)| (a, b)).collect();
-            let probs = model.pair_probabilities(&refs)?;
-            let keep = top_by_disagreement(&disagreement(&probs), count);
-            let mut slots: Vec<Option<(Segment, Segment)>> =
-                candidates.into_iter().map(Some).collect();
-            Ok(keep.into_iter().filter_map(|i| slots[i].take()).collect())
-        }
-    }
+    let Some(model) = scorer else {
+        return Ok(candidates);
+    };
+    let refs: Vec<(&Segment, &Segment)> = candidates.iter().map(|(a, b)| (a, b)).collect();
+    let probs = model.pair_probabilities(&refs)?;
+    let keep = top_by_disagreement(&disagreement(&probs), count);
+    let mut slots: Vec<Option<(Segment, Segment)>> = candidates.into_iter().map(Some).collect();
+    Ok(keep.into_iter().filter_map(|i| slots[i].take()).collect())
 }
 
 /// Population std across members of each pair's probability: `probs` is `[E][pairs]`.
