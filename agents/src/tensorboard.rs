@@ -150,7 +150,9 @@ impl EventWriter {
         if finite.is_empty() {
             return Ok(());
         }
-        let payload = event(wall_time, step, |out| bytes_field(out, 5, &summary(&finite)));
+        let payload = event(wall_time, step, |out| {
+            bytes_field(out, 5, &summary(&finite))
+        });
         self.file.write_all(&record(&payload))
     }
 
@@ -181,7 +183,10 @@ mod tests {
         assert_eq!(len_crc, masked_crc(&5u64.to_le_bytes()));
         assert_eq!(&r[12..17], payload);
         let data_crc = u32::from_le_bytes(r[17..21].try_into().unwrap());
-        assert_eq!(data_crc, crc32c(payload).rotate_right(15).wrapping_add(0xa282_ead8));
+        assert_eq!(
+            data_crc,
+            crc32c(payload).rotate_right(15).wrapping_add(0xa282_ead8)
+        );
     }
 
     #[test]
@@ -190,12 +195,17 @@ mod tests {
         varint(&mut out, 1);
         varint(&mut out, 300);
         varint(&mut out, 1 << 35);
-        assert_eq!(out, vec![0x01, 0xAC, 0x02, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]);
+        assert_eq!(
+            out,
+            vec![0x01, 0xAC, 0x02, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]
+        );
     }
 
     #[test]
     fn a_scalar_event_encodes_tag_value_and_step() {
-        let e = event(1.5, 300, |out| bytes_field(out, 5, &summary(&[("a/b", 2.0)])));
+        let e = event(1.5, 300, |out| {
+            bytes_field(out, 5, &summary(&[("a/b", 2.0)]))
+        });
         // wall_time: key 0x09 then 8 bytes; step: key 0x10 then varint 300.
         assert_eq!(e[0], 0x09);
         assert_eq!(f64::from_le_bytes(e[1..9].try_into().unwrap()), 1.5);
