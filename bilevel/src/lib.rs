@@ -1,0 +1,22 @@
+//! Bilevel reward learning on carrot's PPO: the numerics BARFI and PARL share.
+//!
+//! - [`neumann`]: the truncated Neumann series for −H⁻¹g over an HVP closure, with a
+//!   divergence guard.
+//! - [`adjoint`]: GAE in f64 with ∂A/∂γ (forward mode) and its adjoint in the rewards.
+//! - [`hypergrad`]: the implicit hypergradient over a [`hypergrad::HypergradOracle`].
+//! - [`oracle`]: that oracle for an on-policy PPO batch, on the f64 policy
+//!   ([`carrot_agents::PolicyF64`]) and a [`learned::LearnedReward`].
+//! - [`critic`]: the primary critic V_p.
+
+pub mod adjoint;
+pub mod barfi;
+pub mod config;
+pub mod critic;
+pub mod error;
+pub mod hypergrad;
+pub mod learned;
+pub mod neumann;
+pub mod oracle;
+pub mod outer_adam;
+
+pub use error::{BilevelError, Result};
