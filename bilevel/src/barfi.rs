@@ -76,9 +76,12 @@ pub struct IterationOutcome {
 /// The checkpointed outer state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BarfiState {
+    #[serde(with = "crate::exact::f64s")]
     pub phi: Vec<f64>,
+    #[serde(with = "crate::exact::opt_f64")]
     pub gamma_logit: Option<f64>,
     pub adam: OuterAdam,
+    #[serde(with = "crate::exact::f64_bits")]
     pub alpha: f64,
     pub critic: CriticState,
     pub rows_rng: Pcg64Mcg,

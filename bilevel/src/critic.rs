@@ -30,8 +30,11 @@ pub struct CriticSettings {
 /// Everything that changes while fitting, for checkpoints.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct CriticState {
+    #[serde(with = "crate::exact::f32_rows")]
     pub params: Vec<Vec<f32>>,
+    #[serde(with = "crate::exact::f32_rows")]
     pub adam_m: Vec<Vec<f32>>,
+    #[serde(with = "crate::exact::f32_rows")]
     pub adam_v: Vec<Vec<f32>>,
     pub adam_step: u64,
     pub rng: Pcg64Mcg,

@@ -13,6 +13,7 @@ pub mod barfi;
 pub mod config;
 pub mod critic;
 pub mod error;
+mod exact;
 pub mod hypergrad;
 pub mod learned;
 pub mod neumann;

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 /// Adam state (torch semantics, betas 0.9/0.999, eps 1e-8), serializable for checkpoints.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OuterAdam {
+    #[serde(with = "crate::exact::f64s")]
     pub m: Vec<f64>,
+    #[serde(with = "crate::exact::f64s")]
     pub v: Vec<f64>,
     pub step: u64,
 }

@@ -179,3 +179,79 @@ pub fn batch_data(head: &HeadKind, rows: usize, seed: u64) -> (Vec<f32>, Vec<f32
         .collect();
     (obs, actions)
 }
+
+/// A synthetic rollout of `n` envs × `t` steps with 3 signals (primary, aux0, aux1), random
+/// terminations and truncations, and a policy batch for `head`.
+pub struct SynthRollout {
+    pub n: usize,
+    pub obs: Vec<f32>,
+    pub actions: Vec<f32>,
+    pub action_dim: usize,
+    pub signals: Vec<f32>,
+    pub primary: Vec<f32>,
+    pub values: Vec<f32>,
+    pub trunc_values: Vec<f32>,
+    pub last_values: Vec<f32>,
+    pub terminated: Vec<bool>,
+    pub truncated: Vec<bool>,
+}
+
+impl SynthRollout {
+    pub fn new(head: &HeadKind, n: usize, t: usize, seed: u64) -> Self {
+        let b = n * t;
+        let (obs, actions) = batch_data(head, b, seed);
+        let mut r = rng(seed + 50);
+        let signals: Vec<f32> = (0..b * 3).map(|_| r.random_range(-1.0..1.0f32)).collect();
+        let primary = signals.chunks(3).map(|s| s[0]).collect();
+        let mut f =
+            |k: usize| -> Vec<f32> { (0..k).map(|_| r.random_range(-2.0..2.0f32)).collect() };
+        let (values, trunc_values, last_values) = (f(b), f(b), f(n));
+        let terminated: Vec<bool> = (0..b).map(|_| r.random_bool(0.05)).collect();
+        let truncated = terminated
+            .iter()
+            .map(|&d| !d && r.random_bool(0.03))
+            .collect();
+        SynthRollout {
+            n,
+            obs,
+            actions,
+            action_dim: head.action_dim(),
+            signals,
+            primary,
+            values,
+            trunc_values,
+            last_values,
+            terminated,
+            truncated,
+        }
+    }
+
+    pub fn view(&self) -> carrot_bilevel::barfi::RolloutView<'_> {
+        carrot_bilevel::barfi::RolloutView {
+            num_envs: self.n,
+            obs: &self.obs,
+            obs_dim: OBS_DIM,
+            actions: &self.actions,
+            action_dim: self.action_dim,
+            signals: &self.signals,
+            primary_rewards: &self.primary,
+            values: &self.values,
+            truncation_values: &self.trunc_values,
+            last_values: &self.last_values,
+            terminated: &self.terminated,
+            truncated: &self.truncated,
+        }
+    }
+
+    pub fn gae<'a>(&'a self, rewards: &'a [f32]) -> carrot_agents::gae::GaeInput<'a> {
+        carrot_agents::gae::GaeInput {
+            num_envs: self.n,
+            rewards,
+            values: &self.values,
+            terminated: &self.terminated,
+            truncated: &self.truncated,
+            truncation_values: &self.trunc_values,
+            last_values: &self.last_values,
+        }
+    }
+}
