@@ -1,14 +1,17 @@
 //! Cost of the f64 policy passes at CaRL-sized batches: one `surrogate_grad`, one HVP (two
 //! gradient passes) and one set of directional scores (two forward passes), on a cartpole-shaped
-//! policy (4 observations, 2 actions, 64×64 tanh).
+//! policy (4 observations, 2 actions, 64×64 tanh). For scale, the last column is one f32
+//! forward + backward of PPO's loss over the same rows with the fused kernels.
 //!
 //! `cargo run --release -p carrot-bilevel --example bench_hvp [-- ROWS...]`
 
 use std::time::Instant;
 
 use candle_core::Device;
+use candle_core::Tensor;
 use carrot_agents::config::{Activation, PpoConfig};
 use carrot_agents::distributions::standard_normal;
+use carrot_agents::losses::{ppo_loss, Evaluation, LossCoefs, Targets};
 use carrot_agents::networks::{ActorCritic, HeadKind};
 use carrot_agents::{PgBatch, PolicyF64};
 use rand::SeedableRng;
@@ -89,6 +92,40 @@ fn main() {
         let logp = median_ms(reps, || {
             policy.log_probs(&batch).unwrap();
         });
-        println!("{rows:>8} {grad:>12.1}ms {hvp:>8.1}ms {scores:>10.1}ms {logp:>8.1}ms");
+        let f32_grad = median_ms(reps, || f32_ppo_gradient(&net, &obs, &actions, &weights));
+        println!("{rows:>8} {grad:>12.1}ms {hvp:>8.1}ms {scores:>10.1}ms {logp:>8.1}ms {f32_grad:>10.1}ms");
     }
+}
+
+/// One f32 PPO loss gradient (policy + value) over all rows, as the learner computes it.
+fn f32_ppo_gradient(net: &ActorCritic, obs: &[f32], actions: &[f32], adv: &[f64]) {
+    let dev = net.device();
+    let m = actions.len();
+    let obs = Tensor::from_slice(obs, (m, 4), dev).unwrap();
+    let act = Tensor::from_slice(actions, (m, 1), dev).unwrap();
+    let adv: Vec<f32> = adv.iter().map(|&a| a as f32).collect();
+    let adv = Tensor::from_slice(&adv, m, dev).unwrap();
+    let (dist, values) = net.forward(&obs).unwrap();
+    let logp = dist.log_prob(&act).unwrap();
+    let entropy = dist.entropy().unwrap();
+    let old = logp.detach();
+    let coefs = LossCoefs {
+        clip_coef: 0.2,
+        clip_vloss: true,
+        ent_coef: 0.01,
+        vf_coef: 0.5,
+    };
+    let eval = Evaluation {
+        logp: &logp,
+        entropy: &entropy,
+        values: &values,
+    };
+    let targets = Targets {
+        old_logp: &old,
+        old_values: &adv,
+        advantages: &adv,
+        returns: &adv,
+    };
+    let loss = ppo_loss(&eval, &targets, &coefs).unwrap();
+    loss.total.backward().unwrap();
 }

@@ -232,6 +232,7 @@ impl<R: LearnedReward> Barfi<R> {
             ent_coef: self.ent_coef,
             normalize_advantages: self.norm_adv,
             gamma_logit: self.gamma_logit,
+            row_weights: None,
         };
         let mut oracle = PolicyOracle::new(&mut policy, &self.reward, inputs)?;
         let terms = if self.cfg.method == OuterMethod::Neumann {

@@ -10,6 +10,7 @@
 //!   GAE (`c = Lᵀs'`) and the reward's VJP, plus `σ'(φ_γ) Σ_t s'_t ∂A_t/∂γ` for a learned discount.
 //!
 //! The old log-probabilities are recomputed in f64 at θ_old, so the ratio is exactly 1 there.
+//! Optional per-row weights w_t multiply every row's term (s_t becomes w_t s_t).
 
 use carrot_agents::gae::GaeInput;
 use carrot_agents::{PgBatch, PolicyF64};
@@ -38,6 +39,9 @@ pub struct OracleInputs<'a> {
     pub normalize_advantages: bool,
     /// The discount logit φ_γ when the discount is learned (γ = σ(φ_γ) must equal `gamma`).
     pub gamma_logit: Option<f64>,
+    /// Per-row weights w_t multiplying each row's term in J_φ and J_p (`None`: all 1). With
+    /// enumerated rows and w_t = B · P(row), the sample averages become exact expectations.
+    pub row_weights: Option<&'a [f64]>,
 }
 
 /// [`HypergradOracle`] over a [`PolicyF64`] and a [`LearnedReward`].
@@ -55,7 +59,9 @@ pub struct PolicyOracle<'a, R: LearnedReward + ?Sized> {
 impl<'a, R: LearnedReward + ?Sized> PolicyOracle<'a, R> {
     pub fn new(policy: &'a mut PolicyF64, reward: &'a R, inputs: OracleInputs<'a>) -> Result<Self> {
         let b = inputs.batch.len();
-        if inputs.primary_advantages.len() != b || inputs.gae.rewards.len() != b {
+        let weights_len = inputs.row_weights.map_or(b, <[f64]>::len);
+        if inputs.primary_advantages.len() != b || inputs.gae.rewards.len() != b || weights_len != b
+        {
             return Err(BilevelError::Invalid(format!(
                 "oracle: {b} rows, {} primary advantages, {} rewards",
                 inputs.primary_advantages.len(),
@@ -74,7 +80,11 @@ impl<'a, R: LearnedReward + ?Sized> PolicyOracle<'a, R> {
             Some(r) => r.to_vec(),
             None => (0..b).collect(),
         };
-        let curvature_weights = rows.iter().map(|&i| (adv[i] - mean) / sigma).collect();
+        let w = |i: usize| inputs.row_weights.map_or(1.0, |w| w[i]);
+        let curvature_weights = rows
+            .iter()
+            .map(|&i| w(i) * (adv[i] - mean) / sigma)
+            .collect();
         let curvature_old_logp = rows.iter().map(|&i| old_logp[i]).collect();
         Ok(PolicyOracle {
             policy,
@@ -114,12 +124,14 @@ impl<R: LearnedReward + ?Sized> HypergradOracle for PolicyOracle<'_, R> {
 
     fn primary_grad(&mut self) -> Result<Vec<f64>> {
         let batch = self.inputs.batch;
-        Ok(self.policy.surrogate_grad(
-            &batch,
-            self.inputs.primary_advantages,
-            &self.old_logp,
-            0.0,
-        )?)
+        let adv = self.inputs.primary_advantages;
+        let weighted: Vec<f64> = match self.inputs.row_weights {
+            Some(w) => adv.iter().zip(w).map(|(a, w)| a * w).collect(),
+            None => adv.to_vec(),
+        };
+        Ok(self
+            .policy
+            .surrogate_grad(&batch, &weighted, &self.old_logp, 0.0)?)
     }
 
     fn hvp(&mut self, v: &[f64]) -> Result<Vec<f64>> {
@@ -130,20 +142,26 @@ impl<R: LearnedReward + ?Sized> HypergradOracle for PolicyOracle<'_, R> {
 
     fn mixed_vjp(&mut self, p: &[f64]) -> Result<Vec<f64>> {
         let batch = self.curvature_batch();
-        let scores = self.policy.directional_scores(&batch, p)?;
+        let mut scores = self.policy.directional_scores(&batch, p)?;
         let b = self.inputs.batch.len();
+        let rows: Vec<usize> = match self.inputs.curvature_rows {
+            Some(r) => r.to_vec(),
+            None => (0..b).collect(),
+        };
+        if let Some(w) = self.inputs.row_weights {
+            scores
+                .iter_mut()
+                .zip(&rows)
+                .for_each(|(s, &row)| *s *= w[row]);
+        }
         let count = scores.len() as f64;
         let centre = if self.inputs.normalize_advantages {
             scores.iter().sum::<f64>() / b as f64
         } else {
             0.0
         };
-        // s'_t = (s_t·1[t∈S] − Σ_S s / B) / (|S| σ_A) over all B rows.
+        // s'_t = (s_t·1[t∈S] − Σ_S s / B) / (|S| σ_A) over all B rows (s already weighted).
         let mut s_prime = vec![-centre / (count * self.sigma); b];
-        let rows: Vec<usize> = match self.inputs.curvature_rows {
-            Some(r) => r.to_vec(),
-            None => (0..b).collect(),
-        };
         for (&row, s) in rows.iter().zip(&scores) {
             s_prime[row] += s / (count * self.sigma);
         }

@@ -66,6 +66,7 @@ fn oracle_mixed_term_matches_finite_differences_of_the_inner_gradient() {
         ent_coef: 0.01,
         normalize_advantages: true,
         gamma_logit: Some(logit),
+        row_weights: None,
     };
     let mut oracle = PolicyOracle::new(&mut policy, &reward, inputs).unwrap();
     let mixed = oracle.mixed_vjp(&p).unwrap();
