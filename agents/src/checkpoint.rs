@@ -35,6 +35,10 @@ pub struct CheckpointState {
     pub reward_scaler: Option<RewardScaler>,
     pub action_rng: EnvRng,
     pub shuffle_rng: EnvRng,
+    /// An outer loop's state ([`IterationHook::save`](crate::train::IterationHook::save)),
+    /// absent in plain PPO runs and in checkpoints written before hooks existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outer: Option<serde_json::Value>,
 }
 
 /// The checkpoint directory of a run.
@@ -48,8 +52,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     fs::rename(&tmp, path).map_err(|e| AgentError::io(path, e))
 }
 
-/// Saves the trainer's state into `dir`, replacing the previous checkpoint.
-pub fn save(trainer: &Trainer, dir: &Path) -> Result<()> {
+/// Saves the trainer's state and an outer loop's `outer` state into `dir`, replacing the
+/// previous checkpoint.
+pub fn save(trainer: &Trainer, dir: &Path, outer: Option<serde_json::Value>) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| AgentError::io(dir, e))?;
     let weights_file = format!("weights-{:06}.safetensors", trainer.iteration);
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
@@ -79,6 +84,7 @@ pub fn save(trainer: &Trainer, dir: &Path) -> Result<()> {
         reward_scaler: trainer.reward_scaler.clone(),
         action_rng: trainer.action_rng.clone(),
         shuffle_rng: trainer.shuffle_rng.clone(),
+        outer,
     };
     let json = serde_json::to_vec_pretty(&state).map_err(|e| AgentError::io(dir, e))?;
     write_atomic(&dir.join(STATE_FILE), &json)?;
@@ -173,18 +179,19 @@ pub fn load_tensors(
     write_params(params, &values)
 }
 
-/// Restores a trainer (built from the same config) to the checkpoint in `dir`.
-pub fn restore(trainer: &mut Trainer, dir: &Path) -> Result<()> {
+/// Restores a trainer (built from the same config) to the checkpoint in `dir`, returning the
+/// checkpoint's state (its `outer` field is for the hook).
+pub fn restore(trainer: &mut Trainer, dir: &Path) -> Result<CheckpointState> {
     let state = read_state(dir)?;
     let mut adam = trainer.adam.clone();
     load_tensors(dir, &state, &trainer.net, Some(&mut adam))?;
     trainer.adam = adam;
     trainer.params = host_params(trainer.net.params())?;
-    trainer.obs_rms = state.obs_rms;
-    trainer.reward_scaler = state.reward_scaler;
-    trainer.action_rng = state.action_rng;
-    trainer.shuffle_rng = state.shuffle_rng;
+    trainer.obs_rms = state.obs_rms.clone();
+    trainer.reward_scaler = state.reward_scaler.clone();
+    trainer.action_rng = state.action_rng.clone();
+    trainer.shuffle_rng = state.shuffle_rng.clone();
     trainer.iteration = state.iteration;
     trainer.global_step = state.global_step;
-    Ok(())
+    Ok(state)
 }

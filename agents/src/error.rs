@@ -23,6 +23,9 @@ pub enum AgentError {
     NonFinite { iteration: usize, what: String },
     #[error("device: {0}")]
     Device(String),
+    /// An error of an outer loop driving the trainer through an iteration hook.
+    #[error("outer loop: {0}")]
+    Outer(String),
 }
 
 impl From<candle_core::Error> for AgentError {
@@ -34,14 +37,14 @@ impl From<candle_core::Error> for AgentError {
 }
 
 impl AgentError {
-    pub(crate) fn config(key: &str, message: impl Into<String>) -> Self {
+    pub fn config(key: &str, message: impl Into<String>) -> Self {
         AgentError::Config {
             key: key.to_string(),
             message: message.into(),
         }
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
+    pub fn io(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
         AgentError::Io {
             path: path.into(),
             message: e.to_string(),

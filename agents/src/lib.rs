@@ -4,7 +4,7 @@
 //! - [`networks`]: actor-critic MLPs with orthogonal init from a seeded host RNG.
 //! - [`distributions`]: categorical, diagonal Gaussian and Beta policies.
 //! - [`gae`], [`losses`], [`optimizer`] (grad-norm clipping, Adam), [`normalization`].
-//! - [`rollout`] and [`train`]: the [`Trainer`] loop.
+//! - [`rollout`] and [`train`]: the [`Trainer`] loop and its [`IterationHook`] for outer loops.
 //! - [`checkpoint`], [`evaluate`], [`run`]: runs on disk ([`train_run`], [`evaluate_run`]).
 //! - [`learner`]: one PPO gradient step; [`bench`](mod@bench): learner throughput for `carrot bench`.
 //! - [`ops`]: custom candle ops (fused linear + activation, special functions for Beta).
@@ -28,6 +28,7 @@ pub mod policy64;
 pub mod rollout;
 pub mod run;
 pub mod runtime;
+pub mod tensorboard;
 pub mod train;
 
 pub use config::{Activation, DeviceKind, PolicyHead, PpoConfig, RunSettings, TrainConfig};
@@ -35,6 +36,9 @@ pub use error::AgentError;
 pub use evaluate::EvalResult;
 pub use policy64::{PgBatch, PolicyF64};
 pub use run::{
-    evaluate_run, load_policy, train_run, LoadedPolicy, ProgressMode, RunOptions, RunSummary,
+    evaluate_run, load_policy, train_run, train_run_with, LoadedPolicy, ProgressMode, RunOptions,
+    RunSummary,
 };
-pub use train::{Metrics, Trainer, WALL_CLOCK_KEYS};
+pub use train::{
+    Collected, HookOutput, IterationHook, IterationMetrics, NoHook, Trainer, WALL_CLOCK_KEYS,
+};

@@ -115,6 +115,17 @@ struct Linear {
     b: Var,
 }
 
+/// The part of the network a parameter tensor belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamGroup {
+    /// Actor trunk, policy head, log-std: moves only the policy.
+    Actor,
+    /// Critic trunk and value head: moves only the value.
+    Critic,
+    /// The shared trunk (`ppo.shared_trunk = true`): moves both.
+    Shared,
+}
+
 /// Policy and value networks with named parameters.
 pub struct ActorCritic {
     head: HeadKind,
@@ -228,6 +239,18 @@ impl ActorCritic {
     /// Parameters in a fixed order with their checkpoint names.
     pub fn params(&self) -> &[(String, Var)] {
         &self.params
+    }
+
+    /// Which part of the network each of [`params`](Self::params) belongs to, in order.
+    pub fn param_groups(&self) -> Vec<ParamGroup> {
+        self.params
+            .iter()
+            .map(|(name, _)| match name.split('.').next() {
+                Some("trunk") => ParamGroup::Shared,
+                Some("critic" | "value") => ParamGroup::Critic,
+                _ => ParamGroup::Actor,
+            })
+            .collect()
     }
 
     pub fn num_parameters(&self) -> usize {

@@ -71,6 +71,19 @@ impl Adam {
 
     /// Applies one update to host parameter copies.
     pub fn update(&mut self, params: &mut [Vec<f32>], grads: &[Vec<f32>], lr: f64) {
+        let all = vec![true; params.len()];
+        self.update_selected(params, grads, lr, &all);
+    }
+
+    /// One update of the parameters with `selected[i]`; the others and their moments are left
+    /// as they are (the step count, shared by all, advances).
+    pub fn update_selected(
+        &mut self,
+        params: &mut [Vec<f32>],
+        grads: &[Vec<f32>],
+        lr: f64,
+        selected: &[bool],
+    ) {
         self.step += 1;
         let bc1 = 1.0 - self.beta1.powi(self.step as i32);
         let bc2 = 1.0 - self.beta2.powi(self.step as i32);
@@ -82,6 +95,8 @@ impl Adam {
             .zip(grads)
             .zip(self.m.iter_mut())
             .zip(self.v.iter_mut())
+            .zip(selected)
+            .filter_map(|(x, &keep)| keep.then_some(x))
         {
             for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
                 *m = b1 * *m + (1.0 - b1) * g;

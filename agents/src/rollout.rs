@@ -15,8 +15,11 @@ pub struct RolloutBuffer {
     pub actions: Vec<f32>,
     pub logp: Vec<f32>,
     pub values: Vec<f32>,
-    /// Rewards the learner uses (scaled if enabled).
+    /// Rewards the learner uses: the env-side rewards, possibly relabelled by an iteration hook,
+    /// then scaled if enabled.
     pub rewards: Vec<f32>,
+    /// The env-side rewards as the envs returned them (the `[reward]` of the config), unscaled.
+    pub env_rewards: Vec<f32>,
     pub terminated: Vec<bool>,
     pub truncated: Vec<bool>,
     /// V(final observation) where truncated.
@@ -39,6 +42,7 @@ impl RolloutBuffer {
             logp: vec![0.0; b],
             values: vec![0.0; b],
             rewards: vec![0.0; b],
+            env_rewards: vec![0.0; b],
             terminated: vec![false; b],
             truncated: vec![false; b],
             truncation_values: vec![0.0; b],

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use carrot_agents::run::read_jsonl;
 use carrot_agents::{
-    evaluate_run, train_run, Metrics, ProgressMode, RunOptions, TrainConfig, Trainer,
+    evaluate_run, train_run, IterationMetrics, ProgressMode, RunOptions, TrainConfig, Trainer,
     WALL_CLOCK_KEYS,
 };
 
@@ -39,7 +39,7 @@ fn quiet() -> RunOptions {
 }
 
 /// Metrics without wall-clock fields.
-fn comparable(rows: &[Metrics]) -> Vec<Vec<(String, String)>> {
+fn comparable(rows: &[IterationMetrics]) -> Vec<Vec<(String, String)>> {
     rows.iter()
         .map(|m| {
             m.entries
@@ -51,7 +51,7 @@ fn comparable(rows: &[Metrics]) -> Vec<Vec<(String, String)>> {
         .collect()
 }
 
-fn train_in_memory(c: &TrainConfig) -> Vec<Metrics> {
+fn train_in_memory(c: &TrainConfig) -> Vec<IterationMetrics> {
     let mut t = Trainer::new(c).unwrap();
     let mut rows = Vec::new();
     while !t.is_done() {

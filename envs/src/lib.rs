@@ -8,6 +8,8 @@
 //! - [`EnvConfig`]: the typed registry that configs name envs through.
 //! - Control tasks on rapier2d: cartpole, pendulum, acrobot, mountain car.
 //! - [`driving`]: the top-down driving world with routes, traffic and CARLA-style metrics.
+//! - A physics-free grid world ([`GridWorld`], BARFI's GridWorld) for exact reward-learning
+//!   tests.
 
 mod control;
 pub mod driving;
@@ -18,6 +20,7 @@ mod reward_hook;
 mod seeding;
 mod signal;
 mod space;
+mod toy;
 mod vec_env;
 
 pub use control::{
@@ -32,4 +35,5 @@ pub use reward_hook::{NoReward, StepReward};
 pub use seeding::{env_rng, env_seed, splitmix64, EnvRng};
 pub use signal::{SignalInfo, SignalSpec};
 pub use space::Space;
+pub use toy::{GridWorld, GridWorldConfig};
 pub use vec_env::{StepBuffers, VecEnv};

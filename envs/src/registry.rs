@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Acrobot, AcrobotConfig, CartPole, CartPoleConfig, DrivingConfig, DrivingEnv, Env, EnvError,
-    MountainCar, MountainCarConfig, Pendulum, PendulumConfig, VecEnv,
+    GridWorld, GridWorldConfig, MountainCar, MountainCarConfig, Pendulum, PendulumConfig, VecEnv,
 };
 
 /// The env registry: a typed choice of env and its config, named by `id` in config files.
@@ -21,6 +21,7 @@ pub enum EnvConfig {
     Acrobot(AcrobotConfig),
     MountainCar(MountainCarConfig),
     Driving(DrivingConfig),
+    GridWorld(GridWorldConfig),
 }
 
 impl Default for EnvConfig {
@@ -31,8 +32,14 @@ impl Default for EnvConfig {
 
 impl EnvConfig {
     /// Every registered env id, for help texts and error messages.
-    pub const IDS: &'static [&'static str] =
-        &["cartpole", "pendulum", "acrobot", "mountain_car", "driving"];
+    pub const IDS: &'static [&'static str] = &[
+        "cartpole",
+        "pendulum",
+        "acrobot",
+        "mountain_car",
+        "driving",
+        "grid_world",
+    ];
 
     /// The registry id of this config.
     pub fn id(&self) -> &'static str {
@@ -42,6 +49,7 @@ impl EnvConfig {
             EnvConfig::Acrobot(_) => "acrobot",
             EnvConfig::MountainCar(_) => "mountain_car",
             EnvConfig::Driving(_) => "driving",
+            EnvConfig::GridWorld(_) => "grid_world",
         }
     }
 
@@ -53,6 +61,7 @@ impl EnvConfig {
             EnvConfig::Acrobot(c) => Box::new(Acrobot::new(c.clone())?),
             EnvConfig::MountainCar(c) => Box::new(MountainCar::new(c.clone())?),
             EnvConfig::Driving(c) => Box::new(DrivingEnv::new(c.clone())?),
+            EnvConfig::GridWorld(c) => Box::new(GridWorld::new(c.clone())?),
         })
     }
 

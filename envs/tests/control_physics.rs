@@ -54,7 +54,7 @@ fn cartpole_follows_the_rigid_body_equations_of_motion() {
     env.set_state(start, &mut [0.0; 4]);
     let mut exact = start.map(f64::from);
     let mut obs = [0.0f32; 4];
-    let mut signals = [0.0f32; 6];
+    let mut signals = [0.0f32; 10];
     for k in 0..25 {
         let push_right = (k * 7) % 5 < 2;
         env.step(&[push_right as u8 as f32], &mut obs, &mut signals);
@@ -79,7 +79,7 @@ fn cartpole_random_policy_lasts_about_as_long_as_gymnasiums() {
     let mut env = CartPole::new(CartPoleConfig::default()).unwrap();
     let mut rng = test_rng(0);
     let mut obs = [0.0f32; 4];
-    let mut signals = [0.0f32; 6];
+    let mut signals = [0.0f32; 10];
     env.reset(Some(0), &mut obs);
     let (mut episodes, mut steps) = (0u32, 0u32);
     while episodes < 2000 {

@@ -186,7 +186,7 @@ fn huge_actions_are_clipped_to_the_space() {
 fn a_non_finite_physical_state_ends_the_episode_as_a_physics_failure() {
     let mut env = CartPole::new(CartPoleConfig::default()).unwrap();
     let mut obs = [0.0f32; 4];
-    let mut signals = [0.0f32; 6];
+    let mut signals = [0.0f32; 10];
     env.reset(Some(1), &mut obs);
     let outcome = env.step(&[1.0], &mut obs, &mut signals);
     assert!(!outcome.done());

@@ -24,11 +24,40 @@ pub(crate) fn resolve_all_names<const N: usize>(
     Ok(idx)
 }
 
-/// One signal times a scale: the control tasks' classic rewards.
+/// A pointwise transform of a signal, applied before its weight (`transform = "abs"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    /// The signal as emitted.
+    #[default]
+    Identity,
+    /// Its absolute value, e.g. a speed from a signed velocity.
+    Abs,
+}
+
+impl Transform {
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Transform::Identity => x,
+            Transform::Abs => x.abs(),
+        }
+    }
+
+    /// The term name of `signal` under this transform (`abs_velocity` for `abs`).
+    pub fn label(self, signal: &str) -> String {
+        match self {
+            Transform::Identity => signal.to_string(),
+            Transform::Abs => format!("abs_{signal}"),
+        }
+    }
+}
+
+/// One signal, optionally transformed, times a scale: the control tasks' classic rewards.
 #[derive(Clone, Debug)]
 pub struct SignalReward {
     index: usize,
     scale: f32,
+    transform: Transform,
     num_signals: usize,
     terms: Vec<String>,
 }
@@ -38,9 +67,17 @@ impl SignalReward {
         Ok(SignalReward {
             index: resolve("signal", spec, signal)?,
             scale,
+            transform: Transform::Identity,
             num_signals: spec.len(),
             terms: vec![signal.to_string()],
         })
+    }
+
+    /// Applies `transform` to the signal before scaling it.
+    pub fn with_transform(mut self, transform: Transform) -> Self {
+        self.terms = vec![transform.label(&self.terms[0])];
+        self.transform = transform;
+        self
     }
 }
 
@@ -52,7 +89,7 @@ impl StepReward for SignalReward {
         &[]
     }
     fn evaluate(&self, signals: &[f32], terms: &mut [f32]) -> (f32, Option<usize>) {
-        let r = self.scale * signals[self.index];
+        let r = self.scale * self.transform.apply(signals[self.index]);
         terms[0] = r;
         (r, None)
     }
@@ -67,24 +104,57 @@ impl Reward for SignalReward {
     }
 }
 
-/// `weight * signal` as written in a config file.
+/// `weight * transform(signal)` as written in a config file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WeightedSignal {
     pub signal: String,
     #[serde(default = "one")]
     pub weight: f32,
+    #[serde(default)]
+    pub transform: Transform,
+}
+
+impl WeightedSignal {
+    /// `weight * signal`, untransformed.
+    pub fn new(signal: &str, weight: f32) -> Self {
+        WeightedSignal {
+            signal: signal.to_string(),
+            weight,
+            transform: Transform::Identity,
+        }
+    }
+
+    /// The term name this entry logs under.
+    pub fn label(&self) -> String {
+        self.transform.label(&self.signal)
+    }
+}
+
+/// A [`WeightedSignal`] resolved against a spec.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ResolvedSignal {
+    index: usize,
+    weight: f32,
+    transform: Transform,
+}
+
+impl ResolvedSignal {
+    /// `weight * transform(signal)` on one row.
+    pub(crate) fn value(&self, signals: &[f32]) -> f32 {
+        self.weight * self.transform.apply(signals[self.index])
+    }
 }
 
 fn one() -> f32 {
     1.0
 }
 
-fn resolve_all(
+pub(crate) fn resolve_all(
     reward: &str,
     spec: &SignalSpec,
     terms: &[WeightedSignal],
-) -> Result<Vec<(usize, f32)>, RewardError> {
+) -> Result<Vec<ResolvedSignal>, RewardError> {
     if terms.is_empty() {
         return Err(RewardError::Invalid {
             reward: reward.into(),
@@ -93,14 +163,20 @@ fn resolve_all(
     }
     terms
         .iter()
-        .map(|t| Ok((resolve(reward, spec, &t.signal)?, t.weight)))
+        .map(|t| {
+            Ok(ResolvedSignal {
+                index: resolve(reward, spec, &t.signal)?,
+                weight: t.weight,
+                transform: t.transform,
+            })
+        })
         .collect()
 }
 
 /// `sum_i weight_i * signal_i`, each product logged as a term.
 #[derive(Clone, Debug)]
 pub struct SumReward {
-    terms: Vec<(usize, f32)>,
+    terms: Vec<ResolvedSignal>,
     names: Vec<String>,
     num_signals: usize,
 }
@@ -109,7 +185,7 @@ impl SumReward {
     pub fn new(spec: &SignalSpec, terms: &[WeightedSignal]) -> Result<Self, RewardError> {
         Ok(SumReward {
             terms: resolve_all("sum", spec, terms)?,
-            names: terms.iter().map(|t| t.signal.clone()).collect(),
+            names: terms.iter().map(WeightedSignal::label).collect(),
             num_signals: spec.len(),
         })
     }
@@ -124,8 +200,8 @@ impl StepReward for SumReward {
     }
     fn evaluate(&self, signals: &[f32], out: &mut [f32]) -> (f32, Option<usize>) {
         let mut r = 0.0;
-        for (o, &(i, w)) in out.iter_mut().zip(&self.terms) {
-            *o = w * signals[i];
+        for (o, t) in out.iter_mut().zip(&self.terms) {
+            *o = t.value(signals);
             r += *o;
         }
         (r, None)
@@ -144,7 +220,7 @@ impl Reward for SumReward {
 /// `scale * prod_i (weight_i * signal_i)`, each factor logged as a term.
 #[derive(Clone, Debug)]
 pub struct ProductReward {
-    factors: Vec<(usize, f32)>,
+    factors: Vec<ResolvedSignal>,
     scale: f32,
     names: Vec<String>,
     num_signals: usize,
@@ -159,7 +235,7 @@ impl ProductReward {
         Ok(ProductReward {
             factors: resolve_all("product", spec, factors)?,
             scale,
-            names: factors.iter().map(|t| t.signal.clone()).collect(),
+            names: factors.iter().map(WeightedSignal::label).collect(),
             num_signals: spec.len(),
         })
     }
@@ -174,8 +250,8 @@ impl StepReward for ProductReward {
     }
     fn evaluate(&self, signals: &[f32], out: &mut [f32]) -> (f32, Option<usize>) {
         let mut r = self.scale;
-        for (o, &(i, w)) in out.iter_mut().zip(&self.factors) {
-            *o = w * signals[i];
+        for (o, t) in out.iter_mut().zip(&self.factors) {
+            *o = t.value(signals);
             r *= *o;
         }
         (r, None)
@@ -207,10 +283,7 @@ mod tests {
     }
 
     fn ws(signal: &str, weight: f32) -> WeightedSignal {
-        WeightedSignal {
-            signal: signal.into(),
-            weight,
-        }
+        WeightedSignal::new(signal, weight)
     }
 
     #[test]

@@ -2,8 +2,9 @@ use carrot_envs::SignalSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CarlConfig, CarlReward, ProductReward, Reward, RewardError, RoachConfig, RoachReward,
-    SignalReward, SumReward, WeightedSignal,
+    AgreementConfig, AgreementReward, BlendConfig, BlendReward, CarlConfig, CarlReward, MixReward,
+    ProductReward, Reward, RewardError, RewardTerm, RoachConfig, RoachReward, SignalReward,
+    SumReward, Transform, WeightedSignal,
 };
 
 /// The reward registry, selected by `id` in a config file:
@@ -19,11 +20,13 @@ pub enum RewardConfig {
     /// The env's classic reward signal (Gymnasium's reward for the control tasks).
     #[default]
     EnvDefault,
-    /// One signal times `scale`.
+    /// One signal, optionally transformed (`transform = "abs"`), times `scale`.
     Signal {
         signal: String,
         #[serde(default = "one")]
         scale: f32,
+        #[serde(default)]
+        transform: Transform,
     },
     /// A weighted sum of signals.
     Sum { terms: Vec<WeightedSignal> },
@@ -37,6 +40,12 @@ pub enum RewardConfig {
     Carl(CarlConfig),
     /// The shaped Roach-style reward.
     Roach(RoachConfig),
+    /// A weighted sum of rewards or of single named terms of rewards (the naive sum).
+    Mix { terms: Vec<RewardTerm> },
+    /// `on_match` when an action signal points the way of a weighted sum of signals.
+    Agreement(AgreementConfig),
+    /// BARFI's learned blend of a primary reward with auxiliary ones.
+    Blend(BlendConfig),
 }
 
 fn one() -> f32 {
@@ -52,6 +61,9 @@ impl RewardConfig {
             RewardConfig::Product { .. } => "product",
             RewardConfig::Carl(_) => "carl",
             RewardConfig::Roach(_) => "roach",
+            RewardConfig::Mix { .. } => "mix",
+            RewardConfig::Agreement(_) => "agreement",
+            RewardConfig::Blend(_) => "blend",
         }
     }
 
@@ -67,15 +79,20 @@ impl RewardConfig {
                     })?;
                 Box::new(SignalReward::new(spec, name, 1.0)?)
             }
-            RewardConfig::Signal { signal, scale } => {
-                Box::new(SignalReward::new(spec, signal, *scale)?)
-            }
+            RewardConfig::Signal {
+                signal,
+                scale,
+                transform,
+            } => Box::new(SignalReward::new(spec, signal, *scale)?.with_transform(*transform)),
             RewardConfig::Sum { terms } => Box::new(SumReward::new(spec, terms)?),
             RewardConfig::Product { factors, scale } => {
                 Box::new(ProductReward::new(spec, factors, *scale)?)
             }
             RewardConfig::Carl(c) => Box::new(CarlReward::new(spec, c.clone())?),
             RewardConfig::Roach(c) => Box::new(RoachReward::new(spec, c.clone())?),
+            RewardConfig::Mix { terms } => Box::new(MixReward::new(spec, terms)?),
+            RewardConfig::Agreement(c) => Box::new(AgreementReward::new(spec, c)?),
+            RewardConfig::Blend(c) => Box::new(BlendReward::new(spec, c)?),
         })
     }
 }

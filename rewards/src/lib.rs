@@ -8,24 +8,36 @@
 //! buffer, which learned rewards depend on.
 //!
 //! Rewards: `env_default` / `signal` (one signal, the control tasks' classic rewards), `sum` and
-//! `product` combinators (new rewards in a config file, no Rust), `carl` (route completion times
-//! soft factors, CaRL) and `roach` (the shaped baseline). Every reward logs per-term values and
-//! names its termination causes.
+//! `product` combinators (new rewards in a config file, no Rust; `transform = "abs"` on any
+//! signal), `carl` (route completion times soft factors, CaRL), `roach` (the shaped baseline),
+//! `mix` (a weighted sum of rewards or of single terms of rewards), `agreement` (an action
+//! judged against a target direction, BARFI's PD auxiliaries) and `blend` (BARFI's learned blend
+//! of a primary reward with auxiliaries, with parameters and analytic gradients). Every reward
+//! logs per-term values and names its termination causes. [`shaping`] relabels a stored rollout
+//! with potential-based shaping, the classic baseline for auxiliary rewards.
 
+mod agreement;
 mod carl;
 mod combinators;
 mod config;
 mod error;
 mod events;
+pub mod learned;
+mod mix;
 mod reward;
 mod roach;
+pub mod shaping;
 
+pub use agreement::{AgreementConfig, AgreementReward};
 pub use carl::{CarlConfig, CarlReward, ComfortLimits};
-pub use combinators::{ProductReward, SignalReward, SumReward, WeightedSignal};
+pub use combinators::{ProductReward, SignalReward, SumReward, Transform, WeightedSignal};
 pub use config::RewardConfig;
 pub use error::RewardError;
 pub use events::{Terminations, EVENTS};
+pub use learned::{BlendConfig, BlendReward, BlendRows, FeatureConfig, FeatureSignal};
+pub use mix::{MixReward, RewardTerm};
 pub use reward::{BatchRewards, Reward};
 pub use roach::{RoachConfig, RoachReward};
+pub use shaping::{pbrs_relabel, PotentialShaping, RolloutRows};
 
 pub use carrot_envs::{SignalSpec, StepReward};

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{AgentError, Result};
-use crate::train::Metrics;
+use crate::train::IterationMetrics;
 
 pub const JSONL: &str = "metrics.jsonl";
 pub const CSV: &str = "metrics.csv";
@@ -54,7 +54,7 @@ impl MetricsWriter {
         })
     }
 
-    pub fn write(&mut self, m: &Metrics) -> Result<()> {
+    pub fn write(&mut self, m: &IterationMetrics) -> Result<()> {
         let fields: Vec<String> = m
             .entries
             .iter()
@@ -139,7 +139,7 @@ fn truncate_csv(path: &Path, keep_through: usize) -> Result<bool> {
 }
 
 /// Reads `metrics.jsonl` back as rows of (key, value); `null` becomes NaN.
-pub fn read_jsonl(run_dir: &Path) -> Result<Vec<Metrics>> {
+pub fn read_jsonl(run_dir: &Path) -> Result<Vec<IterationMetrics>> {
     let path = run_dir.join(JSONL);
     let text = fs::read_to_string(&path).map_err(|e| AgentError::io(&path, e))?;
     text.lines()
@@ -149,7 +149,7 @@ pub fn read_jsonl(run_dir: &Path) -> Result<Vec<Metrics>> {
             let obj = v
                 .as_object()
                 .ok_or_else(|| AgentError::io(&path, "row is not an object"))?;
-            Ok(Metrics {
+            Ok(IterationMetrics {
                 entries: obj
                     .iter()
                     .map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(f64::NAN)))

@@ -24,7 +24,7 @@ use crate::error::{AgentError, Result};
 use crate::evaluate::{evaluate, EvalResult};
 use crate::networks::{make_device, ActorCritic, HeadKind};
 use crate::normalization::RunningMeanStd;
-use crate::train::{stream, Trainer, INIT_STREAM};
+use crate::train::{stream, IterationHook, NoHook, Trainer, INIT_STREAM};
 use progress::Progress;
 
 pub const EVAL_FILE: &str = "eval.json";
@@ -88,16 +88,29 @@ fn first_difference(a: &serde_json::Value, b: &serde_json::Value, path: String) 
 /// Errors (bad config, NaN losses, a checkpoint of another network) are one line; the last
 /// good checkpoint is never overwritten by a failed iteration.
 pub fn train_run(config: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
+    train_run_with(config, run_dir, opts, &mut NoHook)
+}
+
+/// [`train_run`] with an [`IterationHook`] driving every iteration; the hook's state
+/// ([`IterationHook::save`]) is saved in the same atomic checkpoint as the trainer's and
+/// restored on resume, so a killed-and-resumed run replays an uninterrupted one.
+pub fn train_run_with(
+    config: &TrainConfig,
+    run_dir: &Path,
+    opts: &RunOptions,
+    hook: &mut dyn IterationHook,
+) -> Result<RunSummary> {
     crate::runtime::tune_for_cpu_training();
     // On a rayon worker, the env and learner's parallel sections join inline instead of paying
     // a cross-thread wake-up each (from a non-pool thread this moves the run onto the pool).
-    rayon::scope(|_| train_run_on_pool(config, run_dir, opts))
+    rayon::scope(|_| train_run_on_pool(config, run_dir, opts, hook))
 }
 
 fn train_run_on_pool(
     config: &TrainConfig,
     run_dir: &Path,
     opts: &RunOptions,
+    hook: &mut dyn IterationHook,
 ) -> Result<RunSummary> {
     let started = Instant::now();
     config.validate()?;
@@ -105,8 +118,8 @@ fn train_run_on_pool(
     let ckpt = checkpoint_dir(run_dir);
     let mut trainer = Trainer::new(config)?;
     let resumed_from = match read_state(&ckpt) {
-        Ok(state) => {
-            checkpoint::restore(&mut trainer, &ckpt)?;
+        Ok(_) => {
+            let state = checkpoint::restore(&mut trainer, &ckpt)?;
             let mut comparable = config.clone();
             comparable.run.eval_episodes = state.config.run.eval_episodes;
             comparable.run.eval_max_steps = state.config.run.eval_max_steps;
@@ -124,6 +137,7 @@ fn train_run_on_pool(
                     ),
                 ));
             }
+            hook.restore(state.outer)?;
             Some(state.iteration)
         }
         Err(AgentError::MissingCheckpoint(_)) => None,
@@ -134,13 +148,13 @@ fn train_run_on_pool(
     let (start_step, train_clock) = (trainer.global_step(), Instant::now());
     let mut done_now = 0;
     while !trainer.is_done() && opts.max_iterations.is_none_or(|m| done_now < m) {
-        let m = trainer.iterate()?;
+        let m = trainer.iterate_with(hook)?;
         writer.write(&m)?;
         progress.update(&m);
         done_now += 1;
         let it = trainer.iteration();
         if it.is_multiple_of(config.run.checkpoint_every) || trainer.is_done() {
-            checkpoint::save(&trainer, &ckpt)?;
+            checkpoint::save(&trainer, &ckpt, hook.save()?)?;
         }
     }
     progress.finish();

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::train::Metrics;
+use crate::train::IterationMetrics;
 
 /// How to report progress.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -53,7 +53,7 @@ impl Progress {
         }
     }
 
-    pub fn update(&mut self, m: &Metrics) {
+    pub fn update(&mut self, m: &IterationMetrics) {
         if let Some(r) = m.get("charts/episodic_return").filter(|r| r.is_finite()) {
             self.recent_return = r;
         }

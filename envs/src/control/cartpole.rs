@@ -122,6 +122,20 @@ impl CartPole {
                     "N",
                     "horizontal force applied to the cart during the step",
                 ),
+                // The state the action was chosen in, so a reward can judge the action against
+                // it (BARFI's PD auxiliary). Appended last so earlier indices never move.
+                ("x_before", "m", "cart position before the step"),
+                ("x_dot_before", "m/s", "cart velocity before the step"),
+                (
+                    "theta_before",
+                    "rad",
+                    "pole angle from vertical before the step, + towards +x",
+                ),
+                (
+                    "theta_dot_before",
+                    "rad/s",
+                    "pole angular velocity before the step",
+                ),
             ],
         )
         .with_default_reward("alive");
@@ -216,6 +230,7 @@ impl Env for CartPole {
         } else {
             -FORCE_MAG
         };
+        let before = self.state;
         let cart = &mut self.world.bodies[self.cart];
         cart.reset_forces(false);
         cart.add_force(Vector::new(force, 0.0), true);
@@ -228,7 +243,19 @@ impl Env for CartPole {
         self.steps += 1;
         let [x, x_dot, theta, theta_dot] = self.state;
         obs.copy_from_slice(&self.state);
-        signals.copy_from_slice(&[1.0, x, x_dot, theta, theta_dot, force]);
+        let [xb, x_dot_b, theta_b, theta_dot_b] = before;
+        signals.copy_from_slice(&[
+            1.0,
+            x,
+            x_dot,
+            theta,
+            theta_dot,
+            force,
+            xb,
+            x_dot_b,
+            theta_b,
+            theta_dot_b,
+        ]);
         StepOutcome {
             terminated: physics_failure || x.abs() > X_LIMIT || theta.abs() > THETA_LIMIT,
             truncated: self.steps >= self.config.max_episode_steps,

@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use carrot_envs::{
-    AcrobotConfig, CartPoleConfig, EnvConfig, MountainCarConfig, PendulumConfig, Space,
+    AcrobotConfig, CartPoleConfig, EnvConfig, GridWorldConfig, MountainCarConfig, PendulumConfig,
+    Space,
 };
 use rand::SeedableRng;
 
@@ -22,6 +23,7 @@ pub fn all_configs() -> Vec<EnvConfig> {
             continuous: true,
             ..MountainCarConfig::default()
         }),
+        EnvConfig::GridWorld(GridWorldConfig::default()),
     ]
 }
 
