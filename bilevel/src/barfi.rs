@@ -84,6 +84,7 @@ pub struct BarfiState {
     #[serde(with = "crate::exact::f64_bits")]
     pub alpha: f64,
     pub critic: CriticState,
+    #[serde(with = "crate::exact::rng_text")]
     pub rows_rng: Pcg64Mcg,
 }
 
@@ -122,6 +123,12 @@ impl<R: LearnedReward> Barfi<R> {
         seed: u64,
     ) -> Result<Self> {
         cfg.validate(ppo)?;
+        if reward.params().is_empty() && !cfg.learn_gamma && cfg.method != OuterMethod::None {
+            return Err(BilevelError::config(
+                "outer.reward",
+                "has no learnable parameters (use a `blend`) and outer.learn_gamma is off",
+            ));
+        }
         let gamma_logit = cfg.learn_gamma.then(|| logit(ppo.gamma));
         let mut init = reward.params();
         init.extend(gamma_logit);

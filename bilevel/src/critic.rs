@@ -37,6 +37,7 @@ pub struct CriticState {
     #[serde(with = "crate::exact::f32_rows")]
     pub adam_v: Vec<Vec<f32>>,
     pub adam_step: u64,
+    #[serde(with = "crate::exact::rng_text")]
     pub rng: Pcg64Mcg,
 }
 

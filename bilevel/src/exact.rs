@@ -56,3 +56,17 @@ pub mod f32_rows {
             .collect())
     }
 }
+
+/// A PCG stream as the JSON text of its state: its 128-bit words do not fit a
+/// `serde_json::Value` number, which is how hooks hand their state to the checkpoint.
+pub mod rng_text {
+    use super::*;
+    use rand_pcg::Pcg64Mcg;
+    pub fn serialize<S: Serializer>(v: &Pcg64Mcg, s: S) -> Result<S::Ok, S::Error> {
+        let text = serde_json::to_string(v).map_err(serde::ser::Error::custom)?;
+        text.serialize(s)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Pcg64Mcg, D::Error> {
+        serde_json::from_str(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,10 +1,12 @@
 //! What the outer loop needs from a learned reward: its parameters φ (f64), a relabel of stored
 //! signal rows, and the vector-Jacobian product `∇_φ Σ_k w_k r_φ(signals_k)`.
 //!
-//! [`LearnedReward`] is the narrow interface the hypergradient is written against, so any
-//! reward with host f64 parameters (the rewards crate's learned `blend` once it exposes
-//! `param_vjp`) plugs in through a small adapter. [`SignalBlend`] is a minimal implementation
+//! [`LearnedReward`] is the narrow interface the hypergradient is written against; every
+//! `Box<dyn carrot_rewards::Reward>` implements it (the learned `blend` is the one with
+//! parameters). [`SignalBlend`] is a minimal implementation
 //! over raw signals, `r = r_p + b + Σ_i w_i · aux_i`, used by the tests and the examples.
+
+use carrot_rewards::Reward;
 
 use crate::error::{BilevelError, Result};
 
@@ -19,7 +21,39 @@ pub trait LearnedReward: Send {
     /// Writes r_φ of each row into `out`.
     fn relabel(&self, signals: &[f32], out: &mut [f32]);
     /// `∇_φ Σ_k weights_k r_φ(signals_k)`, in parameter order.
-    fn param_vjp(&self, signals: &[f32], weights: &[f64]) -> Vec<f64>;
+    fn param_vjp(&self, signals: &[f32], weights: &[f64]) -> Result<Vec<f64>>;
+}
+
+/// Any `carrot_rewards::Reward` with parameters (the `blend`), through its own
+/// `parameters`/`evaluate_batch`/`param_vjp`.
+impl LearnedReward for Box<dyn Reward> {
+    fn param_names(&self) -> Vec<String> {
+        self.parameter_names()
+    }
+
+    fn params(&self) -> Vec<f64> {
+        self.parameters()
+    }
+
+    fn set_params(&mut self, phi: &[f64]) -> Result<()> {
+        self.set_parameters(phi).map_err(reward_error)
+    }
+
+    fn num_signals(&self) -> usize {
+        Reward::num_signals(self.as_ref())
+    }
+
+    fn relabel(&self, signals: &[f32], out: &mut [f32]) {
+        out.copy_from_slice(&self.evaluate_batch(signals).rewards);
+    }
+
+    fn param_vjp(&self, signals: &[f32], weights: &[f64]) -> Result<Vec<f64>> {
+        Reward::param_vjp(self.as_ref(), signals, weights).map_err(reward_error)
+    }
+}
+
+fn reward_error(e: carrot_rewards::RewardError) -> BilevelError {
+    BilevelError::config("outer.reward", e.to_string())
 }
 
 /// `r = signal[primary] + b + Σ_i w_i · signal[aux_i]`, with φ = [b, w_1..w_k], initialized at
@@ -95,7 +129,7 @@ impl LearnedReward for SignalBlend {
         }
     }
 
-    fn param_vjp(&self, signals: &[f32], weights: &[f64]) -> Vec<f64> {
+    fn param_vjp(&self, signals: &[f32], weights: &[f64]) -> Result<Vec<f64>> {
         let mut grad = vec![0f64; self.phi.len()];
         for (row, &w) in signals.chunks_exact(self.num_signals).zip(weights) {
             grad[0] += w;
@@ -103,6 +137,6 @@ impl LearnedReward for SignalBlend {
                 *g += w * row[i] as f64;
             }
         }
-        grad
+        Ok(grad)
     }
 }

@@ -7,6 +7,7 @@
 //! - [`oracle`]: that oracle for an on-policy PPO batch, on the f64 policy
 //!   ([`carrot_agents::PolicyF64`]) and a [`learned::LearnedReward`].
 //! - [`critic`]: the primary critic V_p.
+//! - [`config`], [`barfi`], [`hook`]: BARFI's outer loop, as a trainer hook, and [`hook::train_run`].
 
 pub mod adjoint;
 pub mod barfi;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod critic;
 pub mod error;
 mod exact;
+pub mod hook;
 pub mod hypergrad;
 pub mod learned;
 pub mod neumann;

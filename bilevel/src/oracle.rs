@@ -171,7 +171,7 @@ impl<R: LearnedReward + ?Sized> HypergradOracle for PolicyOracle<'_, R> {
             self.inputs.gamma,
             self.inputs.lambda,
         );
-        let mut grad = self.reward.param_vjp(self.inputs.signals, &c);
+        let mut grad = self.reward.param_vjp(self.inputs.signals, &c)?;
         if let Some(logit) = self.inputs.gamma_logit {
             let sig = 1.0 / (1.0 + (-logit).exp());
             let along: f64 = s_prime
