@@ -8,6 +8,7 @@
 //! - [`checkpoint`], [`evaluate`], [`run`]: runs on disk ([`train_run`], [`evaluate_run`]).
 //! - [`learner`]: one PPO gradient step; [`bench`](mod@bench): learner throughput for `carrot bench`.
 //! - [`ops`]: custom candle ops (fused linear + activation, special functions for Beta).
+//! - [`policy64`]: the actor in f64 (surrogate gradients, finite-difference HVPs) for outer loops.
 //! - [`runtime`]: process-wide CPU tuning, applied by [`train_run`] (call it first in `main`).
 
 pub mod bench;
@@ -23,6 +24,7 @@ pub mod networks;
 pub mod normalization;
 pub mod ops;
 pub mod optimizer;
+pub mod policy64;
 pub mod rollout;
 pub mod run;
 pub mod runtime;
@@ -32,6 +34,7 @@ pub mod train;
 pub use config::{Activation, DeviceKind, PolicyHead, PpoConfig, RunSettings, TrainConfig};
 pub use error::AgentError;
 pub use evaluate::EvalResult;
+pub use policy64::{PgBatch, PolicyF64};
 pub use run::{
     evaluate_run, load_policy, train_run, train_run_with, LoadedPolicy, ProgressMode, RunOptions,
     RunSummary,

@@ -1,8 +1,30 @@
-//! Bilevel reward learning for carrot.
+//! Bilevel reward learning on carrot's PPO: BARFI and PARL / A-PARL, and the numerics they share.
 //!
-//! - [`parl`]: the standalone pieces of PARL / A-PARL (segments, synthetic teacher, query
-//!   selection, preference buffer, the MLP-ensemble reward model and its config).
+//! - [`neumann`]: the truncated Neumann series for −H⁻¹g over an HVP closure, with a
+//!   divergence guard.
+//! - [`adjoint`]: GAE in f64 with ∂A/∂γ (forward mode) and its adjoint in the rewards.
+//! - [`hypergrad`]: the implicit hypergradient over a [`hypergrad::HypergradOracle`].
+//! - [`oracle`]: that oracle for an on-policy PPO batch, on the f64 policy
+//!   ([`carrot_agents::PolicyF64`]) and a [`learned::LearnedReward`].
+//! - [`critic`]: the primary critic V_p.
+//! - [`config`], [`barfi`], [`hook`]: BARFI's outer loop, as a trainer hook, and [`hook::train_run`].
+//! - [`parl`]: the pieces of PARL / A-PARL (segments, synthetic teacher, query selection,
+//!   preference buffer, the MLP-ensemble reward model and its config); not yet wired to the
+//!   trainer.
 
+pub mod adjoint;
+pub mod barfi;
+pub mod config;
+pub mod critic;
+pub mod error;
+mod exact;
+pub mod hook;
+pub mod hypergrad;
+pub mod learned;
+pub mod neumann;
+pub mod oracle;
+pub mod outer_adam;
 pub mod parl;
 
+pub use error::{BilevelError, Result};
 pub use parl::{ParlConfig, ParlError};

@@ -1,6 +1,7 @@
 //! P2 and N6-MLP: the reward ensemble learns a known reward, its `param_vjp` matches finite
 //! differences, it is thread-count independent, and its state round-trips exactly.
 
+#[path = "parl_common/mod.rs"]
 mod common;
 
 use carrot_bilevel::parl::buffer::PreferencePair;

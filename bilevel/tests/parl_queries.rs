@@ -1,5 +1,6 @@
 //! Query selection (uniform, disagreement) and the preference buffer.
 
+#[path = "parl_common/mod.rs"]
 mod common;
 
 use carrot_bilevel::parl::buffer::{PreferenceBuffer, PreferencePair};

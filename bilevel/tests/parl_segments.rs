@@ -1,5 +1,6 @@
 //! P4: the segment boundary rules (terminations, truncations, autoresets, rollout boundary).
 
+#[path = "parl_common/mod.rs"]
 mod common;
 
 use carrot_bilevel::parl::segments::{RolloutView, SegmentPool, Window};

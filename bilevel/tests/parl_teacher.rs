@@ -1,5 +1,6 @@
 //! P3: the synthetic teacher (B-Pref) against hand-computed cases and binomial intervals.
 
+#[path = "parl_common/mod.rs"]
 mod common;
 
 use carrot_bilevel::parl::config::TeacherConfig;

@@ -13,7 +13,9 @@
 //! row blocks in order, so results do not depend on the thread count.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor,
+};
 use rayon::prelude::*;
 
 use super::{contiguous_f32, map_f32};
@@ -210,9 +212,9 @@ impl CustomOp1 for ColumnSum {
 }
 
 /// `act(x w + b)` with `x: [B, K]`, `w: [K, N]`, `b: [N]` as one differentiable op on the CPU;
-/// on other devices candle's own ops.
+/// on other devices, or for dtypes other than f32 (the f64 policy path), candle's own ops.
 pub fn fused_linear(x: &Tensor, w: &Tensor, b: &Tensor, act: Act) -> Result<Tensor> {
-    if !x.device().is_cpu() {
+    if !x.device().is_cpu() || x.dtype() != DType::F32 {
         let z = x.matmul(w)?.broadcast_add(b)?;
         return match act {
             Act::Identity => Ok(z),
@@ -242,9 +244,9 @@ impl CustomOp1 for Softplus {
     }
 }
 
-/// Elementwise softplus, differentiable.
+/// Elementwise softplus, differentiable (custom op for f32 on the CPU, candle ops otherwise).
 pub fn softplus(x: &Tensor) -> Result<Tensor> {
-    if !x.device().is_cpu() {
+    if !x.device().is_cpu() || x.dtype() != DType::F32 {
         // relu(x) + ln(1 + exp(-|x|))
         return x.relu()?.add(&(x.abs()?.neg()?.exp()? + 1.0)?.log()?);
     }
@@ -370,5 +372,33 @@ mod tests {
         let grads = y.sum_all().unwrap().backward().unwrap();
         let g = grads.get(x.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
         assert!((g[2] - 0.5).abs() < 1e-7 && (g[3] - 0.880_797_1).abs() < 1e-6);
+    }
+
+    /// f64 inputs take candle's generic ops and stay f64, matching the f32 kernel's values.
+    #[test]
+    fn f64_inputs_fall_back_to_candle_ops() {
+        let dev = Device::Cpu;
+        let x32 = Tensor::from_vec(vec![0.3f32, -1.2, 0.7, 2.0, -0.4, 0.9], (2, 3), &dev).unwrap();
+        let w32 =
+            Tensor::from_vec(vec![0.5f32, -0.25, 1.0, 0.75, -1.5, 0.1], (3, 2), &dev).unwrap();
+        let b32 = Tensor::from_vec(vec![0.05f32, -0.1], 2, &dev).unwrap();
+        let to64 = |t: &Tensor| t.to_dtype(candle_core::DType::F64).unwrap();
+        for act in [Act::Identity, Act::Tanh, Act::Relu] {
+            let y32 = fused_linear(&x32, &w32, &b32, act).unwrap();
+            let y64 = fused_linear(&to64(&x32), &to64(&w32), &to64(&b32), act).unwrap();
+            assert_eq!(y64.dtype(), candle_core::DType::F64);
+            let a = y32.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let b = y64.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+            for (p, q) in a.iter().zip(&b) {
+                assert!((*p as f64 - q).abs() < 1e-5, "{act:?} {p} vs {q}");
+            }
+        }
+        let x = Var::from_slice(&[-30f64, -1.0, 2.0, 40.0], 4, &dev).unwrap();
+        let y = softplus(x.as_tensor()).unwrap();
+        let got = y.to_vec1::<f64>().unwrap();
+        assert!((got[1] - 0.313_261_687_518_222_8).abs() < 1e-15 && (got[3] - 40.0).abs() < 1e-15);
+        let g = y.sum_all().unwrap().backward().unwrap();
+        let g = g.get(x.as_tensor()).unwrap().to_vec1::<f64>().unwrap();
+        assert!((g[2] - 1.0 / (1.0 + (-2f64).exp())).abs() < 1e-15, "{g:?}");
     }
 }

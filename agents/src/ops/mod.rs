@@ -25,6 +25,26 @@ pub(crate) fn contiguous_f32<'a>(
     }
 }
 
+/// Applies `f` elementwise into a new storage of `layout`'s shape, for f32 or f64 storage
+/// (f32 values go through f64 and back).
+pub(crate) fn map_float(
+    op: &str,
+    storage: &CpuStorage,
+    layout: &Layout,
+    f: impl Fn(f64) -> f64,
+) -> Result<(CpuStorage, Shape)> {
+    match storage {
+        CpuStorage::F64(data) => {
+            let Some((start, end)) = layout.contiguous_offsets() else {
+                candle_core::bail!("{op}: input must be contiguous");
+            };
+            let out: Vec<f64> = data[start..end].iter().map(|&v| f(v)).collect();
+            Ok((CpuStorage::F64(out), layout.shape().clone()))
+        }
+        _ => map_f32(op, storage, layout, |v| f(v as f64) as f32),
+    }
+}
+
 /// Applies `f` elementwise into a new storage of `layout`'s shape.
 pub(crate) fn map_f32(
     op: &str,

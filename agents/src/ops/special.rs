@@ -1,9 +1,10 @@
 //! Log-gamma, digamma and trigamma on the host (f64) and as differentiable candle ops, for the
 //! Beta distribution's log-density and entropy. Arguments are positive (alpha, beta >= 1).
+//! The ops accept f32 and f64 tensors; f32 values are evaluated in f64 and rounded.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
-use super::map_f32;
+use super::map_float;
 
 /// ln Gamma(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error ~1e-15).
 pub fn lgamma_f64(x: f64) -> f64 {
@@ -69,7 +70,7 @@ impl CustomOp1 for Lgamma {
         "lgamma"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        map_f32(self.name(), s, l, |v| lgamma_f64(v as f64) as f32)
+        map_float(self.name(), s, l, lgamma_f64)
     }
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(digamma(arg)?.mul(grad)?))
@@ -81,7 +82,7 @@ impl CustomOp1 for Digamma {
         "digamma"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        map_f32(self.name(), s, l, |v| digamma_f64(v as f64) as f32)
+        map_float(self.name(), s, l, digamma_f64)
     }
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(
@@ -95,16 +96,16 @@ impl CustomOp1 for Trigamma {
         "trigamma"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        map_f32(self.name(), s, l, |v| trigamma_f64(v as f64) as f32)
+        map_float(self.name(), s, l, trigamma_f64)
     }
 }
 
-/// Elementwise ln Gamma, differentiable (CPU only).
+/// Elementwise ln Gamma, differentiable (CPU only; f32 or f64).
 pub fn lgamma(x: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op1(Lgamma)
 }
 
-/// Elementwise digamma, differentiable (CPU only).
+/// Elementwise digamma, differentiable (CPU only; f32 or f64).
 pub fn digamma(x: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op1(Digamma)
 }
@@ -149,5 +150,25 @@ mod tests {
         let g = grads.get(x.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
         assert!((g[0] as f64 - digamma_f64(1.5)).abs() < 1e-6);
         assert!((g[1] as f64 - digamma_f64(3.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn f64_tensors_are_evaluated_in_f64_with_f64_gradients() {
+        let dev = candle_core::Device::Cpu;
+        let x = candle_core::Var::from_slice(&[1.5f64, 3.0, 7.25], 3, &dev).unwrap();
+        let y = lgamma(x.as_tensor()).unwrap();
+        assert_eq!(y.dtype(), candle_core::DType::F64);
+        for (got, &at) in y.to_vec1::<f64>().unwrap().iter().zip(&[1.5, 3.0, 7.25]) {
+            assert_eq!(*got, lgamma_f64(at));
+        }
+        // d/dx sum digamma(x) = trigamma(x): exercises the f64 path of all three ops.
+        let grads = digamma(x.as_tensor())
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g = grads.get(x.as_tensor()).unwrap().to_vec1::<f64>().unwrap();
+        assert_eq!(g[1], trigamma_f64(3.0));
     }
 }
