@@ -59,7 +59,7 @@ pub fn save(trainer: &Trainer, dir: &Path, outer: Option<serde_json::Value>) -> 
     let weights_file = format!("weights-{:06}.safetensors", trainer.iteration);
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
     let cpu = Device::Cpu;
-    let params = trainer.net.params();
+    let params = trainer.policy.net.params();
     for ((name, var), values) in params.iter().zip(&trainer.params) {
         tensors.insert(name.clone(), Tensor::from_slice(values, var.shape(), &cpu)?);
     }
@@ -80,7 +80,7 @@ pub fn save(trainer: &Trainer, dir: &Path, outer: Option<serde_json::Value>) -> 
         weights_file: weights_file.clone(),
         config: trainer.config.clone(),
         adam: trainer.adam.clone(),
-        obs_rms: trainer.obs_rms.clone(),
+        obs_rms: trainer.policy.obs_rms.clone(),
         reward_scaler: trainer.reward_scaler.clone(),
         action_rng: trainer.action_rng.clone(),
         shuffle_rng: trainer.shuffle_rng.clone(),
@@ -184,10 +184,10 @@ pub fn load_tensors(
 pub fn restore(trainer: &mut Trainer, dir: &Path) -> Result<CheckpointState> {
     let state = read_state(dir)?;
     let mut adam = trainer.adam.clone();
-    load_tensors(dir, &state, &trainer.net, Some(&mut adam))?;
+    load_tensors(dir, &state, &trainer.policy.net, Some(&mut adam))?;
     trainer.adam = adam;
-    trainer.params = host_params(trainer.net.params())?;
-    trainer.obs_rms = state.obs_rms.clone();
+    trainer.params = host_params(trainer.policy.net.params())?;
+    trainer.policy.obs_rms = state.obs_rms.clone();
     trainer.reward_scaler = state.reward_scaler.clone();
     trainer.action_rng = state.action_rng.clone();
     trainer.shuffle_rng = state.shuffle_rng.clone();

@@ -137,7 +137,7 @@ fn eval(args: &StudyEvalArgs) -> Result<()> {
         }
         let result = cached_or(&dir.join(EVAL_FILE), &set, || {
             evaluate(&set, |_env: &DrivingEnv, obs: &[f32]| {
-                let action = policy.act(obs).map_err(|e| anyhow!("{e}"))?;
+                let action = policy.policy.act(obs).map_err(|e| anyhow!("{e}"))?;
                 Ok([action[0], action[1]])
             })
         })?;

@@ -12,7 +12,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::Tensor;
 use serde::Serialize;
 
 pub use metrics::{read_jsonl, MetricsWriter, CSV as METRICS_CSV, JSONL as METRICS_JSONL};
@@ -22,9 +21,8 @@ use crate::checkpoint::{self, checkpoint_dir, load_tensors, read_state};
 use crate::config::TrainConfig;
 use crate::error::{AgentError, Result};
 use crate::evaluate::{evaluate, EvalResult};
-use crate::networks::{make_device, ActorCritic, HeadKind};
-use crate::normalization::RunningMeanStd;
-use crate::train::{stream, IterationHook, NoHook, Trainer, INIT_STREAM};
+use crate::policy::Policy;
+use crate::train::{IterationHook, NoHook, Trainer};
 use progress::Progress;
 
 pub const EVAL_FILE: &str = "eval.json";
@@ -160,12 +158,7 @@ fn train_run_on_pool(
     progress.finish();
     let train_seconds = train_clock.elapsed().as_secs_f64();
     let eval = if trainer.is_done() && config.run.eval_episodes > 0 {
-        let result = evaluate(
-            config,
-            trainer.network(),
-            trainer.obs_rms(),
-            config.run.eval_episodes,
-        )?;
+        let result = evaluate(config, trainer.policy(), config.run.eval_episodes)?;
         write_eval(run_dir, &result)?;
         Some(result)
     } else {
@@ -196,26 +189,7 @@ fn write_eval(run_dir: &Path, result: &EvalResult) -> Result<()> {
 pub struct LoadedPolicy {
     pub config: TrainConfig,
     pub iteration: usize,
-    pub net: ActorCritic,
-    pub obs_rms: Option<RunningMeanStd>,
-}
-
-impl LoadedPolicy {
-    /// The deterministic env action for one raw observation.
-    pub fn act(&self, obs: &[f32]) -> Result<Vec<f32>> {
-        let mut x = obs.to_vec();
-        if let Some(rms) = &self.obs_rms {
-            rms.normalize(&mut x, self.config.ppo.normalize_clip);
-        }
-        let t = Tensor::from_slice(&x, (1, x.len()), self.net.device())?;
-        let out = self.net.host_outputs(&t, false)?;
-        let head = self.net.head();
-        let mut stored = vec![0f32; head.action_dim()];
-        out.dist(0).mode(&mut stored);
-        let mut action = vec![0f32; head.action_dim()];
-        head.env_action(&stored, &mut action);
-        Ok(action)
-    }
+    pub policy: Policy,
 }
 
 /// Loads the policy of the last checkpoint in `run_dir`.
@@ -225,16 +199,13 @@ pub fn load_policy(run_dir: &Path) -> Result<LoadedPolicy> {
     let state = read_state(&ckpt)?;
     let config = state.config.clone();
     let env = config.env.build()?;
-    let head = HeadKind::resolve(config.ppo.policy_head, env.action_space())?;
-    let device = make_device(config.ppo.device)?;
-    let mut rng = stream(config.seed, INIT_STREAM);
     let obs_dim = env.observation_space().flat_dim();
-    let net = ActorCritic::new(&config.ppo, obs_dim, head, &device, &mut rng)?;
-    load_tensors(&ckpt, &state, &net, None)?;
+    let mut policy = Policy::new(&config, obs_dim, env.action_space())?;
+    load_tensors(&ckpt, &state, &policy.net, None)?;
+    policy.obs_rms = state.obs_rms;
     Ok(LoadedPolicy {
         iteration: state.iteration,
-        obs_rms: state.obs_rms,
-        net,
+        policy,
         config,
     })
 }
@@ -244,5 +215,5 @@ pub fn load_policy(run_dir: &Path) -> Result<LoadedPolicy> {
 pub fn evaluate_run(run_dir: &Path, episodes: Option<usize>) -> Result<EvalResult> {
     let policy = load_policy(run_dir)?;
     let n = episodes.unwrap_or(policy.config.run.eval_episodes).max(1);
-    evaluate(&policy.config, &policy.net, policy.obs_rms.as_ref(), n)
+    evaluate(&policy.config, &policy.policy, n)
 }

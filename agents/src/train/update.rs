@@ -71,7 +71,7 @@ impl Trainer {
                     mb.returns[k] = returns[idx];
                 }
                 let step = gradient_step(
-                    &self.net,
+                    &self.policy.net,
                     &mut self.params,
                     &mut self.adam,
                     &mut mb,
@@ -101,7 +101,7 @@ impl Trainer {
     /// critic's parameters only, at this iteration's learning rate. Returns the mean loss.
     /// Needs separate trunks (`ppo.shared_trunk = false`) so the actor is left untouched.
     pub fn critic_refit(&mut self, returns: &[f32], epochs: usize) -> Result<f64> {
-        let groups = self.net.param_groups();
+        let groups = self.policy.net.param_groups();
         if groups.contains(&ParamGroup::Shared) {
             return Err(AgentError::config(
                 "ppo.shared_trunk",
@@ -132,7 +132,7 @@ impl Trainer {
                 let x = self.tensor(&obs[..chunk.len() * d], chunk.len())?;
                 let target =
                     Tensor::from_slice(&targets[..chunk.len()], chunk.len(), &self.device)?;
-                let loss = (self.net.value(&x)?.sub(&target)?.sqr()?.mean_all()? * 0.5)?;
+                let loss = (self.policy.net.value(&x)?.sub(&target)?.sqr()?.mean_all()? * 0.5)?;
                 let value = loss.to_scalar::<f32>()? as f64;
                 if !value.is_finite() {
                     return Err(AgentError::NonFinite {
@@ -140,14 +140,14 @@ impl Trainer {
                         what: "critic refit loss".into(),
                     });
                 }
-                let mut grads = host_grads(self.net.params(), &loss.backward()?)?;
+                let mut grads = host_grads(self.policy.net.params(), &loss.backward()?)?;
                 for (g, _) in grads.iter_mut().zip(&critic).filter(|(_, c)| !**c) {
                     g.iter_mut().for_each(|x| *x = 0.0);
                 }
                 clip_grad_norm(&mut grads, self.config.ppo.max_grad_norm);
                 self.adam
                     .update_selected(&mut self.params, &grads, lr, &critic);
-                write_params(self.net.params(), &self.params)?;
+                write_params(self.policy.net.params(), &self.params)?;
                 loss_sum += value;
                 count += 1;
             }
