@@ -22,6 +22,7 @@ use rand::SeedableRng;
 use crate::config::TrainConfig;
 use crate::error::{AgentError, Result};
 use crate::gae::{compute_gae, GaeInput};
+use crate::losses::LossStats;
 use crate::networks::{ActorCritic, ParamGroup};
 use crate::normalization::{RewardScaler, RunningMeanStd};
 use crate::optimizer::{host_params, Adam};
@@ -288,14 +289,7 @@ impl Trainer {
         let elapsed = clock.0.elapsed().as_secs_f64().max(1e-9);
         m.push("charts/SPS", (self.global_step - clock.1) as f64 / elapsed);
         m.push("charts/learning_rate", collected.lr);
-        let names = [
-            "losses/policy_loss",
-            "losses/value_loss",
-            "losses/entropy",
-            "losses/approx_kl",
-            "losses/clipfrac",
-        ];
-        for (k, v) in names.iter().zip(update.stats) {
+        for (k, v) in LossStats::KEYS.iter().zip(update.losses.values()) {
             m.push(*k, v);
         }
         m.push(

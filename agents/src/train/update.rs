@@ -6,15 +6,14 @@ use rand::RngExt;
 
 use crate::error::{AgentError, Result};
 use crate::learner::{gradient_step, Minibatch, StepSettings};
-use crate::losses::LossCoefs;
+use crate::losses::{LossCoefs, LossStats};
 use crate::networks::ParamGroup;
 use crate::optimizer::{clip_grad_norm, host_grads, write_params};
 use crate::train::Trainer;
 
 /// Means over the mini-batches of one update.
 pub(super) struct UpdateStats {
-    /// Policy loss, value loss, entropy, approx KL, clip fraction.
-    pub(super) stats: [f64; 5],
+    pub(super) losses: LossStats,
     pub(super) grad_norm: f64,
     pub(super) epochs: usize,
 }
@@ -52,7 +51,7 @@ impl Trainer {
         };
         let (epochs_max, target_kl) = (ppo.update_epochs, ppo.target_kl);
         let mut order: Vec<usize> = (0..batch).collect();
-        let mut sums = [0f64; 5];
+        let mut sums = LossStats::default();
         let (mut count, mut grad_norm_sum, mut epochs) = (0usize, 0f64, 0usize);
         let mut mb = Minibatch::with_capacity(mb_len, d, a);
         for _ in 0..epochs_max {
@@ -78,19 +77,17 @@ impl Trainer {
                     &settings,
                     self.iteration + 1,
                 )?;
-                for (s, v) in sums.iter_mut().zip(&step.losses) {
-                    *s += *v as f64;
-                }
+                sums = sums.add(&step.losses);
                 grad_norm_sum += step.grad_norm;
                 count += 1;
-                last_kl = step.losses[3] as f64;
+                last_kl = step.losses.approx_kl;
             }
             if target_kl.is_some_and(|kl| last_kl > kl) {
                 break;
             }
         }
         Ok(UpdateStats {
-            stats: sums.map(|s| s / count as f64),
+            losses: sums.div(count as f64),
             grad_norm: grad_norm_sum / count as f64,
             epochs,
         })
