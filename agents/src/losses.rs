@@ -100,7 +100,7 @@ pub struct Targets<'a> {
 }
 
 /// PPO loss of a mini-batch.
-pub fn ppo_loss(new: &Evaluation, old: &Targets, c: &LossCoefs) -> Result<PpoLoss> {
+pub fn ppo_loss(new: &Evaluation<'_>, old: &Targets<'_>, c: &LossCoefs) -> Result<PpoLoss> {
     let (new_logp, entropy, new_values) = (new.logp, new.entropy, new.values);
     let (old_logp, old_values) = (old.old_logp, old.old_values);
     let (advantages, returns) = (old.advantages, old.returns);

@@ -95,7 +95,7 @@ impl Policy {
     }
 
     /// Samples an action per row of already-normalized observations (row order, one RNG).
-    pub fn sample(&self, policy_obs: &[f32], rng: &mut EnvRng, out: Sampled) -> Result<()> {
+    pub fn sample(&self, policy_obs: &[f32], rng: &mut EnvRng, out: Sampled<'_>) -> Result<()> {
         let n = out.logp.len();
         let head = self.head();
         let (a, act_dim) = (head.action_dim(), out.env_actions.len() / n.max(1));
