@@ -27,6 +27,7 @@ pub mod optimizer;
 pub mod policy;
 pub mod rollout;
 pub mod run;
+pub mod run_dir;
 pub mod runtime;
 pub mod train;
 

@@ -22,10 +22,11 @@ use crate::config::TrainConfig;
 use crate::error::{AgentError, Result};
 use crate::evaluate::{evaluate, EvalResult};
 use crate::policy::Policy;
+use crate::run_dir::{config_difference, config_value, write_atomic};
 use crate::train::{IterationHook, NoHook, Trainer};
 use progress::Progress;
 
-pub const EVAL_FILE: &str = "eval.json";
+pub use crate::run_dir::EVAL_FILE;
 
 /// Options of one invocation (not part of the run's identity).
 #[derive(Clone, Debug, Default)]
@@ -50,33 +51,6 @@ pub struct RunSummary {
     pub steps_per_second: f64,
     pub wall_seconds: f64,
     pub eval: Option<EvalResult>,
-}
-
-/// First key path where two JSON values differ.
-fn first_difference(a: &serde_json::Value, b: &serde_json::Value, path: String) -> Option<String> {
-    use serde_json::Value::Object;
-    match (a, b) {
-        (Object(x), Object(y)) => {
-            let keys = x.keys().chain(y.keys());
-            for k in keys {
-                let child = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                match (x.get(k), y.get(k)) {
-                    (Some(u), Some(v)) => {
-                        if let Some(p) = first_difference(u, v, child) {
-                            return Some(p);
-                        }
-                    }
-                    _ => return Some(child),
-                }
-            }
-            None
-        }
-        _ => (a != b).then_some(path),
-    }
 }
 
 /// Trains `config` in `run_dir`, resuming from `run_dir/checkpoint` if there is one.
@@ -121,17 +95,13 @@ fn train_run_on_pool(
             let mut comparable = config.clone();
             comparable.run.eval_episodes = state.config.run.eval_episodes;
             comparable.run.eval_max_steps = state.config.run.eval_max_steps;
-            let (a, b) = (
-                serde_json::to_value(&state.config).map_err(|e| AgentError::io(&ckpt, e))?,
-                serde_json::to_value(&comparable).map_err(|e| AgentError::io(&ckpt, e))?,
-            );
-            if let Some(key) = first_difference(&a, &b, String::new()) {
+            if let Some(key) = config_difference(&state.config, &comparable) {
                 return Err(AgentError::config(
                     &key,
                     format!(
                         "differs from the run in {} (checkpoint value {}); resume with the same config or use a new run dir",
                         run_dir.display(),
-                        key.split('.').try_fold(&a, |v, k| v.get(k)).map_or("?".into(), |v| v.to_string())
+                        config_value(&state.config, &key)
                     ),
                 ));
             }
@@ -179,10 +149,8 @@ fn train_run_on_pool(
 
 fn write_eval(run_dir: &Path, result: &EvalResult) -> Result<()> {
     let path = run_dir.join(EVAL_FILE);
-    let tmp = path.with_extension("tmp");
     let json = serde_json::to_vec_pretty(result).map_err(|e| AgentError::io(&path, e))?;
-    fs::write(&tmp, json).map_err(|e| AgentError::io(&tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| AgentError::io(&path, e))
+    write_atomic(&path, &json)
 }
 
 /// A trained policy loaded from a run's checkpoint.
