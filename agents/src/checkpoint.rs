@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use carrot_envs::EnvRng;
@@ -17,7 +17,10 @@ use crate::error::{AgentError, Result};
 use crate::networks::ActorCritic;
 use crate::normalization::{RewardScaler, RunningMeanStd};
 use crate::optimizer::{host_params, write_params, Adam};
+use crate::run_dir::{write_atomic, write_atomic_with};
 use crate::train::Trainer;
+
+pub use crate::run_dir::checkpoint_dir;
 
 const FORMAT: u32 = 1;
 const STATE_FILE: &str = "state.json";
@@ -41,17 +44,6 @@ pub struct CheckpointState {
     pub outer: Option<serde_json::Value>,
 }
 
-/// The checkpoint directory of a run.
-pub fn checkpoint_dir(run_dir: &Path) -> PathBuf {
-    run_dir.join("checkpoint")
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).map_err(|e| AgentError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| AgentError::io(path, e))
-}
-
 /// Saves the trainer's state and an outer loop's `outer` state into `dir`, replacing the
 /// previous checkpoint.
 pub fn save(trainer: &Trainer, dir: &Path, outer: Option<serde_json::Value>) -> Result<()> {
@@ -59,7 +51,7 @@ pub fn save(trainer: &Trainer, dir: &Path, outer: Option<serde_json::Value>) -> 
     let weights_file = format!("weights-{:06}.safetensors", trainer.iteration);
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
     let cpu = Device::Cpu;
-    let params = trainer.net.params();
+    let params = trainer.policy.net.params();
     for ((name, var), values) in params.iter().zip(&trainer.params) {
         tensors.insert(name.clone(), Tensor::from_slice(values, var.shape(), &cpu)?);
     }
@@ -69,10 +61,9 @@ pub fn save(trainer: &Trainer, dir: &Path, outer: Option<serde_json::Value>) -> 
         tensors.insert(format!("adam.m.{name}"), m);
         tensors.insert(format!("adam.v.{name}"), v);
     }
-    let weights_path = dir.join(&weights_file);
-    let tmp = weights_path.with_extension("tmp");
-    candle_core::safetensors::save(&tensors, &tmp)?;
-    fs::rename(&tmp, &weights_path).map_err(|e| AgentError::io(&weights_path, e))?;
+    write_atomic_with(&dir.join(&weights_file), |tmp| {
+        candle_core::safetensors::save(&tensors, tmp).map_err(|e| e.to_string())
+    })?;
     let state = CheckpointState {
         format: FORMAT,
         iteration: trainer.iteration,
@@ -80,7 +71,7 @@ pub fn save(trainer: &Trainer, dir: &Path, outer: Option<serde_json::Value>) -> 
         weights_file: weights_file.clone(),
         config: trainer.config.clone(),
         adam: trainer.adam.clone(),
-        obs_rms: trainer.obs_rms.clone(),
+        obs_rms: trainer.policy.obs_rms.clone(),
         reward_scaler: trainer.reward_scaler.clone(),
         action_rng: trainer.action_rng.clone(),
         shuffle_rng: trainer.shuffle_rng.clone(),
@@ -184,10 +175,10 @@ pub fn load_tensors(
 pub fn restore(trainer: &mut Trainer, dir: &Path) -> Result<CheckpointState> {
     let state = read_state(dir)?;
     let mut adam = trainer.adam.clone();
-    load_tensors(dir, &state, &trainer.net, Some(&mut adam))?;
+    load_tensors(dir, &state, &trainer.policy.net, Some(&mut adam))?;
     trainer.adam = adam;
-    trainer.params = host_params(trainer.net.params())?;
-    trainer.obs_rms = state.obs_rms.clone();
+    trainer.params = host_params(trainer.policy.net.params())?;
+    trainer.policy.obs_rms = state.obs_rms.clone();
     trainer.reward_scaler = state.reward_scaler.clone();
     trainer.action_rng = state.action_rng.clone();
     trainer.shuffle_rng = state.shuffle_rng.clone();

@@ -67,9 +67,14 @@ pub struct PpoConfig {
     pub anneal_lr: bool,
     pub gamma: f64,
     pub gae_lambda: f64,
-    /// Mini-batches per epoch (ignored when `minibatch_size` is set).
+    /// Mini-batches per epoch, used only while `minibatch_size` is unset (CleanRL's input).
+    ///
+    /// The one rule for mini-batch sizing ([`PpoConfig::minibatch_len`]): `minibatch_size` when
+    /// set, else `num_envs * num_steps / num_minibatches`. Whichever is used must divide the
+    /// batch, or validation names it in a one-line error. Both keys stay so that every stored
+    /// `config.toml` still resolves to the same run.
     pub num_minibatches: usize,
-    /// Mini-batch size; takes precedence over `num_minibatches`. Must divide the batch.
+    /// Mini-batch size; when set it wins over `num_minibatches`. Must divide the batch.
     pub minibatch_size: Option<usize>,
     pub update_epochs: usize,
     /// Normalize advantages per mini-batch.
@@ -139,7 +144,8 @@ impl PpoConfig {
         self.num_envs * self.num_steps
     }
 
-    /// Mini-batch size after validation.
+    /// Mini-batch size after validation: `minibatch_size` when set, else the batch split into
+    /// `num_minibatches`.
     pub fn minibatch_len(&self) -> usize {
         self.minibatch_size
             .unwrap_or(self.batch_size() / self.num_minibatches.max(1))

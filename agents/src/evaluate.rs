@@ -1,13 +1,11 @@
 //! Deterministic evaluation: the policy's mode (argmax / mean) over M episodes on env seeds
 //! disjoint from the training seeds, observation statistics frozen.
 
-use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
 use crate::error::Result;
-use crate::networks::ActorCritic;
-use crate::normalization::RunningMeanStd;
+use crate::policy::Policy;
 
 /// Envs stepped side by side during evaluation.
 const WAVE: usize = 32;
@@ -29,19 +27,13 @@ pub struct EvalResult {
     pub capped: usize,
 }
 
-/// Evaluates `net` for `episodes` episodes; episode e uses env seed `seed + eval_seed_offset + e`.
-pub fn evaluate(
-    config: &TrainConfig,
-    net: &ActorCritic,
-    obs_rms: Option<&RunningMeanStd>,
-    episodes: usize,
-) -> Result<EvalResult> {
+/// Evaluates `policy` for `episodes` episodes; episode e uses env seed
+/// `seed + eval_seed_offset + e`.
+pub fn evaluate(config: &TrainConfig, policy: &Policy, episodes: usize) -> Result<EvalResult> {
     let base_seed = config.seed.wrapping_add(config.run.eval_seed_offset);
     let mut returns = Vec::with_capacity(episodes);
     let mut lengths = Vec::with_capacity(episodes);
     let mut capped = 0;
-    let head = net.head();
-    let a = head.action_dim();
     let mut start = 0;
     while start < episodes {
         let n = WAVE.min(episodes - start);
@@ -50,24 +42,12 @@ pub fn evaluate(
         let mut buf = envs.make_buffers(reward.as_ref());
         envs.reset(base_seed.wrapping_add(start as u64), &mut buf)?;
         let act_dim = envs.action_space().flat_dim();
-        let d = envs.observation_space().flat_dim();
         let mut ret = vec![0f64; n];
         let mut len = vec![0u32; n];
         let mut finished = vec![false; n];
-        let mut stored = vec![0f32; a];
         let mut actions = vec![0f32; n * act_dim];
-        let mut obs = buf.obs.clone();
         for _ in 0..config.run.eval_max_steps {
-            obs.copy_from_slice(&buf.obs);
-            if let Some(rms) = obs_rms {
-                rms.normalize(&mut obs, config.ppo.normalize_clip);
-            }
-            let t = Tensor::from_slice(&obs, (n, d), net.device())?;
-            let out = net.host_outputs(&t, false)?;
-            for i in 0..n {
-                out.dist(i).mode(&mut stored);
-                head.env_action(&stored, &mut actions[i * act_dim..(i + 1) * act_dim]);
-            }
+            policy.act_mode(&buf.obs, n, &mut actions)?;
             envs.step(&actions, reward.as_ref(), &mut buf)?;
             for i in 0..n {
                 if finished[i] {

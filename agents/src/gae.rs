@@ -19,7 +19,7 @@ pub struct GaeInput<'a> {
 }
 
 /// Advantages and returns (`advantages + values`), step-major like the input.
-pub fn compute_gae(input: &GaeInput, gamma: f64, lambda: f64) -> (Vec<f32>, Vec<f32>) {
+pub fn compute_gae(input: &GaeInput<'_>, gamma: f64, lambda: f64) -> (Vec<f32>, Vec<f32>) {
     let n = input.num_envs;
     let total = input.rewards.len();
     let steps = total / n;

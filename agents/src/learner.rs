@@ -4,7 +4,7 @@
 use candle_core::{Device, Tensor};
 
 use crate::error::{AgentError, Result};
-use crate::losses::{normalize_advantages, ppo_loss, Evaluation, LossCoefs, Targets};
+use crate::losses::{normalize_advantages, ppo_loss, Evaluation, LossCoefs, LossStats, Targets};
 use crate::networks::ActorCritic;
 use crate::optimizer::{clip_grad_norm, host_grads, write_params, Adam};
 
@@ -45,11 +45,10 @@ pub struct StepSettings {
     pub learning_rate: f64,
 }
 
-/// Diagnostics of one step: policy loss, value loss, entropy, approx KL, clip fraction, and
-/// the gradient norm before clipping.
+/// Diagnostics of one step: the loss statistics and the gradient norm before clipping.
 #[derive(Clone, Copy, Debug)]
 pub struct StepStats {
-    pub losses: [f32; 5],
+    pub losses: LossStats,
     pub grad_norm: f64,
 }
 
@@ -151,7 +150,8 @@ pub fn gradient_step_phases(
     phase_done(7);
     write_params(net.params(), params)?;
     phase_done(8);
-    let mut losses = [0f32; 5];
-    losses.copy_from_slice(&stats);
-    Ok(StepStats { losses, grad_norm })
+    Ok(StepStats {
+        losses: LossStats::from_stats(&stats),
+        grad_norm,
+    })
 }

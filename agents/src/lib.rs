@@ -2,6 +2,7 @@
 //!
 //! - [`config`]: the flat [`PpoConfig`] (CleanRL defaults) and the run-level [`TrainConfig`].
 //! - [`networks`]: actor-critic MLPs with orthogonal init from a seeded host RNG.
+//! - [`policy`]: obs normalization -> network -> distribution -> env action, in one type.
 //! - [`distributions`]: categorical, diagonal Gaussian and Beta policies.
 //! - [`gae`], [`losses`], [`optimizer`] (grad-norm clipping, Adam), [`normalization`].
 //! - [`rollout`] and [`train`]: the [`Trainer`] loop and its [`IterationHook`] for outer loops.
@@ -24,9 +25,11 @@ pub mod networks;
 pub mod normalization;
 pub mod ops;
 pub mod optimizer;
+pub mod policy;
 pub mod policy64;
 pub mod rollout;
 pub mod run;
+pub mod run_dir;
 pub mod runtime;
 pub mod tensorboard;
 pub mod train;
@@ -34,6 +37,7 @@ pub mod train;
 pub use config::{Activation, DeviceKind, PolicyHead, PpoConfig, RunSettings, TrainConfig};
 pub use error::AgentError;
 pub use evaluate::EvalResult;
+pub use policy::Policy;
 pub use policy64::{PgBatch, PolicyF64};
 pub use run::{
     evaluate_run, load_policy, train_run, train_run_with, LoadedPolicy, ProgressMode, RunOptions,

@@ -20,6 +20,70 @@ pub struct PpoLoss {
     pub stats: Tensor,
 }
 
+/// The diagnostics of a PPO loss (CleanRL's logged values).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LossStats {
+    pub policy_loss: f64,
+    pub value_loss: f64,
+    pub entropy: f64,
+    pub approx_kl: f64,
+    pub clipfrac: f64,
+}
+
+impl LossStats {
+    /// Metric keys, in the order of [`values`](Self::values) and of [`PpoLoss::stats`].
+    pub const KEYS: [&str; 5] = [
+        "losses/policy_loss",
+        "losses/value_loss",
+        "losses/entropy",
+        "losses/approx_kl",
+        "losses/clipfrac",
+    ];
+
+    /// From the `[5]` stats tensor's host values.
+    pub fn from_stats(stats: &[f32]) -> Self {
+        let v = |i: usize| stats[i] as f64;
+        LossStats {
+            policy_loss: v(0),
+            value_loss: v(1),
+            entropy: v(2),
+            approx_kl: v(3),
+            clipfrac: v(4),
+        }
+    }
+
+    pub fn values(&self) -> [f64; 5] {
+        [
+            self.policy_loss,
+            self.value_loss,
+            self.entropy,
+            self.approx_kl,
+            self.clipfrac,
+        ]
+    }
+
+    /// Field-wise `self + other`.
+    pub fn add(&self, other: &LossStats) -> LossStats {
+        let (a, b) = (self.values(), other.values());
+        LossStats::from_values(std::array::from_fn(|i| a[i] + b[i]))
+    }
+
+    /// Field-wise `self / n`.
+    pub fn div(&self, n: f64) -> LossStats {
+        LossStats::from_values(self.values().map(|v| v / n))
+    }
+
+    fn from_values(v: [f64; 5]) -> LossStats {
+        LossStats {
+            policy_loss: v[0],
+            value_loss: v[1],
+            entropy: v[2],
+            approx_kl: v[3],
+            clipfrac: v[4],
+        }
+    }
+}
+
 /// What the current network says about a mini-batch, all `[M]`.
 pub struct Evaluation<'a> {
     pub logp: &'a Tensor,
@@ -36,7 +100,7 @@ pub struct Targets<'a> {
 }
 
 /// PPO loss of a mini-batch.
-pub fn ppo_loss(new: &Evaluation, old: &Targets, c: &LossCoefs) -> Result<PpoLoss> {
+pub fn ppo_loss(new: &Evaluation<'_>, old: &Targets<'_>, c: &LossCoefs) -> Result<PpoLoss> {
     let (new_logp, entropy, new_values) = (new.logp, new.entropy, new.values);
     let (old_logp, old_values) = (old.old_logp, old.old_values);
     let (advantages, returns) = (old.advantages, old.returns);

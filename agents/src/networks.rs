@@ -341,46 +341,65 @@ impl ActorCritic {
             None => Vec::new(),
         };
         let flat = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
-        let (a, b) = match &dist {
-            ActionDist::Categorical { logits } => (flat(logits)?, Vec::new()),
-            ActionDist::Gaussian { mean, log_std } => (flat(mean)?, flat(log_std)?),
-            ActionDist::Beta { alpha, beta } => (flat(alpha)?, flat(beta)?),
+        let params = match &dist {
+            ActionDist::Categorical { logits } => HostDistParams::Categorical {
+                logits: flat(logits)?,
+            },
+            ActionDist::Gaussian { mean, log_std } => HostDistParams::Gaussian {
+                mean: flat(mean)?,
+                log_std: flat(log_std)?,
+            },
+            ActionDist::Beta { alpha, beta } => HostDistParams::Beta {
+                alpha: flat(alpha)?,
+                beta: flat(beta)?,
+            },
         };
         Ok(HostOutputs {
             head: self.head.clone(),
-            a,
-            b,
+            params,
             values,
         })
     }
 }
 
+/// The distribution parameters of a batch, row-major, on the host.
+pub enum HostDistParams {
+    /// `[B, n]`
+    Categorical { logits: Vec<f32> },
+    /// `mean: [B, dim]`; `log_std: [dim]`, shared by every row.
+    Gaussian { mean: Vec<f32>, log_std: Vec<f32> },
+    /// `[B, dim]` each.
+    Beta { alpha: Vec<f32>, beta: Vec<f32> },
+}
+
 /// Distribution parameters and values of a batch, on the host.
 pub struct HostOutputs {
     head: HeadKind,
-    a: Vec<f32>,
-    b: Vec<f32>,
+    pub params: HostDistParams,
+    /// `[B]`, empty when values were not asked for.
     pub values: Vec<f32>,
 }
 
 impl HostOutputs {
     /// The distribution of row `i`.
     pub fn dist(&self, i: usize) -> HostDist<'_> {
-        match &self.head {
-            HeadKind::Categorical { n } => HostDist::Categorical {
-                logits: &self.a[i * n..(i + 1) * n],
+        let width = match &self.head {
+            HeadKind::Categorical { n } => *n,
+            head => head.action_dim(),
+        };
+        let row = i * width..(i + 1) * width;
+        match &self.params {
+            HostDistParams::Categorical { logits } => HostDist::Categorical {
+                logits: &logits[row],
             },
-            HeadKind::Gaussian { dim } => HostDist::Gaussian {
-                mean: &self.a[i * dim..(i + 1) * dim],
-                log_std: &self.b,
+            HostDistParams::Gaussian { mean, log_std } => HostDist::Gaussian {
+                mean: &mean[row],
+                log_std,
             },
-            HeadKind::Beta { low, .. } => {
-                let d = low.len();
-                HostDist::Beta {
-                    alpha: &self.a[i * d..(i + 1) * d],
-                    beta: &self.b[i * d..(i + 1) * d],
-                }
-            }
+            HostDistParams::Beta { alpha, beta } => HostDist::Beta {
+                alpha: &alpha[row.clone()],
+                beta: &beta[row],
+            },
         }
     }
 }

@@ -211,3 +211,37 @@ fn critic_refit_fits_the_returns_and_leaves_the_actor_alone() {
     let err = t.critic_refit(&returns, 1).unwrap_err().to_string();
     assert!(err.contains("ppo.shared_trunk"), "{err}");
 }
+
+/// PPO normalizes advantages per mini-batch: with one-sample mini-batches every normalized
+/// advantage is exactly 0, so without an entropy bonus the actor cannot move. Normalizing over
+/// the whole batch (or not at all) would move it.
+#[test]
+fn advantages_are_normalized_per_minibatch() {
+    let mut c = tiny_config();
+    c.ppo.num_envs = 2;
+    c.ppo.num_steps = 8;
+    c.ppo.total_timesteps = 16;
+    c.ppo.minibatch_size = Some(1);
+    c.ppo.ent_coef = 0.0;
+    let actor_moved = |norm_adv: bool| {
+        let mut c = c.clone();
+        c.ppo.norm_adv = norm_adv;
+        let mut t = Trainer::new(&c).unwrap();
+        let before = t.host_params().to_vec();
+        t.iterate().unwrap();
+        let groups = t.param_groups();
+        let moved = |want: ParamGroup| {
+            groups
+                .iter()
+                .zip(before.iter().zip(t.host_params()))
+                .any(|(g, (b, a))| *g == want && b != a)
+        };
+        assert!(moved(ParamGroup::Critic));
+        moved(ParamGroup::Actor)
+    };
+    assert!(
+        !actor_moved(true),
+        "per-mini-batch normalization zeroes the policy gradient"
+    );
+    assert!(actor_moved(false));
+}

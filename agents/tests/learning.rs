@@ -34,7 +34,7 @@ fn ppo_solves_cartpole_in_100k_steps() {
     c.ppo.total_timesteps = 100_000;
     c.run.checkpoint_every = 50;
     let t = train(&c);
-    let eval = evaluate(&c, t.network(), t.obs_rms(), 20).unwrap();
+    let eval = evaluate(&c, t.policy(), 20).unwrap();
     eprintln!("cartpole: eval mean {}", eval.mean_return);
     assert!(
         eval.mean_return >= 475.0,
@@ -70,9 +70,9 @@ fn pendulum_config(head: PolicyHead) -> TrainConfig {
 fn assert_pendulum_progress(head: PolicyHead, threshold: f64) {
     let c = pendulum_config(head);
     let untrained = Trainer::new(&c).unwrap();
-    let before = evaluate(&c, untrained.network(), untrained.obs_rms(), 20).unwrap();
+    let before = evaluate(&c, untrained.policy(), 20).unwrap();
     let t = train(&c);
-    let after = evaluate(&c, t.network(), t.obs_rms(), 20).unwrap();
+    let after = evaluate(&c, t.policy(), 20).unwrap();
     eprintln!(
         "pendulum {head:?}: eval mean {} -> {}",
         before.mean_return, after.mean_return

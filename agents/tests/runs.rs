@@ -262,13 +262,14 @@ fn every_variant_trains_and_logs_the_documented_keys() {
     // The shared trunk is one set of weights named `trunk.*`.
     let policy = carrot_agents::load_policy(&dir).unwrap();
     let names: Vec<&str> = policy
+        .policy
         .net
         .params()
         .iter()
         .map(|(n, _)| n.as_str())
         .collect();
     assert!(names.contains(&"trunk.0.weight") && !names.iter().any(|n| n.starts_with("critic")));
-    let action = policy.act(&[1.0, 0.0, 0.0]).unwrap();
+    let action = policy.policy.act(&[1.0, 0.0, 0.0]).unwrap();
     assert!(
         action.len() == 1 && (-2.0..=2.0).contains(&action[0]),
         "{action:?}"

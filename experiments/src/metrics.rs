@@ -14,12 +14,12 @@ pub const RETURN_COLUMN: &str = "charts/episodic_return";
 
 /// A numeric table: named columns, one row per iteration; empty cells are NaN.
 #[derive(Clone, Debug)]
-pub struct Metrics {
+pub struct MetricsTable {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<f64>>,
 }
 
-impl Metrics {
+impl MetricsTable {
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -93,7 +93,7 @@ pub fn moving_mean(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
 
 /// Draws `learning_curve.png` / `.svg` for one run directory; returns the PNG path.
 pub fn plot_run_curve(run_dir: &Path, title: &str) -> Result<PathBuf> {
-    let metrics = Metrics::read(&run_dir.join(crate::run_dir::METRICS_CSV))?;
+    let metrics = MetricsTable::read(&run_dir.join(crate::run_dir::METRICS_CSV))?;
     let points = metrics.curve(STEP_COLUMN, RETURN_COLUMN)?;
     let smoothed = moving_mean(&points, SMOOTHING_WINDOW);
     let series = [
@@ -127,16 +127,17 @@ mod tests {
 
     #[test]
     fn csv_parses_with_empty_cells() {
-        let m =
-            Metrics::parse("iteration,global_step,charts/episodic_return\n1,512,\n2,1024,20.5\n")
-                .unwrap();
+        let m = MetricsTable::parse(
+            "iteration,global_step,charts/episodic_return\n1,512,\n2,1024,20.5\n",
+        )
+        .unwrap();
         assert_eq!(m.column("global_step"), Some(vec![512.0, 1024.0]));
         assert_eq!(
             m.curve(STEP_COLUMN, RETURN_COLUMN).unwrap(),
             vec![(1024.0, 20.5)]
         );
         assert!(m.curve("nope", RETURN_COLUMN).is_err());
-        assert!(Metrics::parse("a,b\n1\n").is_err());
+        assert!(MetricsTable::parse("a,b\n1\n").is_err());
     }
 
     #[test]

@@ -92,10 +92,9 @@ pub fn draw_chart(stem: &Path, chart: &Chart, series: &[Series]) -> Result<[Path
     Ok([png, svg])
 }
 
-/// `dir/.name.tmp.ext`: the image is written aside and renamed into place.
+/// Where the image is written before it is renamed into place (the run directory's rule).
 fn temp_sibling(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".tmp.{}", name.unwrap_or_default()))
+    carrot_agents::run_dir::temp_sibling(path)
 }
 
 fn bounds(series: &[Series], reference: Option<f64>) -> ((f64, f64), (f64, f64)) {

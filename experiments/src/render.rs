@@ -330,7 +330,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
             break;
         }
         match &policy {
-            Some(p) => action = p.act(&obs)?,
+            Some(p) => action = p.policy.act(&obs)?,
             None => expert.act_in_space(&env, &mut action),
         }
         steps += 1;

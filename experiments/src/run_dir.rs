@@ -1,5 +1,7 @@
-//! Run directories: the resolved config, the code revision, run metadata and a log, next to
-//! what training writes (metrics, checkpoints, evaluation).
+//! The command line's extras in a run directory: preparing it (the resolved config, checked
+//! against a stored one), the code revision, the lock and the log. The layout itself (file
+//! names, atomic writes, the config-difference check, run metadata) is owned by
+//! `carrot_agents::run_dir`.
 //!
 //! ```text
 //! run_dir/
@@ -14,56 +16,22 @@
 //! A run is complete once `eval.json` exists; every file here is written atomically (a
 //! temporary sibling renamed into place), so a killed process never leaves half a file.
 
-use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use carrot_agents::TrainConfig;
-use serde::{Deserialize, Serialize};
-use toml::{Table, Value};
 
-pub const CONFIG_FILE: &str = "config.toml";
-pub const RUN_META_FILE: &str = "run.json";
-pub const REVISION_FILE: &str = "revision.txt";
-pub const LOG_FILE: &str = "carrot.log";
-pub const EVAL_FILE: &str = "eval.json";
-pub const METRICS_CSV: &str = "metrics.csv";
+pub use carrot_agents::run_dir::{
+    find_runs, is_complete, RunMeta, CONFIG_FILE, EVAL_FILE, LOG_FILE, METRICS_CSV, REVISION_FILE,
+    RUN_META_FILE,
+};
 
-/// What `carrot report` needs to know about a run besides its results.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct RunMeta {
-    pub name: String,
-    /// `(axis, label)` pairs of a sweep cell; empty for a lone run.
-    #[serde(default)]
-    pub labels: Vec<(String, String)>,
-    /// Numeric axis values by axis name.
-    #[serde(default)]
-    pub numeric: BTreeMap<String, f64>,
-    pub seed: u64,
-}
-
-/// Whether the run in `dir` has finished (its evaluation is written).
-pub fn is_complete(dir: &Path) -> bool {
-    dir.join(EVAL_FILE).is_file()
-}
-
-/// Writes `bytes` to `path` through a temporary sibling and a rename.
+/// Writes `bytes` to `path` atomically (the run directory's one writer, in `carrot-agents`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".tmp.{}.{name}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().with_context(|| format!("cannot write {}", path.display()))
+    Ok(carrot_agents::run_dir::write_atomic(path, bytes)?)
 }
 
 /// Serializes a config the way it is stored in `config.toml`.
@@ -93,16 +61,7 @@ pub fn prepare(dir: &Path, config: &TrainConfig, meta: &RunMeta) -> Result<(bool
         let stored: TrainConfig = layers
             .resolve()
             .with_context(|| format!("{} no longer parses", config_path.display()))?;
-        let difference = (stored != *config)
-            .then(|| {
-                let (a, b) = (
-                    Table::try_from(&stored).ok()?,
-                    Table::try_from(config).ok()?,
-                );
-                first_difference(&a, &b, "")
-            })
-            .map(|key| key.unwrap_or_else(|| "?".into()));
-        if let Some(key) = difference {
+        if let Some(key) = carrot_agents::run_dir::config_difference(&stored, config) {
             bail!(
                 "run directory {} holds a run with a different config (key `{key}` differs); \
                  pass another --run-dir to start a new run",
@@ -153,28 +112,6 @@ pub fn lock(dir: &Path) -> Result<RunLock> {
         return Err(err).with_context(|| format!("cannot lock {}", path.display()));
     }
     Ok(RunLock { _file: file })
-}
-
-/// The first dotted key whose value differs between two trees.
-fn first_difference(a: &Table, b: &Table, prefix: &str) -> Option<String> {
-    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    for key in keys {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
-        match (a.get(key), b.get(key)) {
-            (Some(Value::Table(x)), Some(Value::Table(y))) => {
-                if let Some(found) = first_difference(x, y, &path) {
-                    return Some(found);
-                }
-            }
-            (x, y) if x != y => return Some(path),
-            _ => {}
-        }
-    }
-    None
 }
 
 /// The git revision of the source tree this binary was built from, `-dirty` when it has
@@ -269,28 +206,6 @@ pub fn path_safe(text: &str) -> String {
             _ => '_',
         })
         .collect()
-}
-
-/// Every run directory under `root` (directories holding a `config.toml`), sorted.
-pub fn find_runs(root: &Path) -> Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        if dir.join(CONFIG_FILE).is_file() {
-            found.push(dir);
-            continue;
-        }
-        let entries = std::fs::read_dir(&dir)
-            .with_context(|| format!("cannot read directory {}", dir.display()))?;
-        for entry in entries {
-            let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                stack.push(entry.path());
-            }
-        }
-    }
-    found.sort();
-    Ok(found)
 }
 
 #[cfg(test)]

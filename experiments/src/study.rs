@@ -90,7 +90,7 @@ struct DriverEval {
 
 /// Mean and 95% interval of one metric over a cell's seeds.
 #[derive(Clone, Copy, Debug)]
-struct Estimate {
+struct SeedMeanInterval {
     mean: f64,
     low: f64,
     high: f64,
@@ -137,7 +137,7 @@ fn eval(args: &StudyEvalArgs) -> Result<()> {
         }
         let result = cached_or(&dir.join(EVAL_FILE), &set, || {
             evaluate(&set, |_env: &DrivingEnv, obs: &[f32]| {
-                let action = policy.act(obs).map_err(|e| anyhow!("{e}"))?;
+                let action = policy.policy.act(obs).map_err(|e| anyhow!("{e}"))?;
                 Ok([action[0], action[1]])
             })
         })?;
@@ -316,11 +316,11 @@ fn cells(finished: &[Finished]) -> Cells<'_> {
 }
 
 /// Mean of `values` with a 95% percentile-bootstrap interval (seeded, so reproducible).
-fn bootstrap(values: &[f64]) -> Estimate {
+fn bootstrap(values: &[f64]) -> SeedMeanInterval {
     let n = values.len();
     let mean = values.iter().sum::<f64>() / n.max(1) as f64;
     if n < 2 {
-        return Estimate {
+        return SeedMeanInterval {
             mean,
             low: mean,
             high: mean,
@@ -332,7 +332,7 @@ fn bootstrap(values: &[f64]) -> Estimate {
         .collect();
     means.sort_by(f64::total_cmp);
     let at = |q: f64| means[((q * (BOOTSTRAP_REPS - 1) as f64).round()) as usize];
-    Estimate {
+    SeedMeanInterval {
         mean,
         low: at(0.025),
         high: at(0.975),
@@ -375,7 +375,7 @@ fn write_outputs(
         .first()
         .map(|(labels, _)| labels.iter().map(|(a, _)| a.clone()).collect())
         .unwrap_or_default();
-    let estimates: Vec<Vec<Estimate>> = cells
+    let estimates: Vec<Vec<SeedMeanInterval>> = cells
         .iter()
         .map(|(_, runs)| {
             (0..METRICS.len())
@@ -475,7 +475,7 @@ fn plot(
     out: &Path,
     axes: &[String],
     cells: &Cells,
-    estimates: &[Vec<Estimate>],
+    estimates: &[Vec<SeedMeanInterval>],
     expert_ds: f64,
 ) -> Result<Vec<PathBuf>> {
     let numeric = cells.first().and_then(|(labels, runs)| {
@@ -561,7 +561,7 @@ fn training_curves(out: &Path, cells: &Cells) -> Result<Vec<PathBuf>> {
     for (labels, runs) in cells {
         let mut curves = Vec::new();
         for run in runs {
-            let metrics = crate::metrics::Metrics::read(&run.dir.join(run_dir::METRICS_CSV))?;
+            let metrics = crate::metrics::MetricsTable::read(&run.dir.join(run_dir::METRICS_CSV))?;
             let curve = metrics.curve(crate::metrics::STEP_COLUMN, TRAINING_DS)?;
             curves.push(
                 curve

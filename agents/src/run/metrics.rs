@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{AgentError, Result};
 use crate::train::IterationMetrics;
 
-pub const JSONL: &str = "metrics.jsonl";
-pub const CSV: &str = "metrics.csv";
+pub use crate::run_dir::{METRICS_CSV as CSV, METRICS_JSONL as JSONL};
 
 /// Appends metrics rows to both files.
 pub struct MetricsWriter {
@@ -89,13 +88,11 @@ impl MetricsWriter {
 }
 
 fn rewrite(path: &Path, lines: &[&str]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
     let mut text = lines.join("\n");
     if !lines.is_empty() {
         text.push('\n');
     }
-    fs::write(&tmp, text).map_err(|e| AgentError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| AgentError::io(path, e))
+    crate::run_dir::write_atomic(path, text.as_bytes())
 }
 
 fn truncate_jsonl(path: &Path, keep_through: usize) -> Result<()> {

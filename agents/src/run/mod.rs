@@ -12,7 +12,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::Tensor;
 use serde::Serialize;
 
 pub use metrics::{read_jsonl, MetricsWriter, CSV as METRICS_CSV, JSONL as METRICS_JSONL};
@@ -22,12 +21,12 @@ use crate::checkpoint::{self, checkpoint_dir, load_tensors, read_state};
 use crate::config::TrainConfig;
 use crate::error::{AgentError, Result};
 use crate::evaluate::{evaluate, EvalResult};
-use crate::networks::{make_device, ActorCritic, HeadKind};
-use crate::normalization::RunningMeanStd;
-use crate::train::{stream, IterationHook, NoHook, Trainer, INIT_STREAM};
+use crate::policy::Policy;
+use crate::run_dir::{config_difference, config_value, write_atomic};
+use crate::train::{IterationHook, NoHook, Trainer};
 use progress::Progress;
 
-pub const EVAL_FILE: &str = "eval.json";
+pub use crate::run_dir::EVAL_FILE;
 
 /// Options of one invocation (not part of the run's identity).
 #[derive(Clone, Debug, Default)]
@@ -52,33 +51,6 @@ pub struct RunSummary {
     pub steps_per_second: f64,
     pub wall_seconds: f64,
     pub eval: Option<EvalResult>,
-}
-
-/// First key path where two JSON values differ.
-fn first_difference(a: &serde_json::Value, b: &serde_json::Value, path: String) -> Option<String> {
-    use serde_json::Value::Object;
-    match (a, b) {
-        (Object(x), Object(y)) => {
-            let keys = x.keys().chain(y.keys());
-            for k in keys {
-                let child = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                match (x.get(k), y.get(k)) {
-                    (Some(u), Some(v)) => {
-                        if let Some(p) = first_difference(u, v, child) {
-                            return Some(p);
-                        }
-                    }
-                    _ => return Some(child),
-                }
-            }
-            None
-        }
-        _ => (a != b).then_some(path),
-    }
 }
 
 /// Trains `config` in `run_dir`, resuming from `run_dir/checkpoint` if there is one.
@@ -123,17 +95,13 @@ fn train_run_on_pool(
             let mut comparable = config.clone();
             comparable.run.eval_episodes = state.config.run.eval_episodes;
             comparable.run.eval_max_steps = state.config.run.eval_max_steps;
-            let (a, b) = (
-                serde_json::to_value(&state.config).map_err(|e| AgentError::io(&ckpt, e))?,
-                serde_json::to_value(&comparable).map_err(|e| AgentError::io(&ckpt, e))?,
-            );
-            if let Some(key) = first_difference(&a, &b, String::new()) {
+            if let Some(key) = config_difference(&state.config, &comparable) {
                 return Err(AgentError::config(
                     &key,
                     format!(
                         "differs from the run in {} (checkpoint value {}); resume with the same config or use a new run dir",
                         run_dir.display(),
-                        key.split('.').try_fold(&a, |v, k| v.get(k)).map_or("?".into(), |v| v.to_string())
+                        config_value(&state.config, &key)
                     ),
                 ));
             }
@@ -160,12 +128,7 @@ fn train_run_on_pool(
     progress.finish();
     let train_seconds = train_clock.elapsed().as_secs_f64();
     let eval = if trainer.is_done() && config.run.eval_episodes > 0 {
-        let result = evaluate(
-            config,
-            trainer.network(),
-            trainer.obs_rms(),
-            config.run.eval_episodes,
-        )?;
+        let result = evaluate(config, trainer.policy(), config.run.eval_episodes)?;
         write_eval(run_dir, &result)?;
         Some(result)
     } else {
@@ -186,36 +149,15 @@ fn train_run_on_pool(
 
 fn write_eval(run_dir: &Path, result: &EvalResult) -> Result<()> {
     let path = run_dir.join(EVAL_FILE);
-    let tmp = path.with_extension("tmp");
     let json = serde_json::to_vec_pretty(result).map_err(|e| AgentError::io(&path, e))?;
-    fs::write(&tmp, json).map_err(|e| AgentError::io(&tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| AgentError::io(&path, e))
+    write_atomic(&path, &json)
 }
 
 /// A trained policy loaded from a run's checkpoint.
 pub struct LoadedPolicy {
     pub config: TrainConfig,
     pub iteration: usize,
-    pub net: ActorCritic,
-    pub obs_rms: Option<RunningMeanStd>,
-}
-
-impl LoadedPolicy {
-    /// The deterministic env action for one raw observation.
-    pub fn act(&self, obs: &[f32]) -> Result<Vec<f32>> {
-        let mut x = obs.to_vec();
-        if let Some(rms) = &self.obs_rms {
-            rms.normalize(&mut x, self.config.ppo.normalize_clip);
-        }
-        let t = Tensor::from_slice(&x, (1, x.len()), self.net.device())?;
-        let out = self.net.host_outputs(&t, false)?;
-        let head = self.net.head();
-        let mut stored = vec![0f32; head.action_dim()];
-        out.dist(0).mode(&mut stored);
-        let mut action = vec![0f32; head.action_dim()];
-        head.env_action(&stored, &mut action);
-        Ok(action)
-    }
+    pub policy: Policy,
 }
 
 /// Loads the policy of the last checkpoint in `run_dir`.
@@ -225,16 +167,13 @@ pub fn load_policy(run_dir: &Path) -> Result<LoadedPolicy> {
     let state = read_state(&ckpt)?;
     let config = state.config.clone();
     let env = config.env.build()?;
-    let head = HeadKind::resolve(config.ppo.policy_head, env.action_space())?;
-    let device = make_device(config.ppo.device)?;
-    let mut rng = stream(config.seed, INIT_STREAM);
     let obs_dim = env.observation_space().flat_dim();
-    let net = ActorCritic::new(&config.ppo, obs_dim, head, &device, &mut rng)?;
-    load_tensors(&ckpt, &state, &net, None)?;
+    let mut policy = Policy::new(&config, obs_dim, env.action_space())?;
+    load_tensors(&ckpt, &state, &policy.net, None)?;
+    policy.obs_rms = state.obs_rms;
     Ok(LoadedPolicy {
         iteration: state.iteration,
-        obs_rms: state.obs_rms,
-        net,
+        policy,
         config,
     })
 }
@@ -244,5 +183,5 @@ pub fn load_policy(run_dir: &Path) -> Result<LoadedPolicy> {
 pub fn evaluate_run(run_dir: &Path, episodes: Option<usize>) -> Result<EvalResult> {
     let policy = load_policy(run_dir)?;
     let n = episodes.unwrap_or(policy.config.run.eval_episodes).max(1);
-    evaluate(&policy.config, &policy.net, policy.obs_rms.as_ref(), n)
+    evaluate(&policy.config, &policy.policy, n)
 }

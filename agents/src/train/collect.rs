@@ -3,7 +3,10 @@
 
 use candle_core::Tensor;
 
+use carrot_envs::StepBuffers;
+
 use crate::error::Result;
+use crate::policy::{Policy, Sampled};
 use crate::rollout::EpisodeStats;
 use crate::train::Trainer;
 
@@ -24,83 +27,48 @@ impl Trainer {
     /// Updates observation statistics and writes the policy's view of `step_buf.obs`.
     fn observe_step_obs(&mut self) {
         self.policy_obs.copy_from_slice(&self.step_buf.obs);
-        if let Some(rms) = &mut self.obs_rms {
-            rms.update(&self.step_buf.obs);
-            rms.normalize(&mut self.policy_obs, self.config.ppo.normalize_clip);
-        }
+        self.policy.observe_and_normalize(&mut self.policy_obs);
     }
 
     pub(super) fn tensor(&self, data: &[f32], rows: usize) -> Result<Tensor> {
-        Ok(Tensor::from_slice(
-            data,
-            (rows, data.len() / rows.max(1)),
-            &self.device,
-        )?)
+        self.policy.tensor(data, rows)
     }
 
     /// Collects one rollout into `self.rollout` (rewards unscaled), returning V(obs) after the
     /// last step.
     pub(super) fn collect(&mut self, stats: &mut EpisodeStats) -> Result<Vec<f32>> {
         let (n, d) = (self.config.ppo.num_envs, self.rollout.obs_dim);
-        let a = self.rollout.action_dim;
-        let s = self.rollout.num_signals;
+        let (a, s) = (self.rollout.action_dim, self.rollout.num_signals);
         let act_dim = self.envs.action_space().flat_dim();
         let mut env_actions = vec![0f32; n * act_dim];
         for t in 0..self.config.ppo.num_steps {
-            let base = t * n;
-            let obs = self.tensor(&self.policy_obs, n)?;
-            let out = self.net.host_outputs(&obs, true)?;
-            self.rollout.obs[base * d..(base + n) * d].copy_from_slice(&self.policy_obs);
-            for i in 0..n {
-                let stored = &mut self.rollout.actions[(base + i) * a..(base + i + 1) * a];
-                let logp = out.dist(i).sample(&mut self.action_rng, stored);
-                self.net
-                    .head()
-                    .env_action(stored, &mut env_actions[i * act_dim..(i + 1) * act_dim]);
-                self.rollout.logp[base + i] = logp;
-                self.rollout.values[base + i] = out.values[i];
-            }
+            let (base, r) = (t * n, &mut self.rollout);
+            let rows = base..base + n;
+            r.obs[base * d..(base + n) * d].copy_from_slice(&self.policy_obs);
+            let sampled = Sampled {
+                stored: &mut r.actions[base * a..(base + n) * a],
+                env_actions: &mut env_actions,
+                logp: &mut r.logp[rows.clone()],
+                values: &mut r.values[rows.clone()],
+            };
+            self.policy
+                .sample(&self.policy_obs, &mut self.action_rng, sampled)?;
             self.envs
                 .step(&env_actions, self.reward.as_ref(), &mut self.step_buf)?;
             self.global_step += n as u64;
             stats.record(&self.step_buf);
             let buf = &self.step_buf;
-            let r = &mut self.rollout;
-            r.env_rewards[base..base + n].copy_from_slice(&buf.rewards);
-            r.rewards[base..base + n].copy_from_slice(&buf.rewards);
-            r.terminated[base..base + n].copy_from_slice(&buf.terminated);
-            r.truncated[base..base + n].copy_from_slice(&buf.truncated);
+            r.env_rewards[rows.clone()].copy_from_slice(&buf.rewards);
+            r.rewards[rows.clone()].copy_from_slice(&buf.rewards);
+            r.terminated[rows.clone()].copy_from_slice(&buf.terminated);
+            r.truncated[rows].copy_from_slice(&buf.truncated);
             r.signals[base * s..(base + n) * s].copy_from_slice(&buf.signals);
-            self.bootstrap_truncations(base)?;
+            for (i, v) in truncation_values(&self.policy, buf)? {
+                r.truncation_values[base + i] = v;
+            }
             self.observe_step_obs();
         }
-        let obs = self.tensor(&self.policy_obs, n)?;
-        Ok(self.net.value(&obs)?.to_vec1::<f32>()?)
-    }
-
-    /// V(final observation) of the envs truncated at this step, normalized with the current
-    /// statistics.
-    fn bootstrap_truncations(&mut self, base: usize) -> Result<()> {
-        let buf = &self.step_buf;
-        let rows: Vec<usize> = (0..buf.num_envs)
-            .filter(|&i| buf.truncated[i] && !buf.terminated[i])
-            .collect();
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut final_obs: Vec<f32> = rows
-            .iter()
-            .flat_map(|&i| buf.final_obs_row(i).iter().copied())
-            .collect();
-        if let Some(rms) = &self.obs_rms {
-            rms.normalize(&mut final_obs, self.config.ppo.normalize_clip);
-        }
-        let obs = self.tensor(&final_obs, rows.len())?;
-        let values = self.net.value(&obs)?.to_vec1::<f32>()?;
-        for (&i, v) in rows.iter().zip(values) {
-            self.rollout.truncation_values[base + i] = v;
-        }
-        Ok(())
+        self.policy.values(&self.policy_obs, n)
     }
 
     /// Scales `rollout.rewards` step by step with the running return statistics (a no-op
@@ -119,6 +87,72 @@ impl Trainer {
                 *d = r.terminated[t * n + i] || r.truncated[t * n + i];
             }
             scaler.scale(&mut r.rewards[rows], &done, clip);
+        }
+    }
+}
+
+/// `(env, V(final observation))` of the envs truncated (not terminated) in the last step. The
+/// final observation is normalized with the current statistics, as the policy saw every other
+/// observation; the raw one would be off the value net's input scale.
+pub(crate) fn truncation_values(policy: &Policy, buf: &StepBuffers) -> Result<Vec<(usize, f32)>> {
+    let rows: Vec<usize> = (0..buf.num_envs)
+        .filter(|&i| buf.truncated[i] && !buf.terminated[i])
+        .collect();
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut final_obs: Vec<f32> = rows
+        .iter()
+        .flat_map(|&i| buf.final_obs_row(i).iter().copied())
+        .collect();
+    policy.normalize(&mut final_obs);
+    let values = policy.values(&final_obs, rows.len())?;
+    Ok(rows.into_iter().zip(values).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use carrot_envs::{EnvConfig, PendulumConfig};
+
+    use super::*;
+    use crate::config::TrainConfig;
+
+    /// Steps pendulum envs to their time limit and checks the bootstrap values against the value
+    /// of the *normalized* final observations, under statistics far from the raw scale.
+    #[test]
+    fn truncation_bootstrap_uses_the_normalized_final_observation() {
+        let mut c = TrainConfig {
+            env: EnvConfig::Pendulum(PendulumConfig {
+                max_episode_steps: 3,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        c.ppo.normalize_obs = true;
+        let mut envs = c.env.build_vec(2).unwrap();
+        let reward = c.reward.build(envs.signal_spec()).unwrap();
+        let mut buf = envs.make_buffers(reward.as_ref());
+        envs.reset(7, &mut buf).unwrap();
+        let mut policy = Policy::new(&c, 3, envs.action_space()).unwrap();
+        let rms = policy.obs_rms.as_mut().unwrap();
+        rms.mean = vec![5.0, -3.0, 20.0];
+        rms.var = vec![0.01, 4.0, 100.0];
+        for _ in 0..3 {
+            assert!(truncation_values(&policy, &buf).unwrap().is_empty());
+            envs.step(&[0.5, -0.5], reward.as_ref(), &mut buf).unwrap();
+        }
+        let got = truncation_values(&policy, &buf).unwrap();
+        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), vec![0, 1]);
+        let mut fin: Vec<f32> = (0..2).flat_map(|i| buf.final_obs_row(i).to_vec()).collect();
+        let raw = policy.values(&fin, 2).unwrap();
+        policy.normalize(&mut fin);
+        let want = policy.values(&fin, 2).unwrap();
+        for ((_, v), (w, r)) in got.iter().zip(want.iter().zip(&raw)) {
+            assert_eq!(v, w);
+            assert!(
+                (v - r).abs() > 1e-3,
+                "raw and normalized inputs must differ: {v} {r}"
+            );
         }
     }
 }

@@ -22,9 +22,11 @@ use rand::SeedableRng;
 use crate::config::TrainConfig;
 use crate::error::{AgentError, Result};
 use crate::gae::{compute_gae, GaeInput};
-use crate::networks::{make_device, ActorCritic, HeadKind, ParamGroup};
+use crate::losses::LossStats;
+use crate::networks::{ActorCritic, ParamGroup};
 use crate::normalization::{RewardScaler, RunningMeanStd};
 use crate::optimizer::{host_params, Adam};
+use crate::policy::Policy;
 use crate::rollout::{explained_variance, mean, EpisodeStats, RolloutBuffer};
 use crate::train::update::UpdateStats;
 
@@ -64,10 +66,9 @@ pub struct Trainer {
     envs: VecEnv,
     reward: Box<dyn Reward>,
     step_buf: StepBuffers,
-    pub(crate) net: ActorCritic,
+    pub(crate) policy: Policy,
     pub(crate) params: Vec<Vec<f32>>,
     pub(crate) adam: Adam,
-    pub(crate) obs_rms: Option<RunningMeanStd>,
     pub(crate) reward_scaler: Option<RewardScaler>,
     pub(crate) action_rng: EnvRng,
     pub(crate) shuffle_rng: EnvRng,
@@ -89,23 +90,20 @@ impl Trainer {
         let envs = config.env.build_vec(ppo.num_envs)?;
         let reward = config.reward.build(envs.signal_spec())?;
         let step_buf = envs.make_buffers(reward.as_ref());
-        let head = HeadKind::resolve(ppo.policy_head, envs.action_space())?;
-        let device = make_device(ppo.device)?;
         let obs_dim = envs.observation_space().flat_dim();
-        let mut init_rng = stream(config.seed, INIT_STREAM);
-        let net = ActorCritic::new(ppo, obs_dim, head, &device, &mut init_rng)?;
-        let params = host_params(net.params())?;
+        let policy = Policy::new(config, obs_dim, envs.action_space())?;
+        let device = policy.device().clone();
+        let params = host_params(policy.net.params())?;
         let adam = Adam::new(&params.iter().map(Vec::len).collect::<Vec<_>>());
         let rollout = RolloutBuffer::new(
             ppo.num_envs,
             ppo.num_steps,
             obs_dim,
-            net.head().action_dim(),
+            policy.head().action_dim(),
             envs.signal_spec().len(),
         );
         Ok(Trainer {
             config: config.clone(),
-            obs_rms: ppo.normalize_obs.then(|| RunningMeanStd::new(obs_dim)),
             reward_scaler: ppo
                 .normalize_reward
                 .then(|| RewardScaler::new(ppo.num_envs, ppo.gamma)),
@@ -117,7 +115,7 @@ impl Trainer {
             envs,
             reward,
             step_buf,
-            net,
+            policy,
             params,
             adam,
             rollout,
@@ -144,11 +142,15 @@ impl Trainer {
     }
 
     pub fn network(&self) -> &ActorCritic {
-        &self.net
+        &self.policy.net
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     pub fn obs_rms(&self) -> Option<&RunningMeanStd> {
-        self.obs_rms.as_ref()
+        self.policy.obs_rms.as_ref()
     }
 
     /// Returns of the episodes that ended during the last iteration.
@@ -179,7 +181,7 @@ impl Trainer {
 
     /// Which part of the network each of [`host_params`](Self::host_params) belongs to.
     pub fn param_groups(&self) -> Vec<ParamGroup> {
-        self.net.param_groups()
+        self.policy.net.param_groups()
     }
 
     pub fn device(&self) -> &Device {
@@ -287,14 +289,7 @@ impl Trainer {
         let elapsed = clock.0.elapsed().as_secs_f64().max(1e-9);
         m.push("charts/SPS", (self.global_step - clock.1) as f64 / elapsed);
         m.push("charts/learning_rate", collected.lr);
-        let names = [
-            "losses/policy_loss",
-            "losses/value_loss",
-            "losses/entropy",
-            "losses/approx_kl",
-            "losses/clipfrac",
-        ];
-        for (k, v) in names.iter().zip(update.stats) {
+        for (k, v) in LossStats::KEYS.iter().zip(update.losses.values()) {
             m.push(*k, v);
         }
         m.push(

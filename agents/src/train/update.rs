@@ -6,15 +6,14 @@ use rand::RngExt;
 
 use crate::error::{AgentError, Result};
 use crate::learner::{gradient_step, Minibatch, StepSettings};
-use crate::losses::LossCoefs;
+use crate::losses::{LossCoefs, LossStats};
 use crate::networks::ParamGroup;
 use crate::optimizer::{clip_grad_norm, host_grads, write_params};
 use crate::train::Trainer;
 
 /// Means over the mini-batches of one update.
 pub(super) struct UpdateStats {
-    /// Policy loss, value loss, entropy, approx KL, clip fraction.
-    pub(super) stats: [f64; 5],
+    pub(super) losses: LossStats,
     pub(super) grad_norm: f64,
     pub(super) epochs: usize,
 }
@@ -52,7 +51,7 @@ impl Trainer {
         };
         let (epochs_max, target_kl) = (ppo.update_epochs, ppo.target_kl);
         let mut order: Vec<usize> = (0..batch).collect();
-        let mut sums = [0f64; 5];
+        let mut sums = LossStats::default();
         let (mut count, mut grad_norm_sum, mut epochs) = (0usize, 0f64, 0usize);
         let mut mb = Minibatch::with_capacity(mb_len, d, a);
         for _ in 0..epochs_max {
@@ -71,26 +70,24 @@ impl Trainer {
                     mb.returns[k] = returns[idx];
                 }
                 let step = gradient_step(
-                    &self.net,
+                    &self.policy.net,
                     &mut self.params,
                     &mut self.adam,
                     &mut mb,
                     &settings,
                     self.iteration + 1,
                 )?;
-                for (s, v) in sums.iter_mut().zip(&step.losses) {
-                    *s += *v as f64;
-                }
+                sums = sums.add(&step.losses);
                 grad_norm_sum += step.grad_norm;
                 count += 1;
-                last_kl = step.losses[3] as f64;
+                last_kl = step.losses.approx_kl;
             }
             if target_kl.is_some_and(|kl| last_kl > kl) {
                 break;
             }
         }
         Ok(UpdateStats {
-            stats: sums.map(|s| s / count as f64),
+            losses: sums.div(count as f64),
             grad_norm: grad_norm_sum / count as f64,
             epochs,
         })
@@ -101,7 +98,7 @@ impl Trainer {
     /// critic's parameters only, at this iteration's learning rate. Returns the mean loss.
     /// Needs separate trunks (`ppo.shared_trunk = false`) so the actor is left untouched.
     pub fn critic_refit(&mut self, returns: &[f32], epochs: usize) -> Result<f64> {
-        let groups = self.net.param_groups();
+        let groups = self.policy.net.param_groups();
         if groups.contains(&ParamGroup::Shared) {
             return Err(AgentError::config(
                 "ppo.shared_trunk",
@@ -132,7 +129,7 @@ impl Trainer {
                 let x = self.tensor(&obs[..chunk.len() * d], chunk.len())?;
                 let target =
                     Tensor::from_slice(&targets[..chunk.len()], chunk.len(), &self.device)?;
-                let loss = (self.net.value(&x)?.sub(&target)?.sqr()?.mean_all()? * 0.5)?;
+                let loss = (self.policy.net.value(&x)?.sub(&target)?.sqr()?.mean_all()? * 0.5)?;
                 let value = loss.to_scalar::<f32>()? as f64;
                 if !value.is_finite() {
                     return Err(AgentError::NonFinite {
@@ -140,14 +137,14 @@ impl Trainer {
                         what: "critic refit loss".into(),
                     });
                 }
-                let mut grads = host_grads(self.net.params(), &loss.backward()?)?;
+                let mut grads = host_grads(self.policy.net.params(), &loss.backward()?)?;
                 for (g, _) in grads.iter_mut().zip(&critic).filter(|(_, c)| !**c) {
                     g.iter_mut().for_each(|x| *x = 0.0);
                 }
                 clip_grad_norm(&mut grads, self.config.ppo.max_grad_norm);
                 self.adam
                     .update_selected(&mut self.params, &grads, lr, &critic);
-                write_params(self.net.params(), &self.params)?;
+                write_params(self.policy.net.params(), &self.params)?;
                 loss_sum += value;
                 count += 1;
             }

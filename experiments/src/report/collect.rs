@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context, Result};
 use serde::Deserialize;
 
-use crate::metrics::{Metrics, RETURN_COLUMN, STEP_COLUMN};
+use crate::metrics::{MetricsTable, RETURN_COLUMN, STEP_COLUMN};
 use crate::run_dir::{self, RunMeta};
 
 /// Iterations in the moving mean that defines a run's best training return.
@@ -88,7 +88,7 @@ fn read_run(dir: &Path) -> Result<RunRecord> {
     };
     let metrics_path = dir.join(run_dir::METRICS_CSV);
     let curve = if metrics_path.is_file() {
-        Metrics::read(&metrics_path)?.curve(STEP_COLUMN, RETURN_COLUMN)?
+        MetricsTable::read(&metrics_path)?.curve(STEP_COLUMN, RETURN_COLUMN)?
     } else {
         Vec::new()
     };

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 
 use collect::{AxisInfo, RunRecord};
-use stats::{Estimate, Statistic};
+use stats::{ScoreInterval, Statistic};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -68,10 +68,10 @@ pub struct GroupSummary<'a> {
     pub strata: Vec<Vec<&'a RunRecord>>,
     pub complete: usize,
     pub incomplete: usize,
-    pub final_mean: Estimate,
-    pub final_iqm: Estimate,
-    pub best_mean: Estimate,
-    pub best_iqm: Estimate,
+    pub final_mean: ScoreInterval,
+    pub final_iqm: ScoreInterval,
+    pub best_mean: ScoreInterval,
+    pub best_iqm: ScoreInterval,
 }
 
 pub fn run(args: &ReportArgs) -> Result<()> {

@@ -10,9 +10,9 @@ pub const BOOTSTRAP_REPS: usize = 10_000;
 /// Seed of the bootstrap RNG.
 pub const BOOTSTRAP_SEED: u64 = 0x5EED_CA77;
 
-/// A point estimate with its 95% confidence interval.
+/// A statistic of run scores (mean or IQM) with its 95% confidence interval.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Estimate {
+pub struct ScoreInterval {
     pub value: f64,
     pub low: f64,
     pub high: f64,
@@ -62,7 +62,7 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 
 /// The statistic over the pooled strata, with a 95% stratified-bootstrap percentile interval.
 /// Non-finite scores are dropped first; with no scores left, everything is NaN.
-pub fn estimate(strata: &[Vec<f64>], statistic: Statistic, seed: u64) -> Estimate {
+pub fn estimate(strata: &[Vec<f64>], statistic: Statistic, seed: u64) -> ScoreInterval {
     let strata: Vec<Vec<f64>> = strata
         .iter()
         .map(|s| s.iter().copied().filter(|v| v.is_finite()).collect())
@@ -70,7 +70,7 @@ pub fn estimate(strata: &[Vec<f64>], statistic: Statistic, seed: u64) -> Estimat
         .collect();
     let mut pooled: Vec<f64> = strata.iter().flatten().copied().collect();
     if pooled.is_empty() {
-        return Estimate {
+        return ScoreInterval {
             value: f64::NAN,
             low: f64::NAN,
             high: f64::NAN,
@@ -89,7 +89,7 @@ pub fn estimate(strata: &[Vec<f64>], statistic: Statistic, seed: u64) -> Estimat
         replicates.push(statistic.of(&mut replicate));
     }
     replicates.sort_by(f64::total_cmp);
-    Estimate {
+    ScoreInterval {
         value,
         low: quantile(&replicates, 0.025),
         high: quantile(&replicates, 0.975),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::collect::{label_of, AxisInfo, RunRecord, BEST_WINDOW};
-use super::stats::{Estimate, BOOTSTRAP_REPS};
+use super::stats::{ScoreInterval, BOOTSTRAP_REPS};
 use super::{group_name, GroupSummary};
 use crate::run_dir::write_atomic;
 
@@ -34,7 +34,7 @@ pub fn write_all(
     Ok(files.into_iter().map(|(p, _)| p).collect())
 }
 
-fn cell(e: &Estimate) -> String {
+fn cell(e: &ScoreInterval) -> String {
     if e.value.is_nan() {
         "n/a".into()
     } else {
