@@ -1,12 +1,11 @@
 //! The CaRL route-completion reward (arXiv 2504.17838):
-//! `r_t = dRC_t * prod(soft factors) - T`, with T on the terminal step of a collision or a
-//! red-light run, and terminating infractions ending the episode.
+//! `r_t = dRC_t * prod(soft factors) - T`, with T on the step of a collision or a red-light
+//! run. The env ends the episode (its `terminate_on`); the reward names the cause.
 
 use carrot_envs::{SignalSpec, StepReward};
 use serde::{Deserialize, Serialize};
 
-use crate::combinators::resolve_all_names;
-use crate::events::{cause_names, EventIndices, Terminations, PENALIZED};
+use crate::events::{cause_names, signal_indices, EventIndices};
 use crate::{Reward, RewardError};
 
 /// CaRL's comfort limits (longitudinal accel range, then magnitudes).
@@ -41,8 +40,8 @@ impl Default for ComfortLimits {
 #[serde(default, deny_unknown_fields)]
 pub struct CarlConfig {
     /// Penalty T subtracted on a step with a vehicle or static collision or a red-light run.
+    /// Which events end the episode is the env's `terminate_on`.
     pub terminal_penalty: f32,
-    pub terminate_on: Terminations,
     /// Factor 0 while outside the route's lanes.
     pub outside_lanes_factor: bool,
     /// `max(0, 1 - (v - v_limit) / speeding_tolerance)` when above the limit.
@@ -63,7 +62,6 @@ impl Default for CarlConfig {
     fn default() -> Self {
         CarlConfig {
             terminal_penalty: 1.0,
-            terminate_on: Terminations::default(),
             outside_lanes_factor: true,
             speeding_factor: true,
             speeding_tolerance: 2.23,
@@ -87,28 +85,31 @@ const TERMS: [&str; 7] = [
     "penalty",
 ];
 
-const SIGNALS: [&str; 14] = [
-    "progress",
-    "outside_route_lanes",
-    "speed",
-    "speed_limit",
-    "ttc_violation",
-    "lon_accel",
-    "lat_accel",
-    "jerk",
-    "lon_jerk",
-    "yaw_rate",
-    "yaw_accel",
-    "lateral_offset",
-    "lane_width",
-    "in_junction",
-];
+signal_indices! {
+    /// The signals CaRL's formula reads.
+    CarlSignals {
+        progress,
+        outside_route_lanes,
+        speed,
+        speed_limit,
+        ttc_violation,
+        lon_accel,
+        lat_accel,
+        jerk,
+        lon_jerk,
+        yaw_rate,
+        yaw_accel,
+        lateral_offset,
+        lane_width,
+        in_junction,
+    }
+}
 
 /// The CaRL reward built against a driving env's signals.
 #[derive(Clone, Debug)]
 pub struct CarlReward {
     config: CarlConfig,
-    idx: [usize; 14],
+    sig: CarlSignals,
     events: EventIndices,
     num_signals: usize,
     terms: Vec<String>,
@@ -123,11 +124,10 @@ impl CarlReward {
                 message: "speeding_tolerance must be positive".into(),
             });
         }
-        let idx = resolve_all_names("carl", spec, SIGNALS)?;
         Ok(CarlReward {
-            events: EventIndices::resolve("carl", spec, &config.terminate_on)?,
+            sig: CarlSignals::resolve("carl", spec)?,
+            events: EventIndices::resolve("carl", spec)?,
             config,
-            idx,
             num_signals: spec.len(),
             terms: TERMS.iter().map(|s| s.to_string()).collect(),
             causes: cause_names(),
@@ -136,14 +136,15 @@ impl CarlReward {
 
     fn comfort_violations(&self, s: &[f32]) -> u32 {
         let l = &self.config.comfort_limits;
-        let lon = s[self.idx[5]];
+        let i = &self.sig;
+        let lon = s[i.lon_accel];
         [
             lon < l.lon_accel_min || lon > l.lon_accel_max,
-            s[self.idx[6]].abs() > l.lat_accel,
-            s[self.idx[7]].abs() > l.jerk,
-            s[self.idx[8]].abs() > l.lon_jerk,
-            s[self.idx[9]].abs() > l.yaw_rate,
-            s[self.idx[10]].abs() > l.yaw_accel,
+            s[i.lat_accel].abs() > l.lat_accel,
+            s[i.jerk].abs() > l.jerk,
+            s[i.lon_jerk].abs() > l.lon_jerk,
+            s[i.yaw_rate].abs() > l.yaw_rate,
+            s[i.yaw_accel].abs() > l.yaw_accel,
         ]
         .iter()
         .filter(|&&v| v)
@@ -162,19 +163,20 @@ impl StepReward for CarlReward {
 
     fn evaluate(&self, s: &[f32], terms: &mut [f32]) -> (f32, Option<usize>) {
         let c = &self.config;
-        let progress = s[self.idx[0]].max(0.0);
-        let outside = if c.outside_lanes_factor && s[self.idx[1]] > 0.5 {
+        let i = &self.sig;
+        let progress = s[i.progress].max(0.0);
+        let outside = if c.outside_lanes_factor && s[i.outside_route_lanes] > 0.5 {
             0.0
         } else {
             1.0
         };
         let speeding = if c.speeding_factor {
-            let over = (s[self.idx[2]] - s[self.idx[3]]).max(0.0);
+            let over = (s[i.speed] - s[i.speed_limit]).max(0.0);
             (1.0 - over / c.speeding_tolerance).clamp(0.0, 1.0)
         } else {
             1.0
         };
-        let ttc = if c.ttc_factor && s[self.idx[4]] > 0.5 {
+        let ttc = if c.ttc_factor && s[i.ttc_violation] > 0.5 {
             c.ttc_value
         } else {
             1.0
@@ -184,19 +186,22 @@ impl StepReward for CarlReward {
         } else {
             1.0
         };
-        let centering = if c.lane_centering_factor && s[self.idx[13]] < 0.5 {
-            let half = (s[self.idx[12]] * 0.5).max(1e-3);
-            1.0 - (s[self.idx[11]].abs() / half).clamp(0.0, 1.0)
+        let centering = if c.lane_centering_factor && s[i.in_junction] < 0.5 {
+            let half = (s[i.lane_width] * 0.5).max(1e-3);
+            1.0 - (s[i.lateral_offset].abs() / half).clamp(0.0, 1.0)
         } else {
             1.0
         };
-        let penalized = PENALIZED.iter().any(|&e| self.events.fired(s, e));
-        let penalty = if penalized { c.terminal_penalty } else { 0.0 };
+        let penalty = if self.events.penalized(s) {
+            c.terminal_penalty
+        } else {
+            0.0
+        };
         let r = progress * outside * speeding * ttc * comfort * centering - penalty;
         terms.copy_from_slice(&[
             progress, outside, speeding, ttc, comfort, centering, -penalty,
         ]);
-        (r, self.events.termination(s))
+        (r, self.events.cause(s))
     }
 }
 

@@ -21,10 +21,10 @@ mod reward;
 mod roach;
 
 pub use carl::{CarlConfig, CarlReward, ComfortLimits};
+pub use carrot_envs::driving::EVENTS;
 pub use combinators::{ProductReward, SignalReward, SumReward, WeightedSignal};
 pub use config::RewardConfig;
 pub use error::RewardError;
-pub use events::{Terminations, EVENTS};
 pub use reward::{BatchRewards, Reward};
 pub use roach::{RoachConfig, RoachReward};
 

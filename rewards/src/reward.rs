@@ -1,3 +1,6 @@
+//! The `Reward` trait: a `StepReward` that can also recompute rewards over stored signals and
+//! expose learnable parameters.
+
 use carrot_envs::StepReward;
 
 /// Rewards, terms and termination causes recomputed over a stored batch of signals.

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::events::terminating_default;
 use super::map::MapFamily;
 use crate::EnvError;
 
@@ -57,7 +58,9 @@ pub struct DrivingConfig {
     /// Physics sub-steps per 0.1 s control step.
     pub physics_substeps: usize,
     pub action: DrivingAction,
-    /// Signals that end the episode (see the signal list); `route_finished` always does.
+    /// Signals that end the episode (see the signal list); `route_finished` always does. The
+    /// env is the one place that decides an episode's end; reward modules only see it (the
+    /// `terminated` signal). Default: every event of `EVENTS` marked terminating.
     pub terminate_on: Vec<String>,
     /// Seconds below 0.1 m/s before `blocked` fires.
     pub blocked_seconds: f32,
@@ -70,15 +73,6 @@ pub struct DrivingConfig {
     pub desired_speed_max: f32,
     pub desired_speed_from_limit: bool,
 }
-
-pub const TERMINATING_DEFAULT: [&str; 6] = [
-    "collision_vehicle",
-    "collision_static",
-    "red_light",
-    "blocked",
-    "route_deviation",
-    "off_road",
-];
 
 impl Default for DrivingConfig {
     fn default() -> Self {
@@ -101,7 +95,7 @@ impl Default for DrivingConfig {
             ray_range_m: 40.0,
             physics_substeps: 2,
             action: DrivingAction::Continuous,
-            terminate_on: TERMINATING_DEFAULT.iter().map(|s| s.to_string()).collect(),
+            terminate_on: terminating_default(),
             blocked_seconds: 90.0,
             ttc_hold_seconds: 1.0,
             route_deviation_m: 30.0,
