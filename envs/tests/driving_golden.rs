@@ -114,12 +114,12 @@ fn town() -> DrivingConfig {
 
 #[test]
 fn town_expert_episodes_are_pinned() {
-    assert_eq!(episode_hash(town(), 11, 3, 0.0), 14108683194609176919);
+    assert_eq!(episode_hash(town(), 11, 3, 0.0), 3364230983973854619);
 }
 
 #[test]
 fn town_noisy_expert_episodes_are_pinned() {
-    assert_eq!(episode_hash(town(), 12, 4, 0.6), 4693650218421087747);
+    assert_eq!(episode_hash(town(), 12, 4, 0.6), 13132095756617314120);
 }
 
 #[test]
@@ -134,6 +134,6 @@ fn rural_and_highway_episodes_are_pinned() {
         action: DrivingAction::Discrete,
         ..town()
     };
-    assert_eq!(episode_hash(rural, 13, 2, 0.3), 16025320742837738423);
-    assert_eq!(episode_hash(highway, 14, 2, 0.0), 4155129792691308341);
+    assert_eq!(episode_hash(rural, 13, 2, 0.3), 3572886218996196532);
+    assert_eq!(episode_hash(highway, 14, 2, 0.0), 11235127884550820779);
 }

@@ -8,33 +8,6 @@ use serde::{Deserialize, Serialize};
 use crate::events::{cause_names, signal_indices, EventIndices};
 use crate::{Reward, RewardError};
 
-/// CaRL's comfort limits (longitudinal accel range, then magnitudes).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ComfortLimits {
-    pub lon_accel_min: f32,
-    pub lon_accel_max: f32,
-    pub lat_accel: f32,
-    pub jerk: f32,
-    pub lon_jerk: f32,
-    pub yaw_rate: f32,
-    pub yaw_accel: f32,
-}
-
-impl Default for ComfortLimits {
-    fn default() -> Self {
-        ComfortLimits {
-            lon_accel_min: -4.05,
-            lon_accel_max: 2.40,
-            lat_accel: 4.89,
-            jerk: 8.37,
-            lon_jerk: 4.13,
-            yaw_rate: 0.95,
-            yaw_accel: 1.93,
-        }
-    }
-}
-
 /// Config of the CaRL reward; every factor and termination can be switched off for ablations.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -50,10 +23,11 @@ pub struct CarlConfig {
     /// Factor `ttc_value` while a time-to-collision violation is held.
     pub ttc_factor: bool,
     pub ttc_value: f32,
-    /// `1 - comfort_weight * violated / 6` over the six comfort limits.
+    /// `1 - comfort_weight * violated / 6` over the six comfort limits, each held violated
+    /// for a while: the env's `comfort_violations` (limits and hold are the env's
+    /// `comfort_limits` and `comfort_penalty_ticks`, as they need the signals' history).
     pub comfort_factor: bool,
     pub comfort_weight: f32,
-    pub comfort_limits: ComfortLimits,
     /// `1 - clip(|lateral offset| / (lane_width / 2), 0, 1)` outside junctions.
     pub lane_centering_factor: bool,
 }
@@ -69,7 +43,6 @@ impl Default for CarlConfig {
             ttc_value: 0.5,
             comfort_factor: true,
             comfort_weight: 0.5,
-            comfort_limits: ComfortLimits::default(),
             lane_centering_factor: true,
         }
     }
@@ -93,12 +66,7 @@ signal_indices! {
         speed,
         speed_limit,
         ttc_violation,
-        lon_accel,
-        lat_accel,
-        jerk,
-        lon_jerk,
-        yaw_rate,
-        yaw_accel,
+        comfort_violations,
         lateral_offset,
         lane_width,
         in_junction,
@@ -133,23 +101,6 @@ impl CarlReward {
             causes: cause_names(),
         })
     }
-
-    fn comfort_violations(&self, s: &[f32]) -> u32 {
-        let l = &self.config.comfort_limits;
-        let i = &self.sig;
-        let lon = s[i.lon_accel];
-        [
-            lon < l.lon_accel_min || lon > l.lon_accel_max,
-            s[i.lat_accel].abs() > l.lat_accel,
-            s[i.jerk].abs() > l.jerk,
-            s[i.lon_jerk].abs() > l.lon_jerk,
-            s[i.yaw_rate].abs() > l.yaw_rate,
-            s[i.yaw_accel].abs() > l.yaw_accel,
-        ]
-        .iter()
-        .filter(|&&v| v)
-        .count() as u32
-    }
 }
 
 impl StepReward for CarlReward {
@@ -182,7 +133,7 @@ impl StepReward for CarlReward {
             1.0
         };
         let comfort = if c.comfort_factor {
-            1.0 - c.comfort_weight * self.comfort_violations(s) as f32 / 6.0
+            1.0 - c.comfort_weight * s[i.comfort_violations].clamp(0.0, 6.0) / 6.0
         } else {
             1.0
         };

@@ -20,7 +20,7 @@ mod events;
 mod reward;
 mod roach;
 
-pub use carl::{CarlConfig, CarlReward, ComfortLimits};
+pub use carl::{CarlConfig, CarlReward};
 pub use carrot_envs::driving::EVENTS;
 pub use combinators::{ProductReward, SignalReward, SumReward, WeightedSignal};
 pub use config::RewardConfig;

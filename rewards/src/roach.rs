@@ -1,5 +1,7 @@
 //! The shaped Roach-style reward that CaRL compares against:
-//! `r = r_speed + r_position + r_rotation + r_action + r_terminal`.
+//! `r = r_speed + r_position + r_rotation + r_action + r_terminal`. Roach's own terminations
+//! (its lateral deviation, no off-road end) are the env's: `terminate_on` set to
+//! `carrot_envs::driving::ROACH_TERMINATIONS`.
 
 use carrot_envs::{SignalSpec, StepReward};
 use serde::{Deserialize, Serialize};

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use rand::RngExt;
 
+use super::comfort::Comfort;
 use super::config::{DrivingAction, DrivingConfig};
+use super::events::{continues_after, EVENTS};
 use super::geometry::{Projection, V2};
 use super::map::{self, LaneHit, LightState, Map, MapFamily, Signal};
 use super::metrics::{EpisodeTally, METRIC_NAMES};
@@ -87,11 +89,15 @@ impl EpisodeClock {
     }
 }
 
-/// Timers that outlast a step: standing still (for `blocked`) and the time-to-collision hold.
-#[derive(Clone, Copy, Debug, Default)]
+/// State that outlasts a step: standing still (for `blocked`), the time-to-collision hold,
+/// the comfort filters and holds, and the last lateral distance (Roach's deviation check).
+#[derive(Clone, Debug, Default)]
 pub(crate) struct InfractionTimers {
     pub still_seconds: f32,
-    pub ttc_hold: f32,
+    /// Steps the TTC penalty is still held.
+    pub ttc_ticks: u32,
+    pub comfort: Comfort,
+    pub last_lateral: f32,
 }
 
 /// The actors of an episode besides the ego, with the signalized stop lines.
@@ -144,10 +150,15 @@ impl DrivingEnv {
     pub fn new(config: DrivingConfig) -> Result<Self, EnvError> {
         let names = signals::signal_names();
         config.validate(&names)?;
+        // In the evaluation mode collisions and red lights are counted but end nothing.
         let terminate_on = config
             .terminate_on
             .iter()
             .map(|n| names.iter().position(|m| m == n).unwrap())
+            .filter(|&i| {
+                let event = EVENTS.iter().position(|e| e.signal == names[i]);
+                !(config.continue_after_infractions && event.is_some_and(continues_after))
+            })
             .collect();
         let layout = ObsLayout {
             route_points: config.route_points,

@@ -68,6 +68,7 @@ impl DrivingEnv {
         self.timers = InfractionTimers::default();
         self.tally = EpisodeTally {
             route_length: length,
+            continues_after_infractions: self.config.continue_after_infractions,
             ..EpisodeTally::default()
         };
         self.light_override = None;

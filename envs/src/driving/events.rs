@@ -38,10 +38,10 @@ const fn event(
 pub const PENALTY_VEHICLE: f32 = 0.60;
 pub const PENALTY_STATIC: f32 = 0.65;
 pub const PENALTY_RED_LIGHT: f32 = 0.70;
-pub const PENALTY_TIMEOUT: f32 = 0.70;
 
 /// Every event, in the order reward modules report them as causes.
-pub const EVENTS: [EventInfo; 8] = [
+/// A route time-out has no factor (the leaderboard's 0.7 is for scenario time-outs).
+pub const EVENTS: [EventInfo; 9] = [
     event(
         "collision_vehicle",
         Some("collisions_vehicle"),
@@ -66,8 +66,9 @@ pub const EVENTS: [EventInfo; 8] = [
     event("blocked", Some("blocked"), 1.0, true, false),
     event("route_deviation", Some("route_deviation"), 1.0, true, false),
     event("off_road", Some("off_road"), 1.0, true, false),
-    event("timeout", Some("timeouts"), PENALTY_TIMEOUT, false, false),
+    event("timeout", Some("timeouts"), 1.0, false, false),
     event("route_finished", None, 1.0, false, false),
+    event("lane_deviation", Some("lane_deviations"), 1.0, false, false),
 ];
 
 /// Index of each event in [`EVENTS`].
@@ -82,6 +83,22 @@ pub enum Event {
     OffRoad,
     Timeout,
     RouteFinished,
+    LaneDeviation,
+}
+
+/// Roach's own terminations (for the env's `terminate_on` with the `roach` reward): collisions,
+/// red lights, blocked and its lateral deviation; no off-road end, no 30 m route deviation.
+pub const ROACH_TERMINATIONS: [&str; 5] = [
+    "collision_vehicle",
+    "collision_static",
+    "red_light",
+    "blocked",
+    "lane_deviation",
+];
+
+/// The events the leaderboard's evaluation counts without ending the route.
+pub(crate) fn continues_after(e: usize) -> bool {
+    EVENTS[e].penalized
 }
 
 /// The events that end an episode under the default `terminate_on`.

@@ -14,7 +14,8 @@ const TTC_PROJECTIONS: usize = 5;
 /// Actors further than this plus both speeds (m, m/s over the horizon) are skipped.
 const TTC_REACH_M: f32 = 5.0;
 /// Roach's desired speed: a vehicle ahead within this lateral band and distance lowers it,
-/// ramping from zero at `VEHICLE_STOP_M` over `RAMP_M`; likewise a red light on the route.
+/// ramping from zero at `VEHICLE_STOP_M` over `RAMP_M`; likewise a red or yellow light on the
+/// route.
 const VEHICLE_BAND_M: f32 = 2.5;
 const VEHICLE_NEAR_M: f32 = 9.5;
 const VEHICLE_STOP_M: f32 = 8.0;
@@ -57,7 +58,8 @@ impl DrivingEnv {
         outside as f32 / (FOOTPRINT_GRID * FOOTPRINT_GRID) as f32
     }
 
-    /// Roach's target speed: v_max, lowered near a vehicle ahead or a red light on the route.
+    /// Roach's target speed: v_max, lowered near a vehicle ahead or a red or yellow light on the
+    /// route (as Roach).
     pub(crate) fn desired_speed(&self, limit: f32) -> f32 {
         let v_max = if self.config.desired_speed_from_limit {
             limit
@@ -73,7 +75,7 @@ impl DrivingEnv {
             }
         }
         if let Some((state, d)) = self.next_light() {
-            if state == LightState::Red && d < LIGHT_NEAR_M {
+            if state != LightState::Green && d < LIGHT_NEAR_M {
                 v = v.min(v_max * ((d - LIGHT_STOP_M).clamp(0.0, RAMP_M) / RAMP_M));
             }
         }

@@ -1,10 +1,11 @@
 //! Episode metrics, CARLA leaderboard style: route completion, infraction score (the product
-//! of the events' factors and the off-route factor), driving score, infractions per km.
+//! of the events' factors and the off-route factor; a route time-out has none), driving score,
+//! penalized infractions per km with the distance driven, and the evaluation mode.
 
 use super::events::{Event, EVENTS};
 
 /// Episode metrics, in the order [`EpisodeTally::write`] writes them.
-pub const METRIC_NAMES: [&str; 12] = [
+pub const METRIC_NAMES: [&str; 15] = [
     "route_completion",
     "infraction_score",
     "driving_score",
@@ -17,6 +18,9 @@ pub const METRIC_NAMES: [&str; 12] = [
     "route_deviation",
     "blocked",
     "timeouts",
+    "lane_deviations",
+    "penalized_infractions",
+    "continues_after_infractions",
 ];
 
 /// The per-km rate divides by the distance driven, floored at this many km so an immediate
@@ -33,6 +37,9 @@ pub struct EpisodeTally {
     pub off_route_distance: f32,
     /// How often each event of [`EVENTS`] happened.
     pub counts: [u32; EVENTS.len()],
+    /// The episode ran in the leaderboard's evaluation mode (collisions and red lights do not
+    /// end it).
+    pub continues_after_infractions: bool,
 }
 
 impl EpisodeTally {
@@ -52,12 +59,12 @@ impl EpisodeTally {
         factors * (1.0 - off_route)
     }
 
-    /// Number of counted events (every event with a metric).
-    pub fn infractions(&self) -> u32 {
+    /// Number of penalized infractions (collisions and red lights: the events with a factor).
+    pub fn penalized_infractions(&self) -> u32 {
         EVENTS
             .iter()
             .zip(self.counts)
-            .filter(|(e, _)| e.metric.is_some())
+            .filter(|(e, _)| e.penalized)
             .map(|(_, n)| n)
             .sum()
     }
@@ -70,15 +77,21 @@ impl EpisodeTally {
             self.route_completion,
             is,
             self.route_completion * is,
-            self.infractions() as f32 / km.max(MIN_RATE_KM),
+            self.penalized_infractions() as f32 / km.max(MIN_RATE_KM),
             km,
         ];
         for (o, v) in out.iter_mut().zip(summary) {
             *o = v;
         }
         for (o, name) in out.iter_mut().zip(METRIC_NAMES).skip(summary.len()) {
-            let e = EVENTS.iter().position(|e| e.metric == Some(name));
-            *o = e.map_or(0.0, |e| self.counts[e] as f32);
+            *o = match name {
+                "penalized_infractions" => self.penalized_infractions() as f32,
+                "continues_after_infractions" => self.continues_after_infractions as u32 as f32,
+                _ => EVENTS
+                    .iter()
+                    .position(|e| e.metric == Some(name))
+                    .map_or(0.0, |e| self.counts[e] as f32),
+            };
         }
     }
 }

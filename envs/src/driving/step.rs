@@ -11,8 +11,14 @@ use super::vehicle::BodyVelocity;
 use crate::StepOutcome;
 use rand::RngExt;
 
-/// Below this speed (m/s) the ego counts as standing still (for `blocked`).
+/// Below this speed (m/s) the ego counts as standing still (for `blocked`, and CaRL skips the
+/// time-to-collision check).
 const STILL_SPEED: f32 = 0.1;
+/// Roach's lateral deviation: a jump of more than this (m) in one step raises the threshold
+/// to the new distance plus `ROACH_JUMP_SLACK_M` instead; the check adds `ROACH_EPS_M`.
+const ROACH_JUMP_M: f32 = 0.8;
+const ROACH_JUMP_SLACK_M: f32 = 0.5;
+const ROACH_EPS_M: f32 = 0.01;
 /// Share of the footprint outside the drivable area that counts as `off_road`.
 const OFF_ROAD_SHARE: f32 = 0.95;
 /// Beyond half the lane width plus this margin (m), or heading off by more than this angle,
@@ -70,8 +76,10 @@ impl DrivingEnv {
         self.update_occupants();
         self.cast_rays();
         let ttc = self.update_ttc_hold();
+        self.update_comfort();
         self.tally_step(moved, lane.outside, &fired);
         self.write_signals(sig, &prev, &lane, &fired, route_step.progress, moved, ttc);
+        self.write_privileged_signals(sig);
         let outcome = self.decide_end(sig, &fired);
         self.write_observation(obs);
         outcome
@@ -284,17 +292,47 @@ impl DrivingEnv {
             self.tracker.proj.dist > self.config.route_deviation_m;
         fired[Event::OffRoad as usize] = self.off_road_fraction() > OFF_ROAD_SHARE;
         fired[Event::RouteFinished as usize] = finished;
+        fired[Event::LaneDeviation as usize] = self.roach_lane_deviation();
         fired
     }
 
-    /// Starts the time-to-collision hold on a violation; true while it is held.
+    /// Roach's lateral deviation: beyond `max(lane_deviation_min_m, last distance)`, unless
+    /// the distance jumped (a re-projection), in which case the threshold follows it.
+    fn roach_lane_deviation(&mut self) -> bool {
+        let lateral = self.tracker.proj.dist;
+        let last = self.timers.last_lateral;
+        let threshold = if lateral - last > ROACH_JUMP_M {
+            lateral + ROACH_JUMP_SLACK_M
+        } else {
+            self.config.lane_deviation_min_m.max(last)
+        };
+        self.timers.last_lateral = lateral;
+        lateral > threshold + ROACH_EPS_M
+    }
+
+    /// Smooths the ego's accelerations and yaw and updates the comfort holds.
+    fn update_comfort(&mut self) {
+        let e = &self.ego;
+        let lat_accel = e.accel.dot(left(dir(e.yaw)));
+        self.timers.comfort.update(
+            e.lon_accel,
+            lat_accel,
+            e.yaw,
+            CONTROL_DT,
+            &self.config.comfort_limits,
+            self.config.comfort_penalty_ticks,
+        );
+    }
+
+    /// Starts the time-to-collision hold on a violation (checked only while the ego moves, as
+    /// CaRL); true while it is held, `ttc_penalty_ticks` steps from the violation on.
     fn update_ttc_hold(&mut self) -> bool {
-        if self.ttc_violation() {
-            self.timers.ttc_hold = self.config.ttc_hold_seconds.max(CONTROL_DT);
+        let timers = &mut self.timers;
+        timers.ttc_ticks = timers.ttc_ticks.saturating_sub(1);
+        if self.ego.vel.length() >= STILL_SPEED && self.ttc_violation() {
+            self.timers.ttc_ticks = self.config.ttc_penalty_ticks;
         }
-        let held = self.timers.ttc_hold > 1e-6;
-        self.timers.ttc_hold = (self.timers.ttc_hold - CONTROL_DT).max(0.0);
-        held
+        self.timers.ttc_ticks > 0
     }
 
     fn tally_step(&mut self, moved: f32, outside: bool, fired: &Fired) {
@@ -335,12 +373,13 @@ impl DrivingEnv {
         sig[Sig::Speed as usize] = e.body.vx;
         sig[Sig::SpeedLimit as usize] = lane.speed_limit;
         sig[Sig::TtcViolation as usize] = flag(ttc);
-        sig[Sig::LonAccel as usize] = e.lon_accel;
-        sig[Sig::LatAccel as usize] = e.accel.dot(left(dir(e.yaw)));
-        sig[Sig::Jerk as usize] = (e.accel - prev.accel).length() / CONTROL_DT;
-        sig[Sig::LonJerk as usize] = (e.lon_accel - prev.lon_accel) / CONTROL_DT;
-        sig[Sig::YawRate as usize] = e.yaw_rate;
-        sig[Sig::YawAccel as usize] = (e.yaw_rate - prev.yaw_rate) / CONTROL_DT;
+        let comfort = &self.timers.comfort.latest;
+        sig[Sig::LonAccel as usize] = comfort.lon_accel;
+        sig[Sig::LatAccel as usize] = comfort.lat_accel;
+        sig[Sig::Jerk as usize] = comfort.jerk;
+        sig[Sig::LonJerk as usize] = comfort.lon_jerk;
+        sig[Sig::YawRate as usize] = comfort.yaw_rate;
+        sig[Sig::YawAccel as usize] = comfort.yaw_accel;
         sig[Sig::LateralOffset as usize] = proj.lateral;
         sig[Sig::LaneWidth as usize] = lane.width;
         sig[Sig::InJunction as usize] = flag(lane.in_junction);
@@ -352,6 +391,26 @@ impl DrivingEnv {
         sig[Sig::AccelCmd as usize] = e.pedal;
         sig[Sig::TimeLeft as usize] = self.clock.time_left();
         sig[Sig::RouteLeft as usize] = self.tracker.left();
+    }
+
+    /// CaRL's privileged value inputs, each scaled to about [0, 1].
+    fn write_privileged_signals(&self, sig: &mut [f32]) {
+        let clock = &self.clock;
+        let length = self.tracker.route.length();
+        let held = self.timers.comfort.held();
+        let comfort_ticks = self.config.comfort_penalty_ticks as f32;
+        sig[Sig::ComfortViolations as usize] = held.iter().filter(|&&h| h > 0).count() as f32;
+        sig[Sig::TimeLeftFrac as usize] =
+            clock.max_steps.saturating_sub(clock.steps) as f32 / clock.max_steps as f32;
+        sig[Sig::RouteLeftFrac as usize] = self.tracker.left() / length;
+        sig[Sig::RouteLengthKm as usize] = length / 1000.0;
+        sig[Sig::BlockedLeftFrac as usize] =
+            (1.0 - self.timers.still_seconds / self.config.blocked_seconds).clamp(0.0, 1.0);
+        sig[Sig::TtcHoldLeft as usize] =
+            self.timers.ttc_ticks as f32 / self.config.ttc_penalty_ticks as f32;
+        for (k, h) in held.iter().enumerate() {
+            sig[Sig::ComfortHoldLeftLonAccel as usize + k] = *h as f32 / comfort_ticks;
+        }
     }
 
     /// The one place that decides whether the episode ends: on the route's end or a
