@@ -188,6 +188,7 @@ fn wrap(a: f64) -> f64 {
 /// The `deriv`-th derivative at the newest sample of the least-squares polynomial of degree
 /// `order` through `ys` (samples `dt` apart); with fewer samples than `order + 1` the degree
 /// drops to what they allow.
+#[allow(clippy::needless_range_loop)]
 fn smooth(ys: &[f64], order: usize, deriv: usize, dt: f32) -> f64 {
     let n = ys.len();
     let order = order.min(n.saturating_sub(1));
@@ -218,6 +219,7 @@ fn smooth(ys: &[f64], order: usize, deriv: usize, dt: f32) -> f64 {
 }
 
 /// Solves the `m x m` system by Gaussian elimination with partial pivoting.
+#[allow(clippy::needless_range_loop)] // Matrix indices read clearer than iterator chains here.
 fn solve(mut a: [[f64; 4]; 4], mut b: [f64; 4], m: usize) -> [f64; 4] {
     for col in 0..m {
         let pivot = (col..m)
