@@ -1,3 +1,6 @@
+//! The `Env` trait (Gymnasium-style `reset` / `step` that write into caller buffers and emit
+//! signals) and `StepOutcome`, which keeps termination and truncation apart.
+
 use crate::{SignalSpec, Space};
 
 /// How a step ended, Gymnasium style. `terminated` is a physical or task ending (no bootstrap);

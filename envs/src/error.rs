@@ -1,3 +1,5 @@
+//! The envs' error type: one-line messages naming the env, signal or config key at fault.
+
 /// Everything that can go wrong when building or stepping an env, each a one-line message.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EnvError {

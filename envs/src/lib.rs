@@ -15,6 +15,7 @@ mod control;
 pub mod driving;
 mod env;
 mod error;
+mod physics_world;
 mod registry;
 mod reward_hook;
 mod seeding;

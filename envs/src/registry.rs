@@ -1,3 +1,5 @@
+//! The env registry: `EnvConfig`, the typed `[env]` table that names an env by `id` and builds it.
+
 use serde::{Deserialize, Serialize};
 
 use crate::{

@@ -1,7 +1,13 @@
+//! The reward hook: what `VecEnv::step` needs from a reward module (implemented in
+//! `carrot-rewards`), and `NoReward` for stepping envs without one.
+
 /// What the vectorized step needs from a reward module: a per-env scalar from the step's
 /// signals, a breakdown into named terms (summed per episode for logging) and, when the reward
-/// says so, a termination with a named cause. Applied inside [`crate::VecEnv::step`] before the
-/// autoreset, so a reward can end an episode. The `carrot-rewards` crate implements it.
+/// names one, the cause of an episode end. Applied inside [`crate::VecEnv::step`] before the
+/// autoreset. A returned cause marks the step terminated (no bootstrap): the driving rewards
+/// name a cause only on steps where the env ended the episode (the env alone decides which
+/// events end one), and so make a time-out terminal, as CaRL's PPO does. The `carrot-rewards`
+/// crate implements it.
 pub trait StepReward: Sync {
     /// Names of the additive or multiplicative terms written by [`StepReward::evaluate`].
     fn term_names(&self) -> &[String];

@@ -1,3 +1,5 @@
+//! Seeding: every env owns a PCG RNG seeded through SplitMix64 from a user-facing seed.
+
 use rand::SeedableRng;
 
 /// The RNG every env owns: portable, fast, and serializable for checkpoints.

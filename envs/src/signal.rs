@@ -1,3 +1,6 @@
+//! Signals: the named per-step quantities an env emits instead of a reward, and the spec that
+//! reward modules resolve their names against once.
+
 use serde::Serialize;
 
 use crate::EnvError;

@@ -1,3 +1,5 @@
+//! Observation and action spaces: flat boxes and discrete sets with named dimensions.
+
 use rand::{Rng, RngExt};
 use serde::Serialize;
 

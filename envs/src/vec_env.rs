@@ -1,3 +1,7 @@
+//! `VecEnv`: N envs stepped in parallel with rayon into caller-owned `StepBuffers`, with the
+//! reward applied inside the step, same-step autoreset with final observations, per-episode
+//! statistics, and env `i` seeded `seed + i`.
+
 use crate::{env_seed, Env, EnvError, SignalSpec, Space, StepReward};
 
 /// Caller-owned structure-of-arrays buffers for a [`VecEnv`] of `n` envs. Rows are env-major:

@@ -1,3 +1,5 @@
+//! Unit tests of `VecEnv` (in a file of their own to keep `vec_env.rs` short).
+
 use rand::RngExt;
 
 use super::*;

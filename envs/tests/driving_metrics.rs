@@ -243,7 +243,7 @@ fn leaving_the_road_ends_the_episode() {
 }
 
 #[test]
-fn timeouts_truncate_with_the_timeout_factor() {
+fn timeouts_truncate_without_a_factor() {
     let config = DrivingConfig {
         time_limit_base_s: 2.0,
         time_limit_per_m_s: 0.0,
@@ -261,7 +261,9 @@ fn timeouts_truncate_with_the_timeout_factor() {
     }
     assert_eq!(steps, 20);
     assert_eq!(scene.signal("timeout"), 1.0);
-    assert!((scene.metric("infraction_score") - 0.70).abs() < 1e-4);
+    assert_eq!(scene.metric("timeouts"), 1.0);
+    // A route time-out has no factor on the leaderboard (0.7 is a scenario time-out's).
+    assert_eq!(scene.metric("infraction_score"), 1.0);
     assert!(scene.metric("route_completion") > 0.0);
 }
 
@@ -349,7 +351,38 @@ fn hitting_a_parked_car_is_a_static_collision() {
     // 0.65 for the collision, times the off-route factor of the short drive off the lanes
     // (and no other factor: off-road counts as an infraction but has no penalty factor).
     let is = scene.metric("infraction_score");
-    assert!(is <= 0.65 + 1e-6 && is > 0.6, "{is}");
+    let tally = scene.env.tally();
+    let off_route = tally.off_route_distance / tally.route_length;
+    assert!(off_route < 0.05, "{off_route}");
+    assert!((is - 0.65 * (1.0 - off_route)).abs() < 1e-6, "{is}");
+}
+
+#[test]
+fn infraction_factors_are_the_leaderboard_values() {
+    use carrot_envs::driving::{EpisodeTally, Event};
+    let with = |event: Event, n: u32| {
+        let mut t = EpisodeTally {
+            route_length: 100.0,
+            ..EpisodeTally::default()
+        };
+        t.counts[event as usize] = n;
+        t.infraction_score()
+    };
+    assert_eq!(with(Event::CollisionVehicle, 1), 0.60);
+    assert_eq!(with(Event::CollisionStatic, 1), 0.65);
+    assert_eq!(with(Event::RedLight, 1), 0.70);
+    assert!((with(Event::CollisionStatic, 2) - 0.65 * 0.65).abs() < 1e-7);
+    for free in [Event::Blocked, Event::RouteDeviation, Event::OffRoad] {
+        assert_eq!(with(free, 3), 1.0, "{free:?}");
+    }
+    let mut t = EpisodeTally {
+        route_length: 200.0,
+        off_route_distance: 50.0,
+        ..EpisodeTally::default()
+    };
+    t.counts[Event::CollisionVehicle as usize] = 1;
+    t.counts[Event::RedLight as usize] = 1;
+    assert!((t.infraction_score() - 0.60 * 0.70 * 0.75).abs() < 1e-6);
 }
 
 #[test]

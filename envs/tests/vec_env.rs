@@ -169,3 +169,36 @@ fn a_physics_blow_up_is_counted_and_the_env_recovers() {
     }
     assert_eq!(envs.physics_failures(), 1);
 }
+
+#[test]
+fn each_env_gets_its_own_seed_plus_its_index() {
+    let driving: EnvConfig =
+        toml::from_str("id = \"driving\"\ntraffic = 2\nparked = 2\nmap_pool = 4").unwrap();
+    for config in [EnvConfig::Cartpole(CartPoleConfig::default()), driving] {
+        let n = 5;
+        let seed = 1000;
+        let mut envs = config.build_vec(n).unwrap();
+        let mut buf = envs.make_buffers(&NoReward);
+        envs.reset(seed, &mut buf).unwrap();
+        let d = buf.obs_dim;
+        for i in 0..n {
+            let mut alone = config.build().unwrap();
+            let mut obs = vec![0.0; d];
+            alone.reset(Some(seed + i as u64), &mut obs);
+            assert_eq!(
+                bits(&obs),
+                bits(buf.obs_row(i)),
+                "{}: env {i}",
+                label(&config)
+            );
+            for j in 0..i {
+                assert_ne!(
+                    bits(buf.obs_row(i)),
+                    bits(buf.obs_row(j)),
+                    "{}: envs {i} and {j} start alike",
+                    label(&config)
+                );
+            }
+        }
+    }
+}

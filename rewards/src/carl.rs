@@ -1,48 +1,20 @@
 //! The CaRL route-completion reward (arXiv 2504.17838):
-//! `r_t = dRC_t * prod(soft factors) - T`, with T on the terminal step of a collision or a
-//! red-light run, and terminating infractions ending the episode.
+//! `r_t = dRC_t * prod(soft factors) - T`, with T on the step of a collision or a red-light
+//! run. The env ends the episode (its `terminate_on`); the reward names the cause.
 
 use carrot_envs::{SignalSpec, StepReward};
 use serde::{Deserialize, Serialize};
 
-use crate::combinators::resolve_all_names;
-use crate::events::{cause_names, EventIndices, Terminations, PENALIZED};
+use crate::events::{cause_names, signal_indices, EventIndices};
 use crate::{Reward, RewardError};
-
-/// CaRL's comfort limits (longitudinal accel range, then magnitudes).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ComfortLimits {
-    pub lon_accel_min: f32,
-    pub lon_accel_max: f32,
-    pub lat_accel: f32,
-    pub jerk: f32,
-    pub lon_jerk: f32,
-    pub yaw_rate: f32,
-    pub yaw_accel: f32,
-}
-
-impl Default for ComfortLimits {
-    fn default() -> Self {
-        ComfortLimits {
-            lon_accel_min: -4.05,
-            lon_accel_max: 2.40,
-            lat_accel: 4.89,
-            jerk: 8.37,
-            lon_jerk: 4.13,
-            yaw_rate: 0.95,
-            yaw_accel: 1.93,
-        }
-    }
-}
 
 /// Config of the CaRL reward; every factor and termination can be switched off for ablations.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CarlConfig {
     /// Penalty T subtracted on a step with a vehicle or static collision or a red-light run.
+    /// Which events end the episode is the env's `terminate_on`.
     pub terminal_penalty: f32,
-    pub terminate_on: Terminations,
     /// Factor 0 while outside the route's lanes.
     pub outside_lanes_factor: bool,
     /// `max(0, 1 - (v - v_limit) / speeding_tolerance)` when above the limit.
@@ -51,10 +23,11 @@ pub struct CarlConfig {
     /// Factor `ttc_value` while a time-to-collision violation is held.
     pub ttc_factor: bool,
     pub ttc_value: f32,
-    /// `1 - comfort_weight * violated / 6` over the six comfort limits.
+    /// `1 - comfort_weight * violated / 6` over the six comfort limits, each held violated
+    /// for a while: the env's `comfort_violations` (limits and hold are the env's
+    /// `comfort_limits` and `comfort_penalty_ticks`, as they need the signals' history).
     pub comfort_factor: bool,
     pub comfort_weight: f32,
-    pub comfort_limits: ComfortLimits,
     /// `1 - clip(|lateral offset| / (lane_width / 2), 0, 1)` outside junctions.
     pub lane_centering_factor: bool,
 }
@@ -63,7 +36,6 @@ impl Default for CarlConfig {
     fn default() -> Self {
         CarlConfig {
             terminal_penalty: 1.0,
-            terminate_on: Terminations::default(),
             outside_lanes_factor: true,
             speeding_factor: true,
             speeding_tolerance: 2.23,
@@ -71,7 +43,6 @@ impl Default for CarlConfig {
             ttc_value: 0.5,
             comfort_factor: true,
             comfort_weight: 0.5,
-            comfort_limits: ComfortLimits::default(),
             lane_centering_factor: true,
         }
     }
@@ -87,28 +58,26 @@ const TERMS: [&str; 7] = [
     "penalty",
 ];
 
-const SIGNALS: [&str; 14] = [
-    "progress",
-    "outside_route_lanes",
-    "speed",
-    "speed_limit",
-    "ttc_violation",
-    "lon_accel",
-    "lat_accel",
-    "jerk",
-    "lon_jerk",
-    "yaw_rate",
-    "yaw_accel",
-    "lateral_offset",
-    "lane_width",
-    "in_junction",
-];
+signal_indices! {
+    /// The signals CaRL's formula reads.
+    CarlSignals {
+        progress,
+        outside_route_lanes,
+        speed,
+        speed_limit,
+        ttc_violation,
+        comfort_violations,
+        lateral_offset,
+        lane_width,
+        in_junction,
+    }
+}
 
 /// The CaRL reward built against a driving env's signals.
 #[derive(Clone, Debug)]
 pub struct CarlReward {
     config: CarlConfig,
-    idx: [usize; 14],
+    sig: CarlSignals,
     events: EventIndices,
     num_signals: usize,
     terms: Vec<String>,
@@ -123,31 +92,14 @@ impl CarlReward {
                 message: "speeding_tolerance must be positive".into(),
             });
         }
-        let idx = resolve_all_names("carl", spec, SIGNALS)?;
         Ok(CarlReward {
-            events: EventIndices::resolve("carl", spec, &config.terminate_on)?,
+            sig: CarlSignals::resolve("carl", spec)?,
+            events: EventIndices::resolve("carl", spec)?,
             config,
-            idx,
             num_signals: spec.len(),
             terms: TERMS.iter().map(|s| s.to_string()).collect(),
             causes: cause_names(),
         })
-    }
-
-    fn comfort_violations(&self, s: &[f32]) -> u32 {
-        let l = &self.config.comfort_limits;
-        let lon = s[self.idx[5]];
-        [
-            lon < l.lon_accel_min || lon > l.lon_accel_max,
-            s[self.idx[6]].abs() > l.lat_accel,
-            s[self.idx[7]].abs() > l.jerk,
-            s[self.idx[8]].abs() > l.lon_jerk,
-            s[self.idx[9]].abs() > l.yaw_rate,
-            s[self.idx[10]].abs() > l.yaw_accel,
-        ]
-        .iter()
-        .filter(|&&v| v)
-        .count() as u32
     }
 }
 
@@ -162,41 +114,45 @@ impl StepReward for CarlReward {
 
     fn evaluate(&self, s: &[f32], terms: &mut [f32]) -> (f32, Option<usize>) {
         let c = &self.config;
-        let progress = s[self.idx[0]].max(0.0);
-        let outside = if c.outside_lanes_factor && s[self.idx[1]] > 0.5 {
+        let i = &self.sig;
+        let progress = s[i.progress].max(0.0);
+        let outside = if c.outside_lanes_factor && s[i.outside_route_lanes] > 0.5 {
             0.0
         } else {
             1.0
         };
         let speeding = if c.speeding_factor {
-            let over = (s[self.idx[2]] - s[self.idx[3]]).max(0.0);
+            let over = (s[i.speed] - s[i.speed_limit]).max(0.0);
             (1.0 - over / c.speeding_tolerance).clamp(0.0, 1.0)
         } else {
             1.0
         };
-        let ttc = if c.ttc_factor && s[self.idx[4]] > 0.5 {
+        let ttc = if c.ttc_factor && s[i.ttc_violation] > 0.5 {
             c.ttc_value
         } else {
             1.0
         };
         let comfort = if c.comfort_factor {
-            1.0 - c.comfort_weight * self.comfort_violations(s) as f32 / 6.0
+            1.0 - c.comfort_weight * s[i.comfort_violations].clamp(0.0, 6.0) / 6.0
         } else {
             1.0
         };
-        let centering = if c.lane_centering_factor && s[self.idx[13]] < 0.5 {
-            let half = (s[self.idx[12]] * 0.5).max(1e-3);
-            1.0 - (s[self.idx[11]].abs() / half).clamp(0.0, 1.0)
+        let centering = if c.lane_centering_factor && s[i.in_junction] < 0.5 {
+            let half = (s[i.lane_width] * 0.5).max(1e-3);
+            1.0 - (s[i.lateral_offset].abs() / half).clamp(0.0, 1.0)
         } else {
             1.0
         };
-        let penalized = PENALIZED.iter().any(|&e| self.events.fired(s, e));
-        let penalty = if penalized { c.terminal_penalty } else { 0.0 };
+        let penalty = if self.events.penalized(s) {
+            c.terminal_penalty
+        } else {
+            0.0
+        };
         let r = progress * outside * speeding * ttc * comfort * centering - penalty;
         terms.copy_from_slice(&[
             progress, outside, speeding, ttc, comfort, centering, -penalty,
         ]);
-        (r, self.events.termination(s))
+        (r, self.events.cause(s))
     }
 }
 

@@ -1,3 +1,6 @@
+//! Rewards written in a config file: one signal (`signal`, the control tasks' classic rewards),
+//! weighted sums (`sum`) and products (`product`) of signals; and the name resolution they share.
+
 use carrot_envs::{SignalSpec, StepReward};
 use serde::{Deserialize, Serialize};
 

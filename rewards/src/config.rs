@@ -1,3 +1,6 @@
+//! The reward registry: `RewardConfig`, the typed `[reward]` table that names a reward by `id`
+//! and builds it against an env's signals.
+
 use carrot_envs::SignalSpec;
 use serde::{Deserialize, Serialize};
 

@@ -1,3 +1,5 @@
+//! The rewards' error type: one-line messages naming the reward and the signal or key at fault.
+
 /// Errors raised while building or evaluating a reward, each a one-line message.
 #[derive(Debug, thiserror::Error)]
 pub enum RewardError {

@@ -29,11 +29,11 @@ mod roach;
 pub mod shaping;
 
 pub use agreement::{AgreementConfig, AgreementReward};
-pub use carl::{CarlConfig, CarlReward, ComfortLimits};
+pub use carl::{CarlConfig, CarlReward};
+pub use carrot_envs::driving::EVENTS;
 pub use combinators::{ProductReward, SignalReward, SumReward, Transform, WeightedSignal};
 pub use config::RewardConfig;
 pub use error::RewardError;
-pub use events::{Terminations, EVENTS};
 pub use learned::{BlendConfig, BlendReward, BlendRows, FeatureConfig, FeatureSignal};
 pub use mix::{MixReward, RewardTerm};
 pub use reward::{BatchRewards, Reward};

@@ -1,3 +1,6 @@
+//! The `Reward` trait: a `StepReward` that can also recompute rewards over stored signals and
+//! expose learnable parameters.
+
 use carrot_envs::StepReward;
 
 use crate::RewardError;

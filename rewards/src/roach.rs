@@ -1,11 +1,12 @@
 //! The shaped Roach-style reward that CaRL compares against:
-//! `r = r_speed + r_position + r_rotation + r_action + r_terminal`.
+//! `r = r_speed + r_position + r_rotation + r_action + r_terminal`. Roach's own terminations
+//! (its lateral deviation, no off-road end) are the env's: `terminate_on` set to
+//! `carrot_envs::driving::ROACH_TERMINATIONS`.
 
 use carrot_envs::{SignalSpec, StepReward};
 use serde::{Deserialize, Serialize};
 
-use crate::combinators::resolve_all_names;
-use crate::events::{cause_names, EventIndices, Terminations, EVENTS, PENALIZED};
+use crate::events::{cause_names, signal_indices, EventIndices};
 use crate::{Reward, RewardError};
 
 /// Weights and constants of the shaped reward.
@@ -26,7 +27,6 @@ pub struct RoachConfig {
     /// red lights when `speed_penalty` is set.
     pub terminal_penalty: f32,
     pub speed_penalty: bool,
-    pub terminate_on: Terminations,
 }
 
 impl Default for RoachConfig {
@@ -40,25 +40,27 @@ impl Default for RoachConfig {
             steer_change_threshold: 0.01,
             terminal_penalty: 1.0,
             speed_penalty: true,
-            terminate_on: Terminations::default(),
         }
     }
 }
 
 const TERMS: [&str; 5] = ["speed", "position", "rotation", "action", "terminal"];
-const SIGNALS: [&str; 5] = [
-    "speed",
-    "desired_speed",
-    "lateral_distance",
-    "heading_error",
-    "steer_change",
-];
+signal_indices! {
+    /// The signals Roach's formula reads.
+    RoachSignals {
+        speed,
+        desired_speed,
+        lateral_distance,
+        heading_error,
+        steer_change,
+    }
+}
 
 /// The Roach-style shaped reward built against a driving env's signals.
 #[derive(Clone, Debug)]
 pub struct RoachReward {
     config: RoachConfig,
-    idx: [usize; 5],
+    sig: RoachSignals,
     events: EventIndices,
     num_signals: usize,
     terms: Vec<String>,
@@ -73,11 +75,10 @@ impl RoachReward {
                 message: "v_max must be positive".into(),
             });
         }
-        let idx = resolve_all_names("roach", spec, SIGNALS)?;
         Ok(RoachReward {
-            events: EventIndices::resolve("roach", spec, &config.terminate_on)?,
+            sig: RoachSignals::resolve("roach", spec)?,
+            events: EventIndices::resolve("roach", spec)?,
             config,
-            idx,
             num_signals: spec.len(),
             terms: TERMS.iter().map(|s| s.to_string()).collect(),
             causes: cause_names(),
@@ -96,25 +97,29 @@ impl StepReward for RoachReward {
 
     fn evaluate(&self, s: &[f32], terms: &mut [f32]) -> (f32, Option<usize>) {
         let c = &self.config;
-        let v = s[self.idx[0]];
-        let speed = c.speed_weight * (1.0 - (v - s[self.idx[1]]).abs() / c.v_max);
-        let position = -c.position_weight * s[self.idx[2]].abs();
-        let rotation = -c.rotation_weight * s[self.idx[3]].abs();
-        let action = if s[self.idx[4]].abs() > c.steer_change_threshold {
+        let i = &self.sig;
+        let v = s[i.speed];
+        let speed = c.speed_weight * (1.0 - (v - s[i.desired_speed]).abs() / c.v_max);
+        let position = -c.position_weight * s[i.lateral_distance].abs();
+        let rotation = -c.rotation_weight * s[i.heading_error].abs();
+        let action = if s[i.steer_change].abs() > c.steer_change_threshold {
             -c.action_penalty
         } else {
             0.0
         };
-        // Every event (timeouts and finished routes included) marks an episode end.
-        let ended = (0..EVENTS.len()).any(|e| self.events.fired(s, e));
-        let mut terminal = if ended { -c.terminal_penalty } else { 0.0 };
-        if c.speed_penalty && PENALIZED.iter().any(|&e| self.events.fired(s, e)) {
+        // Every episode end (time-outs and finished routes included) pays the terminal term.
+        let mut terminal = if self.events.ended(s) {
+            -c.terminal_penalty
+        } else {
+            0.0
+        };
+        if c.speed_penalty && self.events.penalized(s) {
             terminal -= v.abs();
         }
         terms.copy_from_slice(&[speed, position, rotation, action, terminal]);
         (
             speed + position + rotation + action + terminal,
-            self.events.termination(s),
+            self.events.cause(s),
         )
     }
 }

@@ -43,7 +43,17 @@ fn eval(r: &dyn Reward, s: &[f32]) -> (f32, Option<usize>, Vec<f32>) {
 }
 
 fn cause(name: &str) -> Option<usize> {
-    EVENTS.iter().position(|&e| e == name)
+    EVENTS.iter().position(|e| e.signal == name)
+}
+
+/// `calm()` with event `name` fired on a step where the env ends the episode.
+fn ending_with(name: &str) -> Vec<f32> {
+    let mut s = calm();
+    set(&mut s, name, 1.0);
+    if name != "timeout" {
+        set(&mut s, "terminated", 1.0);
+    }
+    s
 }
 
 #[test]
@@ -55,8 +65,7 @@ fn carl_calm_step_is_pure_progress() {
 
 #[test]
 fn carl_collision_step_pays_the_penalty_and_ends() {
-    let mut s = calm();
-    set(&mut s, "collision_vehicle", 1.0);
+    let s = ending_with("collision_vehicle");
     let (r, c, terms) = eval(&*carl(), &s);
     assert!((r - (0.1 - 1.0)).abs() < 1e-6, "{r}");
     assert_eq!(c, cause("collision_vehicle"));
@@ -65,12 +74,10 @@ fn carl_collision_step_pays_the_penalty_and_ends() {
 
 #[test]
 fn carl_red_light_is_penalized_but_blocked_is_not() {
-    let mut s = calm();
-    set(&mut s, "red_light", 1.0);
+    let s = ending_with("red_light");
     let (r, c, _) = eval(&*carl(), &s);
     assert!((r + 0.9).abs() < 1e-6 && c == cause("red_light"));
-    let mut s = calm();
-    set(&mut s, "blocked", 1.0);
+    let s = ending_with("blocked");
     let (r, c, _) = eval(&*carl(), &s);
     assert!((r - 0.1).abs() < 1e-6 && c == cause("blocked"));
 }
@@ -88,9 +95,7 @@ fn carl_speeding_by_one_metre_per_second() {
 #[test]
 fn carl_two_comfort_violations() {
     let mut s = calm();
-    set(&mut s, "lat_accel", -5.0);
-    set(&mut s, "yaw_rate", 1.0);
-    set(&mut s, "lon_accel", 2.0);
+    set(&mut s, "comfort_violations", 2.0);
     let (r, _, terms) = eval(&*carl(), &s);
     let factor = 1.0 - 0.5 * 2.0 / 6.0;
     assert!((terms[4] - factor).abs() < 1e-6, "{terms:?}");
@@ -99,8 +104,7 @@ fn carl_two_comfort_violations() {
 
 #[test]
 fn carl_route_finished_ends_without_penalty() {
-    let mut s = calm();
-    set(&mut s, "route_finished", 1.0);
+    let s = ending_with("route_finished");
     let (r, c, _) = eval(&*carl(), &s);
     assert!((r - 0.1).abs() < 1e-6);
     assert_eq!(c, cause("route_finished"));
@@ -123,14 +127,29 @@ fn carl_lane_centering_outside_lanes_and_ablation_switches() {
     set(&mut s, "outside_route_lanes", 1.0);
     assert_eq!(eval(&*carl(), &s).0, 0.0);
 
-    let cfg: CarlConfig =
-        toml::from_str("outside_lanes_factor = false\n[terminate_on]\ncollision_vehicle = false")
-            .unwrap();
+    let cfg: CarlConfig = toml::from_str("outside_lanes_factor = false").unwrap();
     let r = RewardConfig::Carl(cfg).build(&spec()).unwrap();
     assert!((eval(&*r, &s).0 - 0.1).abs() < 1e-6);
+}
+
+#[test]
+fn the_env_alone_decides_the_end() {
+    // A collision the env did not end the episode on (e.g. `terminate_on = []`): the penalty
+    // is paid, but the reward names no cause, so the episode goes on.
     let mut s = calm();
     set(&mut s, "collision_vehicle", 1.0);
-    assert_eq!(eval(&*r, &s).1, None, "collision termination switched off");
+    let (r, c, _) = eval(&*carl(), &s);
+    assert!((r + 0.9).abs() < 1e-6 && c.is_none());
+    let (_, c, terms) = eval(&*roach(), &s);
+    assert!(c.is_none() && terms[4] == -5.0, "{terms:?}");
+    // The rewards have no termination switch of their own.
+    for reward in ["carl", "roach"] {
+        let text = format!("id = \"{reward}\"\n[terminate_on]\ncollision_vehicle = false");
+        let err = toml::from_str::<RewardConfig>(&text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("terminate_on"), "{err}");
+    }
 }
 
 #[test]
@@ -152,13 +171,11 @@ fn roach_terms_follow_the_shaped_formula() {
 
 #[test]
 fn roach_collision_costs_one_plus_speed() {
-    let mut s = calm();
-    set(&mut s, "collision_static", 1.0);
+    let s = ending_with("collision_static");
     let (_, c, terms) = eval(&*roach(), &s);
     assert_eq!(terms[4], -1.0 - 5.0);
     assert_eq!(c, cause("collision_static"));
-    let mut s = calm();
-    set(&mut s, "timeout", 1.0);
+    let s = ending_with("timeout");
     let (_, c, terms) = eval(&*roach(), &s);
     assert_eq!(terms[4], -1.0);
     assert_eq!(c, cause("timeout"));
@@ -172,4 +189,17 @@ fn driving_rewards_need_driving_signals() {
         Err(e) => e.to_string(),
     };
     assert!(err.contains("carl") && err.contains("progress"), "{err}");
+}
+
+#[test]
+fn carl_halves_progress_while_a_ttc_violation_is_held() {
+    let mut s = calm();
+    set(&mut s, "ttc_violation", 1.0);
+    let (r, c, terms) = eval(&*carl(), &s);
+    assert_eq!(terms[3], 0.5, "{terms:?}");
+    assert!((r - 0.05).abs() < 1e-7, "{r}");
+    assert_eq!(c, None);
+    let off: CarlConfig = toml::from_str("ttc_factor = false").unwrap();
+    let r = RewardConfig::Carl(off).build(&spec()).unwrap();
+    assert!((eval(&*r, &s).0 - 0.1).abs() < 1e-7);
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::comfort::ComfortLimits;
+use super::events::terminating_default;
 use super::map::MapFamily;
 use crate::EnvError;
 
@@ -57,12 +59,25 @@ pub struct DrivingConfig {
     /// Physics sub-steps per 0.1 s control step.
     pub physics_substeps: usize,
     pub action: DrivingAction,
-    /// Signals that end the episode (see the signal list); `route_finished` always does.
+    /// Signals that end the episode (see the signal list); `route_finished` always does. The
+    /// env is the one place that decides an episode's end; reward modules only see it (the
+    /// `terminated` signal). Default: every event of `EVENTS` marked terminating.
     pub terminate_on: Vec<String>,
     /// Seconds below 0.1 m/s before `blocked` fires.
     pub blocked_seconds: f32,
-    /// Seconds `ttc_violation` stays 1 after an event.
-    pub ttc_hold_seconds: f32,
+    /// Control steps `ttc_violation` stays 1 after a violation (CaRL's `ttc_penalty_ticks`).
+    pub ttc_penalty_ticks: u32,
+    /// Control steps each violated comfort limit stays counted (CaRL's
+    /// `comfort_penalty_ticks`), and the six limits (CaRL's CARLA values by default).
+    pub comfort_penalty_ticks: u32,
+    pub comfort_limits: ComfortLimits,
+    /// Roach's lateral-deviation event fires beyond `max(lane_deviation_min_m, last lateral
+    /// distance)` from the route (Roach's `min_thresh_lat_dist`, 3.5 m).
+    pub lane_deviation_min_m: f32,
+    /// Evaluation mode of the CARLA leaderboard: collisions and red lights are counted (and
+    /// lower the infraction score) but do not end the episode. Every episode reports the mode
+    /// in the metric `continues_after_infractions`.
+    pub continue_after_infractions: bool,
     /// Distance from the route (m) that counts as `route_deviation`.
     pub route_deviation_m: f32,
     /// Roach's v_max for `desired_speed` (m/s); with `desired_speed_from_limit` the lane's
@@ -70,15 +85,6 @@ pub struct DrivingConfig {
     pub desired_speed_max: f32,
     pub desired_speed_from_limit: bool,
 }
-
-pub const TERMINATING_DEFAULT: [&str; 6] = [
-    "collision_vehicle",
-    "collision_static",
-    "red_light",
-    "blocked",
-    "route_deviation",
-    "off_road",
-];
 
 impl Default for DrivingConfig {
     fn default() -> Self {
@@ -101,9 +107,13 @@ impl Default for DrivingConfig {
             ray_range_m: 40.0,
             physics_substeps: 2,
             action: DrivingAction::Continuous,
-            terminate_on: TERMINATING_DEFAULT.iter().map(|s| s.to_string()).collect(),
+            terminate_on: terminating_default(),
             blocked_seconds: 90.0,
-            ttc_hold_seconds: 1.0,
+            ttc_penalty_ticks: 500,
+            comfort_penalty_ticks: 500,
+            comfort_limits: ComfortLimits::default(),
+            lane_deviation_min_m: 3.5,
+            continue_after_infractions: false,
             route_deviation_m: 30.0,
             desired_speed_max: 6.0,
             desired_speed_from_limit: false,
@@ -127,6 +137,7 @@ impl DrivingConfig {
             ("blocked_seconds", self.blocked_seconds),
             ("route_deviation_m", self.route_deviation_m),
             ("desired_speed_max", self.desired_speed_max),
+            ("lane_deviation_min_m", self.lane_deviation_min_m),
         ];
         for (name, v) in positive {
             if !(v.is_finite() && v > 0.0) {
@@ -136,7 +147,6 @@ impl DrivingConfig {
         for (name, v) in [
             ("time_limit_base_s", self.time_limit_base_s),
             ("time_limit_per_m_s", self.time_limit_per_m_s),
-            ("ttc_hold_seconds", self.ttc_hold_seconds),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return fail(format!("{name} must be >= 0, got {v}"));
@@ -162,6 +172,23 @@ impl DrivingConfig {
         }
         if self.rays > 256 || self.route_points > 100 || self.nearest_vehicles > 64 {
             return fail("rays <= 256, route_points <= 100, nearest_vehicles <= 64".into());
+        }
+        let l = &self.comfort_limits;
+        let magnitudes = [l.lat_accel, l.jerk, l.lon_jerk, l.yaw_rate, l.yaw_accel];
+        if !(l.lon_accel_min < l.lon_accel_max && magnitudes.iter().all(|m| *m > 0.0)) {
+            return fail(
+                "comfort_limits: lon_accel_min must be below lon_accel_max and every other \
+                 limit positive"
+                    .into(),
+            );
+        }
+        for (name, ticks) in [
+            ("ttc_penalty_ticks", self.ttc_penalty_ticks),
+            ("comfort_penalty_ticks", self.comfort_penalty_ticks),
+        ] {
+            if ticks == 0 {
+                return fail(format!("{name} must be at least 1"));
+            }
         }
         for name in &self.terminate_on {
             if !signal_names.contains(&name.as_str()) {

@@ -1,19 +1,26 @@
-//! `DrivingEnv`: episode setup (map, route, traffic, parked cars, rapier world) and the
-//! control step (traffic planning, physics sub-steps, route tracking, infractions).
+//! `DrivingEnv`: the world's state, grouped into its parts (the episode's actors and rapier
+//! world, route tracking, the ray sensor, the episode clock, infraction timers, scratch
+//! buffers), its construction and the `Env` interface. Episode setup is in `episode`, the
+//! control step in `step`, the observation in `sense`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rand::RngExt;
 
+use super::comfort::Comfort;
 use super::config::{DrivingAction, DrivingConfig};
-use super::geometry::{dir, rotate, Projection, V2};
+use super::events::{continues_after, EVENTS};
+use super::geometry::{Projection, V2};
 use super::map::{self, LaneHit, LightState, Map, MapFamily, Signal};
+use super::metrics::{EpisodeTally, METRIC_NAMES};
 use super::observation::ObsLayout;
 use super::physics::Physics;
-use super::planner::{Idm, Occupant, Planner};
+use super::planner::Occupant;
+use super::rays::RaySensor;
 use super::route::Route;
-use super::signals::{self, EpisodeTally, NUM_SIGNALS};
+use super::signals::{self, NUM_SIGNALS};
+use super::tracking::RouteTracker;
 use super::traffic::TrafficVehicle;
 use super::vehicle::{BodyVelocity, VehicleParams};
 use crate::{env_rng, Env, EnvError, EnvRng, SignalSpec, Space, StepOutcome};
@@ -67,50 +74,91 @@ pub struct EgoState {
     pub pedal: f32,
 }
 
+/// The episode clock: control steps taken and the step limit.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct EpisodeClock {
+    pub time: f32,
+    pub steps: u32,
+    pub max_steps: u32,
+}
+
+impl EpisodeClock {
+    /// Seconds until the time limit.
+    pub fn time_left(&self) -> f32 {
+        (self.max_steps - self.steps.min(self.max_steps)) as f32 * CONTROL_DT
+    }
+}
+
+/// State that outlasts a step: standing still (for `blocked`), the time-to-collision hold,
+/// the comfort filters and holds, and the last lateral distance (Roach's deviation check).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct InfractionTimers {
+    pub still_seconds: f32,
+    /// Steps the TTC penalty is still held.
+    pub ttc_ticks: u32,
+    pub comfort: Comfort,
+    pub last_lateral: f32,
+}
+
+/// The actors of an episode besides the ego, with the signalized stop lines.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Actors {
+    pub traffic: Vec<TrafficVehicle>,
+    pub obstacles: Vec<Obstacle>,
+    pub stop_lines: Vec<StopLine>,
+}
+
+/// Buffers reused every step (nothing is allocated per step).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Scratch {
+    /// Lane occupancy of every actor, for the drivers' planning.
+    pub occupants: Vec<Occupant>,
+    pub hits: Vec<LaneHit>,
+    pub plans: Vec<(f32, f32)>,
+}
+
+/// The env's fixed description: spaces, signals, the terminating signals.
+struct Interface {
+    observation_space: Space,
+    action_space: Space,
+    signal_spec: SignalSpec,
+}
+
 /// The top-down driving world (see the module docs of `driving`).
 pub struct DrivingEnv {
     pub(crate) config: DrivingConfig,
     pub(crate) vehicle: VehicleParams,
     pub(crate) layout: ObsLayout,
-    observation_space: Space,
-    action_space: Space,
-    spec: SignalSpec,
+    interface: Interface,
+    /// Signal indices that end the episode (`terminate_on`).
     pub(crate) terminate_on: Vec<usize>,
     pub(crate) rng: EnvRng,
     pub(crate) map: Arc<Map>,
-    pub(crate) route: Route,
     pub(crate) physics: Physics,
-    pub(crate) traffic: Vec<TrafficVehicle>,
-    pub(crate) obstacles: Vec<Obstacle>,
-    pub(crate) stop_lines: Vec<StopLine>,
-    pub(crate) occupants: Vec<Occupant>,
+    pub(crate) actors: Actors,
     pub(crate) ego: EgoState,
-    pub(crate) time: f32,
-    pub(crate) steps: u32,
-    pub(crate) max_steps: u32,
-    /// Route tracking: the current projection and the furthest point reached.
-    pub(crate) proj: Projection,
-    pub(crate) max_s: f32,
-    pub(crate) still_seconds: f32,
-    pub(crate) ttc_hold: f32,
+    pub(crate) tracker: RouteTracker,
+    pub(crate) clock: EpisodeClock,
+    pub(crate) timers: InfractionTimers,
     pub(crate) tally: EpisodeTally,
     pub(crate) light_override: Option<LightState>,
-    pub(crate) ray_dirs: Vec<V2>,
-    pub(crate) ray_objects: Vec<f32>,
-    pub(crate) ray_edges: Vec<f32>,
-    pub(crate) hits: Vec<LaneHit>,
-    pub(crate) plans: Vec<(f32, f32)>,
-    pub(crate) world_ray_dirs: Vec<V2>,
+    pub(crate) rays: RaySensor,
+    pub(crate) scratch: Scratch,
 }
 
 impl DrivingEnv {
     pub fn new(config: DrivingConfig) -> Result<Self, EnvError> {
         let names = signals::signal_names();
         config.validate(&names)?;
+        // In the evaluation mode collisions and red lights are counted but end nothing.
         let terminate_on = config
             .terminate_on
             .iter()
             .map(|n| names.iter().position(|m| m == n).unwrap())
+            .filter(|&i| {
+                let event = EVENTS.iter().position(|e| e.signal == names[i]);
+                !(config.continue_after_infractions && event.is_some_and(continues_after))
+            })
             .collect();
         let layout = ObsLayout {
             route_points: config.route_points,
@@ -130,10 +178,6 @@ impl DrivingEnv {
                 Space::discrete(&refs)
             }
         };
-        let ray_dirs = (0..config.rays)
-            .map(|i| std::f32::consts::TAU * i as f32 / config.rays as f32)
-            .map(dir)
-            .collect();
         let mut rng = env_rng(0);
         let family = config.family(0);
         let map = shared_map(family, config.map_seed);
@@ -150,34 +194,27 @@ impl DrivingEnv {
         let mut env = DrivingEnv {
             vehicle,
             layout,
-            observation_space: layout.space(),
-            action_space,
-            spec: signals::signal_spec(),
+            interface: Interface {
+                observation_space: layout.space(),
+                action_space,
+                signal_spec: signals::signal_spec(),
+            },
             terminate_on,
             rng,
             map,
-            route,
             physics,
-            traffic: Vec::new(),
-            obstacles: Vec::new(),
-            stop_lines: Vec::new(),
-            occupants: Vec::new(),
+            actors: Actors::default(),
             ego: EgoState::default(),
-            time: 0.0,
-            steps: 0,
-            max_steps: 1,
-            proj: Projection::default(),
-            max_s: 0.0,
-            still_seconds: 0.0,
-            ttc_hold: 0.0,
+            tracker: RouteTracker::new(route),
+            clock: EpisodeClock {
+                max_steps: 1,
+                ..EpisodeClock::default()
+            },
+            timers: InfractionTimers::default(),
             tally: EpisodeTally::default(),
             light_override: None,
-            ray_objects: vec![0.0; config.rays],
-            ray_edges: vec![0.0; config.rays],
-            ray_dirs,
-            hits: Vec::new(),
-            plans: Vec::new(),
-            world_ray_dirs: Vec::new(),
+            rays: RaySensor::new(config.rays, config.ray_range_m),
+            scratch: Scratch::default(),
             config,
         };
         let mut obs = vec![0.0; env.layout.dim()];
@@ -192,13 +229,13 @@ impl DrivingEnv {
         &self.map
     }
     pub fn route(&self) -> &Route {
-        &self.route
+        &self.tracker.route
     }
     pub fn traffic(&self) -> &[TrafficVehicle] {
-        &self.traffic
+        &self.actors.traffic
     }
     pub fn obstacles(&self) -> &[Obstacle] {
-        &self.obstacles
+        &self.actors.obstacles
     }
     pub fn ego(&self) -> &EgoState {
         &self.ego
@@ -207,23 +244,24 @@ impl DrivingEnv {
         &self.vehicle
     }
     pub fn time(&self) -> f32 {
-        self.time
+        self.clock.time
     }
     /// Route completion so far (%).
     pub fn route_completion(&self) -> f32 {
-        100.0 * self.max_s / self.route.length()
+        self.tracker.completion()
     }
     /// The ego's current projection on the route.
     pub fn route_projection(&self) -> Projection {
-        self.proj
+        self.tracker.proj
     }
     /// Last ray distances (objects, edges), in metres.
     pub fn rays(&self) -> (&[V2], &[f32], &[f32]) {
-        (&self.ray_dirs, &self.ray_objects, &self.ray_edges)
+        let r = &self.rays;
+        (&r.dirs, &r.objects, &r.edges)
     }
     /// Stop lines at signalized lane ends.
     pub fn stop_lines(&self) -> &[StopLine] {
-        &self.stop_lines
+        &self.actors.stop_lines
     }
     pub fn tally(&self) -> &EpisodeTally {
         &self.tally
@@ -232,7 +270,7 @@ impl DrivingEnv {
     /// State of a light, honouring a test override.
     pub fn light_state(&self, signal: Signal) -> LightState {
         self.light_override
-            .unwrap_or_else(|| self.map.light_state(signal, self.time))
+            .unwrap_or_else(|| self.map.light_state(signal, self.clock.time))
     }
 
     fn draw_map(&mut self) -> Arc<Map> {
@@ -249,164 +287,6 @@ impl DrivingEnv {
                 shared_map(family, seed)
             }
         }
-    }
-
-    /// Starts an episode on `route` in the current map (no traffic, no parked cars are added
-    /// beyond the config's); used by `reset` and by scripted scenes.
-    pub(crate) fn start_episode(&mut self) {
-        let cfg = &self.config;
-        let start = self.route.line.point_at(0.0);
-        let yaw = self.route.line.heading_at(0.0);
-        let v = &self.vehicle;
-        self.physics = Physics::new(
-            CONTROL_DT / cfg.physics_substeps as f32,
-            start,
-            yaw,
-            V2::new(v.length / 2.0, v.width / 2.0),
-            v.mass,
-            v.yaw_inertia,
-        );
-        self.obstacles.clear();
-        let spots = &self.map.roadside;
-        let mut tries = 0;
-        while self.obstacles.len() < cfg.parked.min(spots.len()) && tries < 20 * cfg.parked {
-            tries += 1;
-            let spot = spots[self.rng.random_range(0..spots.len())];
-            let clear = (spot.pos - start).length() > 10.0
-                && self
-                    .obstacles
-                    .iter()
-                    .all(|o| (o.pos - spot.pos).length() > 6.0);
-            if !clear {
-                continue;
-            }
-            let half = if self.rng.random::<f32>() < 0.75 {
-                V2::new(2.2, 0.9)
-            } else {
-                V2::new(0.6, 0.6)
-            };
-            self.obstacles.push(Obstacle {
-                pos: spot.pos,
-                yaw: spot.heading,
-                half,
-            });
-        }
-        for o in &self.obstacles {
-            self.physics.add_static_box(o.pos, o.yaw, o.half);
-        }
-        self.stop_lines = self
-            .map
-            .lanes
-            .iter()
-            .filter_map(|l| {
-                let signal = l.signal?;
-                let end = *l.centre.pts.last()?;
-                let d = l.centre.direction_at(l.length());
-                let n = super::geometry::left(d) * (l.width * 0.5);
-                Some(StopLine {
-                    a: end + n,
-                    b: end - n,
-                    dir: d,
-                    signal,
-                })
-            })
-            .collect();
-        self.traffic.clear();
-        let half = V2::new(v.length / 2.0, v.width / 2.0);
-        let mut tries = 0;
-        while self.traffic.len() < cfg.traffic && tries < 30 * cfg.traffic {
-            tries += 1;
-            let lanes = &self.map.spawn_lanes;
-            let lane = lanes[self.rng.random_range(0..lanes.len())];
-            let len = self.map.lanes[lane].length();
-            let s = self.rng.random_range(2.0..len - 2.0);
-            let p = self.map.lanes[lane].centre.point_at(s);
-            if (p - start).length() < 25.0
-                || self.traffic.iter().any(|t| (t.pos - p).length() < 12.0)
-            {
-                continue;
-            }
-            let body = self.physics.add_vehicle(p, 0.0, half);
-            let t = TrafficVehicle::new(&self.map, lane, s, &mut self.rng, body);
-            self.physics.place_vehicle(body, t.pos, t.yaw);
-            self.traffic.push(t);
-        }
-        self.ego = EgoState {
-            pos: start,
-            yaw,
-            ..EgoState::default()
-        };
-        self.time = 0.0;
-        self.steps = 0;
-        let limit = cfg.time_limit_base_s + cfg.time_limit_per_m_s * self.route.length();
-        self.max_steps = (limit / CONTROL_DT).ceil().max(1.0) as u32;
-        self.proj = self.route.line.project_near(start, 0, 0, 4);
-        self.max_s = 0.0;
-        self.still_seconds = 0.0;
-        self.ttc_hold = 0.0;
-        self.tally = EpisodeTally {
-            route_length: self.route.length(),
-            ..EpisodeTally::default()
-        };
-        self.light_override = None;
-        self.update_occupants();
-        self.physics.refresh_queries();
-        self.cast_rays();
-    }
-
-    /// Lane occupancy of every actor, for the drivers' planning.
-    pub(crate) fn update_occupants(&mut self) {
-        self.occupants.clear();
-        self.map.lanes_at(self.ego.pos, 0.3, &mut self.hits);
-        let k = self.route.lane_index_at(self.proj.s);
-        for h in &self.hits {
-            let next = if self.route.lanes[k].lane == h.lane {
-                self.route.lanes.get(k + 1).map(|l| l.lane)
-            } else {
-                None
-            };
-            self.occupants.push(Occupant {
-                actor: 0,
-                lane: h.lane,
-                s: h.s,
-                speed: self.ego.body.vx.max(0.0),
-                pos: self.ego.pos,
-                next,
-            });
-        }
-        for (i, t) in self.traffic.iter().enumerate() {
-            self.occupants.push(Occupant {
-                actor: i + 1,
-                lane: t.path[0],
-                s: t.s,
-                speed: t.speed,
-                pos: t.pos,
-                next: t.next_lane(),
-            });
-        }
-    }
-
-    pub(crate) fn planner(&self) -> Planner<'_> {
-        Planner {
-            map: &self.map,
-            occupants: &self.occupants,
-            time: self.time,
-            light_override: self.light_override,
-            idm: Idm::default(),
-        }
-    }
-
-    pub(crate) fn cast_rays(&mut self) {
-        let mut dirs = std::mem::take(&mut self.world_ray_dirs);
-        dirs.clear();
-        dirs.extend(self.ray_dirs.iter().map(|d| rotate(*d, self.ego.yaw)));
-        let range = self.config.ray_range_m;
-        self.physics
-            .cast_rays(self.ego.pos, &dirs, range, &mut self.ray_objects);
-        self.map
-            .edge_index
-            .cast_rays(self.ego.pos, &dirs, range, &mut self.ray_edges);
-        self.world_ray_dirs = dirs;
     }
 }
 
@@ -436,13 +316,13 @@ impl Env for DrivingEnv {
         "driving"
     }
     fn observation_space(&self) -> &Space {
-        &self.observation_space
+        &self.interface.observation_space
     }
     fn action_space(&self) -> &Space {
-        &self.action_space
+        &self.interface.action_space
     }
     fn signal_spec(&self) -> &SignalSpec {
-        &self.spec
+        &self.interface.signal_spec
     }
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
@@ -450,7 +330,7 @@ impl Env for DrivingEnv {
             self.rng = env_rng(seed);
         }
         self.map = self.draw_map();
-        self.route = Route::generate(
+        self.tracker.route = Route::generate(
             &self.map,
             &mut self.rng,
             self.config.route_min_m,
@@ -466,7 +346,7 @@ impl Env for DrivingEnv {
     }
 
     fn episode_metric_names(&self) -> &[&'static str] {
-        &signals::METRIC_NAMES
+        &METRIC_NAMES
     }
 
     fn episode_metrics(&self, out: &mut [f32]) {

@@ -26,8 +26,8 @@ impl Default for Expert {
 impl Expert {
     /// The continuous action `[steer, accel]` for the env's current state.
     pub fn act(&self, env: &DrivingEnv) -> [f32; 2] {
-        let route = &env.route;
-        let proj = env.proj;
+        let route = &env.tracker.route;
+        let proj = env.tracker.proj;
         let ego = &env.ego;
         let v = &env.vehicle;
         let k = route.lane_index_at(proj.s);

@@ -20,31 +20,54 @@
 //!   shared by every env in the process (about 0.7 MB per map: the default 64 per family stay
 //!   under 150 MB); road edges form a query-only rapier scene per map.
 //! - Observation layout: see [`ObsLayout`] (module `observation`); signals: [`SIGNAL_ROWS`];
-//!   episode metrics: [`METRIC_NAMES`] and [`EpisodeTally`].
+//!   events (what can end an episode, with their leaderboard factors): [`EVENTS`]; episode
+//!   metrics: [`METRIC_NAMES`] and [`EpisodeTally`].
+//! - Comfort, TTC and metrics follow CaRL's CARLA code and the CARLA leaderboard (`comfort`:
+//!   smoothed signals and held limits; TTC held `ttc_penalty_ticks` and skipped while stopped;
+//!   no factor for a route time-out; `continue_after_infractions` is the leaderboard's
+//!   evaluation mode). Privileged value inputs as CaRL's: `time_left_frac`, `route_left_frac`,
+//!   `route_length_km`, `blocked_left_frac`, `ttc_hold_left`, `comfort_hold_left_*`.
+//! - Code map: `env` (the state, in parts), `episode` (setup), `step` (the control step in
+//!   phases), `tracking` (route progress), `hazards` (red lights, off-road, time-to-collision,
+//!   desired speed), `rays`, `sense` (observation), `physics` (the rapier world), `scene`
+//!   (hooks for scripted scenes).
 
+mod comfort;
 mod config;
 mod edges;
 mod env;
+mod episode;
+mod events;
 mod expert;
 pub mod geometry;
+mod hazards;
 pub mod map;
+mod metrics;
 mod observation;
 mod physics;
 pub mod planner;
+mod rays;
 pub mod route;
 mod scene;
 mod sense;
 mod signals;
 mod step;
+mod tracking;
 mod traffic;
 mod vehicle;
 
-pub use config::{DrivingAction, DrivingConfig, TERMINATING_DEFAULT};
+pub use comfort::{ComfortLimits, COMFORT_LIMITS};
+pub use config::{DrivingAction, DrivingConfig};
 pub use env::{DrivingEnv, EgoState, Obstacle, StopLine, CONTROL_DT, DISCRETE_ACTIONS};
+pub use events::{
+    terminating_default, Event, EventInfo, EVENTS, PENALTY_RED_LIGHT, PENALTY_STATIC,
+    PENALTY_VEHICLE, ROACH_TERMINATIONS,
+};
 pub use expert::Expert;
 pub use geometry::boxes_overlap;
 pub use map::{LightState, Map, MapFamily};
+pub use metrics::{EpisodeTally, METRIC_NAMES};
 pub use observation::ObsLayout;
-pub use signals::{EpisodeTally, METRIC_NAMES, SIGNAL_ROWS};
+pub use signals::SIGNAL_ROWS;
 pub use traffic::TrafficVehicle;
 pub use vehicle::{BodyVelocity, VehicleParams};

@@ -1,4 +1,4 @@
-//! The rapier world of one episode: the ego (a dynamic body pushed by tire forces), traffic
+//! The rapier world of one episode (a [`PhysicsWorld`] seen from the top): the ego (a dynamic body pushed by tire forces), traffic
 //! (kinematic bodies moved by their drivers), parked cars and obstacles (fixed colliders).
 //! Road edges live in their own query-only scene (`edges`). Collisions of the ego are
 //! read from rapier's collision events; the ray ring uses rapier's query pipeline.
@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rapier2d::prelude::*;
 
 use super::geometry::V2;
+use crate::physics_world::PhysicsWorld;
 
 const TAG_EGO: u128 = 1;
 const TAG_VEHICLE: u128 = 2;
@@ -62,18 +63,9 @@ impl EventHandler for CollisionFlags {
     fn handle_soft_body_tear_event(&self, _soft_bodies: &SoftBodySet, _event: &SoftBodyTearEvent) {}
 }
 
+/// The episode's rapier world with the ego's handle and its collision flags.
 pub struct Physics {
-    pipeline: PhysicsPipeline,
-    params: IntegrationParameters,
-    islands: IslandManager,
-    broad_phase: BroadPhaseBvh,
-    narrow_phase: NarrowPhase,
-    pub bodies: RigidBodySet,
-    colliders: ColliderSet,
-    impulse_joints: ImpulseJointSet,
-    multibody_joints: MultibodyJointSet,
-    soft_bodies: SoftBodySet,
-    ccd: CCDSolver,
+    world: PhysicsWorld,
     pub ego: RigidBodyHandle,
     pub events: CollisionFlags,
 }
@@ -89,13 +81,8 @@ fn solid_groups(member: Group) -> InteractionGroups {
 impl Physics {
     /// An empty world with the ego at `pos`/`yaw`; `dt` is the physics sub-step.
     pub fn new(dt: f32, pos: V2, yaw: f32, half: V2, mass: f32, yaw_inertia: f32) -> Self {
-        let params = IntegrationParameters {
-            dt,
-            num_solver_iterations: 1,
-            ..IntegrationParameters::default()
-        };
-        let mut bodies = RigidBodySet::new();
-        let mut colliders = ColliderSet::new();
+        let mut world = PhysicsWorld::top_down(dt);
+        let (bodies, colliders) = (&mut world.bodies, &mut world.colliders);
         let ego = bodies.insert(
             RigidBodyBuilder::dynamic()
                 .pose(Pose::new(pos, yaw))
@@ -110,21 +97,10 @@ impl Physics {
                 .collision_groups(solid_groups(GROUP_VEHICLE))
                 .active_events(ActiveEvents::COLLISION_EVENTS),
             ego,
-            &mut bodies,
+            bodies,
         );
         Physics {
-            pipeline: PhysicsPipeline::new(),
-            params,
-            islands: IslandManager::new(),
-            // A few dozen colliders: refitting is enough, re-optimizing every step is not worth it.
-            broad_phase: BroadPhaseBvh::with_optimization_strategy(BvhOptimizationStrategy::None),
-            narrow_phase: NarrowPhase::new(),
-            bodies,
-            colliders,
-            impulse_joints: ImpulseJointSet::new(),
-            multibody_joints: MultibodyJointSet::new(),
-            soft_bodies: SoftBodySet::new(),
-            ccd: CCDSolver::new(),
+            world,
             ego,
             events: CollisionFlags::default(),
         }
@@ -132,24 +108,24 @@ impl Physics {
 
     /// A traffic vehicle: a kinematic body its driver moves.
     pub fn add_vehicle(&mut self, pos: V2, yaw: f32, half: V2) -> RigidBodyHandle {
-        let h = self.bodies.insert(
+        let h = self.world.bodies.insert(
             RigidBodyBuilder::kinematic_position_based()
                 .pose(Pose::new(pos, yaw))
                 .can_sleep(false),
         );
-        self.colliders.insert_with_parent(
+        self.world.colliders.insert_with_parent(
             ColliderBuilder::cuboid(half.x, half.y)
                 .user_data(TAG_VEHICLE)
                 .collision_groups(solid_groups(GROUP_VEHICLE)),
             h,
-            &mut self.bodies,
+            &mut self.world.bodies,
         );
         h
     }
 
     /// A parked car or obstacle: a fixed box.
     pub fn add_static_box(&mut self, pos: V2, yaw: f32, half: V2) {
-        self.colliders.insert(
+        self.world.colliders.insert(
             ColliderBuilder::cuboid(half.x, half.y)
                 .position(Pose::new(pos, yaw))
                 .user_data(TAG_STATIC)
@@ -158,21 +134,21 @@ impl Physics {
     }
 
     pub fn set_vehicle_pose(&mut self, h: RigidBodyHandle, pos: V2, yaw: f32) {
-        if let Some(b) = self.bodies.get_mut(h) {
+        if let Some(b) = self.world.bodies.get_mut(h) {
             b.set_next_kinematic_position(Pose::new(pos, yaw));
         }
     }
 
     /// Teleports a kinematic vehicle (respawn), without sweeping through the world.
     pub fn place_vehicle(&mut self, h: RigidBodyHandle, pos: V2, yaw: f32) {
-        if let Some(b) = self.bodies.get_mut(h) {
+        if let Some(b) = self.world.bodies.get_mut(h) {
             b.set_position(Pose::new(pos, yaw), true);
         }
     }
 
     /// Ego pose `(position, yaw)` and world velocity `(linear, angular)`.
     pub fn ego_state(&self) -> (V2, f32, V2, f32) {
-        let b = &self.bodies[self.ego];
+        let b = &self.world.bodies[self.ego];
         (
             b.translation(),
             b.rotation().angle(),
@@ -182,7 +158,7 @@ impl Physics {
     }
 
     pub fn set_ego_state(&mut self, pos: V2, yaw: f32, vel: V2, yaw_rate: f32) {
-        let b = &mut self.bodies[self.ego];
+        let b = &mut self.world.bodies[self.ego];
         b.set_position(Pose::new(pos, yaw), true);
         b.set_linvel(vel, true);
         b.set_angvel(yaw_rate, true);
@@ -190,42 +166,19 @@ impl Physics {
 
     /// Changes the ego's velocity through an impulse (the tire forces over one sub-step).
     pub fn push_ego(&mut self, dv: V2, dyaw_rate: f32, mass: f32, yaw_inertia: f32) {
-        let b = &mut self.bodies[self.ego];
+        let b = &mut self.world.bodies[self.ego];
         b.apply_impulse(dv * mass, true);
         b.apply_torque_impulse(dyaw_rate * yaw_inertia, true);
     }
 
     pub fn step(&mut self) {
-        self.pipeline.step(
-            V2::ZERO,
-            &self.params,
-            &mut self.islands,
-            &mut self.broad_phase,
-            &mut self.narrow_phase,
-            &mut self.bodies,
-            &mut self.colliders,
-            &mut self.impulse_joints,
-            &mut self.multibody_joints,
-            &mut self.soft_bodies,
-            &mut self.ccd,
-            &(),
-            &self.events,
-        );
+        self.world.step_with_events(&self.events);
     }
 
     /// Brings the broad phase up to date without advancing time (after placing bodies), so
     /// ray casts see them. Collision events from this refresh are discarded.
     pub fn refresh_queries(&mut self) {
-        CollisionPipeline::new().step(
-            self.params.prediction_distance(),
-            &mut self.islands,
-            &mut self.broad_phase,
-            &mut self.narrow_phase,
-            &mut self.bodies,
-            &mut self.colliders,
-            &(),
-            &self.events,
-        );
+        self.world.refresh_queries(&self.events);
         self.take_collisions();
     }
 
@@ -240,16 +193,6 @@ impl Physics {
     /// Distance along each ray to the nearest vehicle or obstacle (`range` when none).
     pub fn cast_rays(&self, origin: V2, dirs: &[V2], range: f32, out: &mut [f32]) {
         let filter = QueryFilter::default().exclude_rigid_body(self.ego);
-        let query = self.broad_phase.as_query_pipeline(
-            self.narrow_phase.query_dispatcher(),
-            &self.bodies,
-            &self.colliders,
-            filter,
-        );
-        for (o, &d) in out.iter_mut().zip(dirs) {
-            *o = query
-                .cast_ray(&Ray::new(origin, d), range, true)
-                .map_or(range, |h| h.1);
-        }
+        self.world.cast_rays(filter, origin, dirs, range, out);
     }
 }

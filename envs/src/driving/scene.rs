@@ -16,7 +16,7 @@ impl DrivingEnv {
 
     /// Replaces the route (and restarts the episode on it). For scripted scenes and demos.
     pub fn restart_on_route(&mut self, route: Route, obs: &mut [f32]) {
-        self.route = route;
+        self.tracker.route = route;
         self.start_episode();
         self.write_observation(obs);
     }
@@ -36,7 +36,7 @@ impl DrivingEnv {
             },
             ..EgoState::default()
         };
-        self.proj = self.route.line.project(pos);
+        self.tracker.proj = self.tracker.route.line.project(pos);
         self.physics.refresh_queries();
         self.update_occupants();
         self.cast_rays();
@@ -46,9 +46,9 @@ impl DrivingEnv {
     /// Adds a traffic vehicle standing still (its driver holds it) `ahead` metres along the
     /// route from the ego's projection, on the route lane. For scripted collisions.
     pub fn add_stopped_vehicle_on_route(&mut self, ahead: f32) {
-        let s = (self.proj.s + ahead).min(self.route.length());
-        let k = self.route.lane_index_at(s);
-        let rl = self.route.lanes[k];
+        let route = &self.tracker.route;
+        let s = (self.tracker.proj.s + ahead).min(route.length());
+        let rl = route.lanes[route.lane_index_at(s)];
         let lane_s = rl.lane_s0 + (s - rl.start);
         let v = &self.vehicle;
         let half = V2::new(v.length / 2.0, v.width / 2.0);
@@ -57,7 +57,7 @@ impl DrivingEnv {
         t.speed = 0.0;
         t.speed_factor = 0.0;
         self.physics.place_vehicle(body, t.pos, t.yaw);
-        self.traffic.push(t);
+        self.actors.traffic.push(t);
         self.physics.refresh_queries();
         self.update_occupants();
     }

@@ -15,17 +15,18 @@ impl DrivingEnv {
         obs[3] = e.yaw_rate;
         obs[4] = e.steer;
         obs[5] = e.pedal;
-        let route = &self.route;
+        let route = &self.tracker.route;
+        let proj = self.tracker.proj;
         for k in 0..l.route_points {
-            let s = self.proj.s + self.config.route_point_spacing_m * (k + 1) as f32;
+            let s = proj.s + self.config.route_point_spacing_m * (k + 1) as f32;
             let p = to_frame(route.line.point_at(s), e.pos, e.yaw);
             obs[l.route_start() + 2 * k] = p.x / 20.0;
             obs[l.route_start() + 2 * k + 1] = p.y / 20.0;
         }
-        let lane = &self.map.lanes[route.lanes[route.lane_index_at(self.proj.s)].lane];
-        let d = route.line.direction_at(self.proj.s);
+        let lane = &self.map.lanes[route.lanes[route.lane_index_at(proj.s)].lane];
+        let d = route.line.direction_at(proj.s);
         let lane_obs = [
-            self.proj.lateral / 2.0,
+            proj.lateral / 2.0,
             wrap_angle(d.y.atan2(d.x) - e.yaw),
             lane.speed_limit / 10.0,
             lane.width / 4.0,
@@ -49,10 +50,10 @@ impl DrivingEnv {
                 light[4] = 1.0;
             }
         }
-        let range = self.config.ray_range_m;
+        let range = self.rays.range();
         for r in 0..l.rays {
-            obs[l.ray_start() + r] = self.ray_objects[r] / range;
-            obs[l.ray_start() + l.rays + r] = self.ray_edges[r] / range;
+            obs[l.ray_start() + r] = self.rays.objects[r] / range;
+            obs[l.ray_start() + l.rays + r] = self.rays.edges[r] / range;
         }
         let start = l.vehicle_start();
         let block = &mut obs[start..start + 7 * l.vehicles];
@@ -60,6 +61,7 @@ impl DrivingEnv {
         if l.vehicles > 0 {
             let radius = self.config.vehicle_radius_m;
             let mut near: Vec<(f32, usize)> = self
+                .actors
                 .traffic
                 .iter()
                 .enumerate()
@@ -69,7 +71,7 @@ impl DrivingEnv {
             near.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             let (s, c) = e.yaw.sin_cos();
             for (slot, &(_, i)) in near.iter().take(l.vehicles).enumerate() {
-                let t = &self.traffic[i];
+                let t = &self.actors.traffic[i];
                 let p = to_frame(t.pos, e.pos, e.yaw);
                 let v = V2::new(t.yaw.cos(), t.yaw.sin()) * t.speed - e.vel;
                 let rel_v = V2::new(c * v.x + s * v.y, -s * v.x + c * v.y);

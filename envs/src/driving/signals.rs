@@ -1,11 +1,11 @@
-//! The driving env's per-step signals (the names reward modules use) and episode metrics.
+//! The driving env's per-step signals: the names reward modules use, with units and meaning.
 
 use crate::SignalSpec;
 
 macro_rules! signals {
     ($(($idx:ident, $name:literal, $unit:literal, $meaning:literal)),* $(,)?) => {
         /// Index of each signal in the signal vector.
-        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
         #[derive(Clone, Copy, Debug)]
         #[repr(usize)]
         pub enum Sig { $($idx),* }
@@ -25,20 +25,21 @@ signals! {
     (OffRoad, "off_road", "0/1", "more than 95% of the car outside the drivable area"),
     (Timeout, "timeout", "0/1", "episode time limit reached this step (the step is truncated)"),
     (RouteFinished, "route_finished", "0/1", "reached the end of the route"),
+    (LaneDeviation, "lane_deviation", "0/1", "Roach's lateral deviation: beyond max(lane_deviation_min_m, last step's distance) from the route"),
     (OutsideRouteLanes, "outside_route_lanes", "0/1", "wrong direction, or more than 0.5 m beyond half the route lane's width"),
     (Speed, "speed", "m/s", "forward speed"),
     (SpeedLimit, "speed_limit", "m/s", "speed limit of the route lane"),
-    (TtcViolation, "ttc_violation", "0/1", "constant-velocity projection 0.1-0.9 s ahead overlaps another actor (held ttc_hold_seconds)"),
-    (LonAccel, "lon_accel", "m/s^2", "longitudinal acceleration"),
-    (LatAccel, "lat_accel", "m/s^2", "lateral acceleration (left positive)"),
-    (Jerk, "jerk", "m/s^3", "magnitude of the change of the acceleration vector per second"),
-    (LonJerk, "lon_jerk", "m/s^3", "change of longitudinal acceleration per second"),
-    (YawRate, "yaw_rate", "rad/s", "yaw rate (left positive)"),
-    (YawAccel, "yaw_accel", "rad/s^2", "change of yaw rate per second"),
+    (TtcViolation, "ttc_violation", "0/1", "constant-velocity projection 0.1-0.9 s ahead overlaps another actor, checked while moving (held ttc_penalty_ticks steps)"),
+    (LonAccel, "lon_accel", "m/s^2", "longitudinal acceleration, Savitzky-Golay smoothed (8 steps)"),
+    (LatAccel, "lat_accel", "m/s^2", "lateral acceleration (left positive), smoothed (8 steps)"),
+    (Jerk, "jerk", "m/s^3", "derivative of the smoothed acceleration magnitude (15 steps)"),
+    (LonJerk, "lon_jerk", "m/s^3", "derivative of the smoothed longitudinal acceleration (15 steps)"),
+    (YawRate, "yaw_rate", "rad/s", "yaw rate (left positive), smoothed derivative of the yaw (5 steps)"),
+    (YawAccel, "yaw_accel", "rad/s^2", "second derivative of the yaw, smoothed (5 steps)"),
     (LateralOffset, "lateral_offset", "m", "signed distance from the route lane centre (left positive)"),
     (LaneWidth, "lane_width", "m", "width of the route lane"),
     (InJunction, "in_junction", "0/1", "the route lane here is a junction connector"),
-    (DesiredSpeed, "desired_speed", "m/s", "Roach target speed: v_max lowered near a vehicle ahead or a red light"),
+    (DesiredSpeed, "desired_speed", "m/s", "Roach target speed: v_max lowered near a vehicle ahead or a red or yellow light"),
     (LateralDistance, "lateral_distance", "m", "unsigned distance from the route lane centre"),
     (HeadingError, "heading_error", "rad", "route heading minus ego heading, wrapped to (-pi, pi]"),
     (SteerChange, "steer_change", "1", "absolute change of the steering command since the last step"),
@@ -46,6 +47,19 @@ signals! {
     (AccelCmd, "accel_cmd", "1", "pedal command in [-1, 1] (negative brakes)"),
     (TimeLeft, "time_left", "s", "seconds until the episode time limit"),
     (RouteLeft, "route_left", "m", "route length still to drive"),
+    (Terminated, "terminated", "0/1", "the env ends the episode this step (a terminate_on event or the route's end; time-outs are `timeout`)"),
+    (ComfortViolations, "comfort_violations", "count", "comfort limits held violated (0-6; each held comfort_penalty_ticks steps)"),
+    (TimeLeftFrac, "time_left_frac", "1", "share of the episode time limit left"),
+    (RouteLeftFrac, "route_left_frac", "1", "share of the route length left"),
+    (RouteLengthKm, "route_length_km", "km", "route length"),
+    (BlockedLeftFrac, "blocked_left_frac", "1", "share of blocked_seconds the ego may still stand still"),
+    (TtcHoldLeft, "ttc_hold_left", "1", "share of ttc_penalty_ticks the TTC penalty is still held"),
+    (ComfortHoldLeftLonAccel, "comfort_hold_left_lon_accel", "1", "share of comfort_penalty_ticks the lon_accel limit is still held"),
+    (ComfortHoldLeftLatAccel, "comfort_hold_left_lat_accel", "1", "same for lat_accel"),
+    (ComfortHoldLeftJerk, "comfort_hold_left_jerk", "1", "same for jerk"),
+    (ComfortHoldLeftLonJerk, "comfort_hold_left_lon_jerk", "1", "same for lon_jerk"),
+    (ComfortHoldLeftYawRate, "comfort_hold_left_yaw_rate", "1", "same for yaw_rate"),
+    (ComfortHoldLeftYawAccel, "comfort_hold_left_yaw_accel", "1", "same for yaw_accel"),
 }
 
 pub const NUM_SIGNALS: usize = SIGNAL_ROWS.len();
@@ -56,90 +70,4 @@ pub fn signal_spec() -> SignalSpec {
 
 pub fn signal_names() -> Vec<&'static str> {
     SIGNAL_ROWS.iter().map(|r| r.0).collect()
-}
-
-/// Episode metrics, CARLA leaderboard style.
-pub const METRIC_NAMES: [&str; 12] = [
-    "route_completion",
-    "infraction_score",
-    "driving_score",
-    "infractions_per_km",
-    "distance_km",
-    "collisions_vehicle",
-    "collisions_static",
-    "red_lights",
-    "off_road",
-    "route_deviation",
-    "blocked",
-    "timeouts",
-];
-
-/// CARLA leaderboard penalty factors.
-pub const PENALTY_VEHICLE: f32 = 0.60;
-pub const PENALTY_STATIC: f32 = 0.65;
-pub const PENALTY_RED_LIGHT: f32 = 0.70;
-pub const PENALTY_TIMEOUT: f32 = 0.70;
-
-/// Infraction counts and distances of one episode.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct EpisodeTally {
-    pub route_completion: f32,
-    pub route_length: f32,
-    pub distance: f32,
-    /// Distance driven outside the route lanes (m).
-    pub off_route_distance: f32,
-    pub collisions_vehicle: u32,
-    pub collisions_static: u32,
-    pub red_lights: u32,
-    pub off_road: u32,
-    pub route_deviation: u32,
-    pub blocked: u32,
-    pub timeouts: u32,
-}
-
-impl EpisodeTally {
-    /// Product of the penalty factors, with the off-route factor (1 - fraction of the route
-    /// length driven outside the route lanes).
-    pub fn infraction_score(&self) -> f32 {
-        let off_route = (self.off_route_distance / self.route_length.max(1.0)).clamp(0.0, 1.0);
-        PENALTY_VEHICLE.powi(self.collisions_vehicle as i32)
-            * PENALTY_STATIC.powi(self.collisions_static as i32)
-            * PENALTY_RED_LIGHT.powi(self.red_lights as i32)
-            * PENALTY_TIMEOUT.powi(self.timeouts as i32)
-            * (1.0 - off_route)
-    }
-
-    pub fn infractions(&self) -> u32 {
-        self.collisions_vehicle
-            + self.collisions_static
-            + self.red_lights
-            + self.off_road
-            + self.route_deviation
-            + self.blocked
-            + self.timeouts
-    }
-
-    /// Writes the values in `METRIC_NAMES` order. Infractions per km divide by the distance
-    /// driven, floored at 100 m so an immediate crash does not report thousands per km.
-    pub fn write(&self, out: &mut [f32]) {
-        let is = self.infraction_score();
-        let km = self.distance / 1000.0;
-        let values = [
-            self.route_completion,
-            is,
-            self.route_completion * is,
-            self.infractions() as f32 / km.max(0.1),
-            km,
-            self.collisions_vehicle as f32,
-            self.collisions_static as f32,
-            self.red_lights as f32,
-            self.off_road as f32,
-            self.route_deviation as f32,
-            self.blocked as f32,
-            self.timeouts as f32,
-        ];
-        for (o, v) in out.iter_mut().zip(values) {
-            *o = v;
-        }
-    }
 }

@@ -1,18 +1,90 @@
-//! The control step: traffic planning, physics sub-steps, route tracking, infractions and
-//! the per-step signals.
+//! The control step, in named phases: read the action, simulate traffic and the ego through the
+//! physics sub-steps, measure the ego, track the route, detect the events, update the sensors
+//! and timers, tally the episode, write the signals, decide whether the episode ends.
 
 use super::config::DrivingAction;
 use super::env::{DrivingEnv, EgoState, CONTROL_DT, DISCRETE_ACTIONS, NEUTRAL_ACTION};
-use super::geometry::{
-    boxes_overlap, dir, left, rotate, segments_intersect, to_frame, wrap_angle, V2,
-};
-use super::map::LightState;
+use super::events::{Event, Fired, EVENTS};
+use super::geometry::{dir, left, rotate, wrap_angle, V2};
 use super::signals::Sig;
 use super::vehicle::BodyVelocity;
 use crate::StepOutcome;
 use rand::RngExt;
 
+/// Below this speed (m/s) the ego counts as standing still (for `blocked`, and CaRL skips the
+/// time-to-collision check).
+const STILL_SPEED: f32 = 0.1;
+/// Roach's lateral deviation: a jump of more than this (m) in one step raises the threshold
+/// to the new distance plus `ROACH_JUMP_SLACK_M` instead; the check adds `ROACH_EPS_M`.
+const ROACH_JUMP_M: f32 = 0.8;
+const ROACH_JUMP_SLACK_M: f32 = 0.5;
+const ROACH_EPS_M: f32 = 0.01;
+/// Share of the footprint outside the drivable area that counts as `off_road`.
+const OFF_ROAD_SHARE: f32 = 0.95;
+/// Beyond half the lane width plus this margin (m), or heading off by more than this angle,
+/// the ego is outside the route's lanes.
+const OUTSIDE_LANE_MARGIN_M: f32 = 0.5;
+const WRONG_DIRECTION_RAD: f32 = std::f32::consts::FRAC_PI_2;
+/// A traffic vehicle stopped this long (s) this far from the ego (m) is respawned.
+const TRAFFIC_STUCK_S: f32 = 60.0;
+const TRAFFIC_STUCK_FAR_M: f32 = 60.0;
+/// Respawns keep this far from the ego and from other vehicles (m), start this far into a
+/// spawn lane or an entry lane (m), with this many attempts.
+const RESPAWN_CLEAR_OF_EGO_M: f32 = 40.0;
+const RESPAWN_SPACING_M: f32 = 15.0;
+const RESPAWN_LANE_MARGIN_M: f32 = 2.0;
+const RESPAWN_ENTRY_S_M: f32 = 1.0;
+const RESPAWN_TRIES: usize = 20;
+
+/// Collisions the ego started during the step's physics sub-steps.
+#[derive(Clone, Copy, Debug, Default)]
+struct Contacts {
+    vehicle: bool,
+    obstacle: bool,
+}
+
+/// The route lane under the ego and how the ego sits in it.
+#[derive(Clone, Copy, Debug)]
+struct LaneView {
+    speed_limit: f32,
+    width: f32,
+    in_junction: bool,
+    heading_error: f32,
+    outside: bool,
+}
+
 impl DrivingEnv {
+    pub(crate) fn step_inner(
+        &mut self,
+        action: &[f32],
+        obs: &mut [f32],
+        sig: &mut [f32],
+    ) -> StepOutcome {
+        let (steer, pedal) = self.decode_action(action);
+        let prev = self.ego;
+        let contacts = self.simulate(steer, pedal);
+        self.clock.time += CONTROL_DT;
+        self.clock.steps += 1;
+        if !self.measure_ego(&prev, steer, pedal) {
+            return self.recover_from_blow_up(&prev, obs, sig);
+        }
+        self.relocalize_traffic();
+        let moved = (self.ego.pos - prev.pos).length();
+        let route_step = self.tracker.advance(self.ego.pos, moved);
+        let lane = self.lane_view();
+        let fired = self.detect_events(&prev, contacts, route_step.finished);
+        self.update_occupants();
+        self.cast_rays();
+        let ttc = self.update_ttc_hold();
+        self.update_comfort();
+        self.tally_step(moved, lane.outside, &fired);
+        self.write_signals(sig, &prev, &lane, &fired, route_step.progress, moved, ttc);
+        self.write_privileged_signals(sig);
+        let outcome = self.decide_end(sig, &fired);
+        self.write_observation(obs);
+        outcome
+    }
+
     /// Reads the action as `(steer, pedal)`; non-finite values count as zero.
     fn decode_action(&self, action: &[f32]) -> (f32, f32) {
         let clean = |x: f32| {
@@ -40,31 +112,15 @@ impl DrivingEnv {
     }
 
     /// Moves traffic and the ego through one control step of physics sub-steps.
-    fn simulate(&mut self, steer: f32, pedal: f32) -> (bool, bool) {
-        let mut plans = std::mem::take(&mut self.plans);
-        plans.clear();
-        {
-            let planner = self.planner();
-            plans.extend(
-                self.traffic
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| t.plan(i + 1, &planner)),
-            );
-        }
-        for (t, &(accel, steer)) in self.traffic.iter_mut().zip(&plans) {
-            t.accel = accel;
-            t.steer = steer;
-        }
-        self.plans = plans;
+    fn simulate(&mut self, steer: f32, pedal: f32) -> Contacts {
+        self.plan_traffic();
         let substeps = self.config.physics_substeps;
         let dt = CONTROL_DT / substeps as f32;
         let v = self.vehicle;
         let angle = steer * v.max_steer;
-        let (mut hit_vehicle, mut hit_static) = (false, false);
+        let mut contacts = Contacts::default();
         for _ in 0..substeps {
-            let (pos, yaw, vel, yaw_rate) = self.physics.ego_state();
-            let _ = pos;
+            let (_, yaw, vel, yaw_rate) = self.physics.ego_state();
             let body = body_velocity(vel, yaw, yaw_rate);
             let next = v.advance(body, angle, pedal, dt);
             let new_yaw = yaw + next.yaw_rate * dt;
@@ -75,23 +131,85 @@ impl DrivingEnv {
                 v.mass,
                 v.yaw_inertia,
             );
-            for t in self.traffic.iter_mut() {
+            for t in self.actors.traffic.iter_mut() {
                 t.advance(dt);
                 self.physics.set_vehicle_pose(t.body, t.pos, t.yaw);
             }
             self.physics.step();
-            let (a, b) = self.physics.take_collisions();
-            hit_vehicle |= a;
-            hit_static |= b;
+            let (vehicle, obstacle) = self.physics.take_collisions();
+            contacts.vehicle |= vehicle;
+            contacts.obstacle |= obstacle;
         }
-        (hit_vehicle, hit_static)
+        contacts
+    }
+
+    /// Every traffic driver chooses its acceleration and steering for this step.
+    fn plan_traffic(&mut self) {
+        let mut plans = std::mem::take(&mut self.scratch.plans);
+        plans.clear();
+        {
+            let planner = self.planner();
+            plans.extend(
+                self.actors
+                    .traffic
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| t.plan(i + 1, &planner)),
+            );
+        }
+        for (t, &(accel, steer)) in self.actors.traffic.iter_mut().zip(&plans) {
+            t.accel = accel;
+            t.steer = steer;
+        }
+        self.scratch.plans = plans;
+    }
+
+    /// Reads the ego's new state from the physics; false when it went non-finite.
+    fn measure_ego(&mut self, prev: &EgoState, steer: f32, pedal: f32) -> bool {
+        let (pos, yaw, vel, yaw_rate) = self.physics.ego_state();
+        if !(pos.is_finite() && yaw.is_finite() && vel.is_finite() && yaw_rate.is_finite()) {
+            return false;
+        }
+        let accel = (vel - prev.vel) / CONTROL_DT;
+        self.ego = EgoState {
+            pos,
+            yaw,
+            vel,
+            yaw_rate,
+            body: body_velocity(vel, yaw, yaw_rate),
+            accel,
+            lon_accel: accel.dot(dir(yaw)),
+            steer,
+            pedal,
+        };
+        true
+    }
+
+    /// Puts the ego back where it was, at rest, and ends the episode with zero signals.
+    fn recover_from_blow_up(
+        &mut self,
+        prev: &EgoState,
+        obs: &mut [f32],
+        sig: &mut [f32],
+    ) -> StepOutcome {
+        self.physics
+            .set_ego_state(prev.pos, prev.yaw, V2::ZERO, 0.0);
+        self.ego.vel = V2::ZERO;
+        self.write_observation(obs);
+        sig.iter_mut().for_each(|x| *x = 0.0);
+        StepOutcome {
+            terminated: true,
+            truncated: false,
+            physics_failure: true,
+        }
     }
 
     fn relocalize_traffic(&mut self) {
-        for i in 0..self.traffic.len() {
-            let alive = self.traffic[i].relocalize(&self.map, &mut self.rng, CONTROL_DT);
-            let far_from_ego = (self.traffic[i].pos - self.ego.pos).length() > 60.0;
-            let stuck = self.traffic[i].stopped > 60.0 && far_from_ego;
+        for i in 0..self.actors.traffic.len() {
+            let t = &mut self.actors.traffic[i];
+            let alive = t.relocalize(&self.map, &mut self.rng, CONTROL_DT);
+            let far_from_ego = (t.pos - self.ego.pos).length() > TRAFFIC_STUCK_FAR_M;
+            let stuck = t.stopped > TRAFFIC_STUCK_S && far_from_ego;
             if !alive || stuck {
                 self.respawn_traffic(i);
             }
@@ -104,281 +222,220 @@ impl DrivingEnv {
         let entries: Vec<usize> = (0..self.map.lanes.len())
             .filter(|&l| self.map.lanes[l].predecessors.is_empty())
             .collect();
-        for _ in 0..20 {
+        for _ in 0..RESPAWN_TRIES {
             let (lane, s) = if entries.is_empty() {
                 let lanes = &self.map.spawn_lanes;
                 let lane = lanes[self.rng.random_range(0..lanes.len())];
-                (
-                    lane,
-                    self.rng
-                        .random_range(2.0..self.map.lanes[lane].length() - 2.0),
-                )
+                let end = self.map.lanes[lane].length() - RESPAWN_LANE_MARGIN_M;
+                (lane, self.rng.random_range(RESPAWN_LANE_MARGIN_M..end))
             } else {
-                (entries[self.rng.random_range(0..entries.len())], 1.0)
+                let lane = entries[self.rng.random_range(0..entries.len())];
+                (lane, RESPAWN_ENTRY_S_M)
             };
             let p = self.map.lanes[lane].centre.point_at(s);
-            let clear = (p - self.ego.pos).length() > 40.0
+            let clear = (p - self.ego.pos).length() > RESPAWN_CLEAR_OF_EGO_M
                 && self
+                    .actors
                     .traffic
                     .iter()
                     .enumerate()
-                    .all(|(j, t)| j == i || (t.pos - p).length() > 15.0);
+                    .all(|(j, t)| j == i || (t.pos - p).length() > RESPAWN_SPACING_M);
             if clear {
                 let map = self.map.clone();
-                self.traffic[i].respawn(&map, lane, s, &mut self.rng);
-                let t = &self.traffic[i];
+                let t = &mut self.actors.traffic[i];
+                t.respawn(&map, lane, s, &mut self.rng);
                 self.physics.place_vehicle(t.body, t.pos, t.yaw);
                 return;
             }
         }
     }
 
-    /// Did the ego cross a stop line at red moving from `from` to `to`?
-    fn ran_red_light(&self, from: V2, to: V2) -> bool {
-        self.stop_lines.iter().any(|l| {
-            (to - from).dot(l.dir) > 0.0
-                && segments_intersect(from, to, l.a, l.b)
-                && self.light_state(l.signal) == LightState::Red
-        })
+    /// The route lane at the ego's projection and the ego's heading error and lane keeping.
+    fn lane_view(&self) -> LaneView {
+        let route = &self.tracker.route;
+        let proj = self.tracker.proj;
+        let lane = &self.map.lanes[route.lanes[route.lane_index_at(proj.s)].lane];
+        let route_heading = route.line.direction_at(proj.s);
+        let heading_error = wrap_angle(route_heading.y.atan2(route_heading.x) - self.ego.yaw);
+        let outside = heading_error.abs() > WRONG_DIRECTION_RAD
+            || proj.dist > lane.width * 0.5 + OUTSIDE_LANE_MARGIN_M;
+        LaneView {
+            speed_limit: lane.speed_limit,
+            width: lane.width,
+            in_junction: lane.in_junction(),
+            heading_error,
+            outside,
+        }
     }
 
-    /// Fraction of the ego footprint outside the drivable area, from 3 x 3 sample points.
-    fn off_road_fraction(&self) -> f32 {
-        let (hx, hy) = (self.vehicle.length / 2.0, self.vehicle.width / 2.0);
-        let mut outside = 0;
-        for i in -1..=1 {
-            for j in -1..=1 {
-                let local = V2::new(i as f32 * hx, j as f32 * hy);
-                if !self
-                    .map
-                    .drivable(self.ego.pos + rotate(local, self.ego.yaw))
-                {
-                    outside += 1;
-                }
-            }
-        }
-        outside as f32 / 9.0
-    }
-
-    pub(crate) fn step_inner(
-        &mut self,
-        action: &[f32],
-        obs: &mut [f32],
-        sig: &mut [f32],
-    ) -> StepOutcome {
-        let (steer, pedal) = self.decode_action(action);
-        let prev = self.ego;
-        let (hit_vehicle, hit_static) = self.simulate(steer, pedal);
-        self.time += CONTROL_DT;
-        self.steps += 1;
-        let (pos, yaw, vel, yaw_rate) = self.physics.ego_state();
-        if !(pos.is_finite() && yaw.is_finite() && vel.is_finite() && yaw_rate.is_finite()) {
-            self.physics
-                .set_ego_state(prev.pos, prev.yaw, V2::ZERO, 0.0);
-            self.ego.vel = V2::ZERO;
-            self.write_observation(obs);
-            sig.iter_mut().for_each(|x| *x = 0.0);
-            return StepOutcome {
-                terminated: true,
-                truncated: false,
-                physics_failure: true,
-            };
-        }
-        let accel = (vel - prev.vel) / CONTROL_DT;
-        let heading = dir(yaw);
-        self.ego = EgoState {
-            pos,
-            yaw,
-            vel,
-            yaw_rate,
-            body: body_velocity(vel, yaw, yaw_rate),
-            accel,
-            lon_accel: accel.dot(heading),
-            steer,
-            pedal,
-        };
-        self.relocalize_traffic();
-
-        // Route progress: only while moving forward along the route past the furthest point
-        // reached, capped by the distance actually driven (no gains from teleports or jumps).
-        let moved = (pos - prev.pos).length();
-        let proj = self.route.line.project_near(pos, self.proj.seg, 3, 12);
-        let proj = if proj.dist > 15.0 {
-            self.route.line.project(pos)
-        } else {
-            proj
-        };
-        let forward = proj.s - self.proj.s;
-        self.proj = proj;
-        let before = self.max_s;
-        if proj.dist <= 10.0 && proj.s > self.max_s && forward > 0.0 {
-            self.max_s += (proj.s - self.max_s).min(forward).min(moved + 0.5);
-        }
-        let finished = self.max_s >= self.route.length() - 1.0;
-        if finished {
-            self.max_s = self.route.length();
-        }
-        let progress = 100.0 * (self.max_s - before) / self.route.length();
-        let rc = self.route_completion();
-
-        let k = self.route.lane_index_at(proj.s);
-        let map = self.map.clone();
-        let lane = &map.lanes[self.route.lanes[k].lane];
-        let route_heading = self.route.line.direction_at(proj.s);
-        let heading_error = wrap_angle(route_heading.y.atan2(route_heading.x) - yaw);
-        let outside =
-            heading_error.abs() > std::f32::consts::FRAC_PI_2 || proj.dist > lane.width * 0.5 + 0.5;
-        let red = self.ran_red_light(prev.pos, pos);
-        self.still_seconds = if self.ego.body.vx.abs() < 0.1 && vel.length() < 0.1 {
-            self.still_seconds + CONTROL_DT
+    /// The step's events (the time-out is decided in [`DrivingEnv::decide_end`]); updates the
+    /// standing-still timer.
+    fn detect_events(&mut self, prev: &EgoState, contacts: Contacts, finished: bool) -> Fired {
+        let red = self.ran_red_light(prev.pos, self.ego.pos);
+        let still = self.ego.body.vx.abs() < STILL_SPEED && self.ego.vel.length() < STILL_SPEED;
+        let timers = &mut self.timers;
+        timers.still_seconds = if still {
+            timers.still_seconds + CONTROL_DT
         } else {
             0.0
         };
-        let blocked = self.still_seconds > self.config.blocked_seconds;
+        let blocked = timers.still_seconds > self.config.blocked_seconds;
         if blocked {
-            self.still_seconds = 0.0;
+            timers.still_seconds = 0.0;
         }
-        let deviation = proj.dist > self.config.route_deviation_m;
-        let off_road = self.off_road_fraction() > 0.95;
-        let timeout = self.steps >= self.max_steps;
+        let mut fired = [false; EVENTS.len()];
+        fired[Event::CollisionVehicle as usize] = contacts.vehicle;
+        fired[Event::CollisionStatic as usize] = contacts.obstacle;
+        fired[Event::RedLight as usize] = red;
+        fired[Event::Blocked as usize] = blocked;
+        fired[Event::RouteDeviation as usize] =
+            self.tracker.proj.dist > self.config.route_deviation_m;
+        fired[Event::OffRoad as usize] = self.off_road_fraction() > OFF_ROAD_SHARE;
+        fired[Event::RouteFinished as usize] = finished;
+        fired[Event::LaneDeviation as usize] = self.roach_lane_deviation();
+        fired
+    }
 
-        self.update_occupants();
-        self.cast_rays();
-        if self.ttc_violation() {
-            self.ttc_hold = self.config.ttc_hold_seconds.max(CONTROL_DT);
+    /// Roach's lateral deviation: beyond `max(lane_deviation_min_m, last distance)`, unless
+    /// the distance jumped (a re-projection), in which case the threshold follows it.
+    fn roach_lane_deviation(&mut self) -> bool {
+        let lateral = self.tracker.proj.dist;
+        let last = self.timers.last_lateral;
+        let threshold = if lateral - last > ROACH_JUMP_M {
+            lateral + ROACH_JUMP_SLACK_M
+        } else {
+            self.config.lane_deviation_min_m.max(last)
+        };
+        self.timers.last_lateral = lateral;
+        lateral > threshold + ROACH_EPS_M
+    }
+
+    /// Smooths the ego's accelerations and yaw and updates the comfort holds.
+    fn update_comfort(&mut self) {
+        let e = &self.ego;
+        let lat_accel = e.accel.dot(left(dir(e.yaw)));
+        self.timers.comfort.update(
+            e.lon_accel,
+            lat_accel,
+            e.yaw,
+            CONTROL_DT,
+            &self.config.comfort_limits,
+            self.config.comfort_penalty_ticks,
+        );
+    }
+
+    /// Starts the time-to-collision hold on a violation (checked only while the ego moves, as
+    /// CaRL); true while it is held, `ttc_penalty_ticks` steps from the violation on.
+    fn update_ttc_hold(&mut self) -> bool {
+        let timers = &mut self.timers;
+        timers.ttc_ticks = timers.ttc_ticks.saturating_sub(1);
+        if self.ego.vel.length() >= STILL_SPEED && self.ttc_violation() {
+            self.timers.ttc_ticks = self.config.ttc_penalty_ticks;
         }
-        let ttc = self.ttc_hold > 1e-6;
-        self.ttc_hold = (self.ttc_hold - CONTROL_DT).max(0.0);
+        self.timers.ttc_ticks > 0
+    }
 
+    fn tally_step(&mut self, moved: f32, outside: bool, fired: &Fired) {
         let t = &mut self.tally;
-        t.route_completion = rc;
+        t.route_completion = self.tracker.completion();
         t.distance += moved;
         if outside {
             t.off_route_distance += moved;
         }
-        t.collisions_vehicle += hit_vehicle as u32;
-        t.collisions_static += hit_static as u32;
-        t.red_lights += red as u32;
-        t.off_road += off_road as u32;
-        t.route_deviation += deviation as u32;
-        t.blocked += blocked as u32;
+        for (e, (count, &f)) in t.counts.iter_mut().zip(fired).enumerate() {
+            if e != Event::Timeout as usize {
+                *count += f as u32;
+            }
+        }
+    }
 
+    #[allow(clippy::too_many_arguments)]
+    fn write_signals(
+        &self,
+        sig: &mut [f32],
+        prev: &EgoState,
+        lane: &LaneView,
+        fired: &Fired,
+        progress: f32,
+        moved: f32,
+        ttc: bool,
+    ) {
         let flag = |b: bool| b as u32 as f32;
-        let jerk = (accel - prev.accel).length() / CONTROL_DT;
-        let lon_jerk = (self.ego.lon_accel - prev.lon_accel) / CONTROL_DT;
+        let e = &self.ego;
+        let proj = self.tracker.proj;
+        for (e, &f) in fired.iter().enumerate() {
+            sig[event_signal(e)] = flag(f);
+        }
         sig[Sig::Progress as usize] = progress;
-        sig[Sig::RouteCompletion as usize] = rc;
+        sig[Sig::RouteCompletion as usize] = self.tracker.completion();
         sig[Sig::Distance as usize] = moved;
-        sig[Sig::CollisionVehicle as usize] = flag(hit_vehicle);
-        sig[Sig::CollisionStatic as usize] = flag(hit_static);
-        sig[Sig::RedLight as usize] = flag(red);
-        sig[Sig::Blocked as usize] = flag(blocked);
-        sig[Sig::RouteDeviation as usize] = flag(deviation);
-        sig[Sig::OffRoad as usize] = flag(off_road);
-        sig[Sig::Timeout as usize] = 0.0;
-        sig[Sig::RouteFinished as usize] = flag(finished);
-        sig[Sig::OutsideRouteLanes as usize] = flag(outside);
-        sig[Sig::Speed as usize] = self.ego.body.vx;
+        sig[Sig::OutsideRouteLanes as usize] = flag(lane.outside);
+        sig[Sig::Speed as usize] = e.body.vx;
         sig[Sig::SpeedLimit as usize] = lane.speed_limit;
         sig[Sig::TtcViolation as usize] = flag(ttc);
-        sig[Sig::LonAccel as usize] = self.ego.lon_accel;
-        sig[Sig::LatAccel as usize] = accel.dot(left(heading));
-        sig[Sig::Jerk as usize] = jerk;
-        sig[Sig::LonJerk as usize] = lon_jerk;
-        sig[Sig::YawRate as usize] = yaw_rate;
-        sig[Sig::YawAccel as usize] = (yaw_rate - prev.yaw_rate) / CONTROL_DT;
+        let comfort = &self.timers.comfort.latest;
+        sig[Sig::LonAccel as usize] = comfort.lon_accel;
+        sig[Sig::LatAccel as usize] = comfort.lat_accel;
+        sig[Sig::Jerk as usize] = comfort.jerk;
+        sig[Sig::LonJerk as usize] = comfort.lon_jerk;
+        sig[Sig::YawRate as usize] = comfort.yaw_rate;
+        sig[Sig::YawAccel as usize] = comfort.yaw_accel;
         sig[Sig::LateralOffset as usize] = proj.lateral;
         sig[Sig::LaneWidth as usize] = lane.width;
-        sig[Sig::InJunction as usize] = flag(lane.in_junction());
+        sig[Sig::InJunction as usize] = flag(lane.in_junction);
         sig[Sig::DesiredSpeed as usize] = self.desired_speed(lane.speed_limit);
         sig[Sig::LateralDistance as usize] = proj.dist;
-        sig[Sig::HeadingError as usize] = heading_error;
-        sig[Sig::SteerChange as usize] = (steer - prev.steer).abs();
-        sig[Sig::Steer as usize] = steer;
-        sig[Sig::AccelCmd as usize] = pedal;
-        sig[Sig::TimeLeft as usize] =
-            (self.max_steps - self.steps.min(self.max_steps)) as f32 * CONTROL_DT;
-        sig[Sig::RouteLeft as usize] = self.route.length() - self.max_s;
+        sig[Sig::HeadingError as usize] = lane.heading_error;
+        sig[Sig::SteerChange as usize] = (e.steer - prev.steer).abs();
+        sig[Sig::Steer as usize] = e.steer;
+        sig[Sig::AccelCmd as usize] = e.pedal;
+        sig[Sig::TimeLeft as usize] = self.clock.time_left();
+        sig[Sig::RouteLeft as usize] = self.tracker.left();
+    }
 
+    /// CaRL's privileged value inputs, each scaled to about [0, 1].
+    fn write_privileged_signals(&self, sig: &mut [f32]) {
+        let clock = &self.clock;
+        let length = self.tracker.route.length();
+        let held = self.timers.comfort.held();
+        let comfort_ticks = self.config.comfort_penalty_ticks as f32;
+        sig[Sig::ComfortViolations as usize] = held.iter().filter(|&&h| h > 0).count() as f32;
+        sig[Sig::TimeLeftFrac as usize] =
+            clock.max_steps.saturating_sub(clock.steps) as f32 / clock.max_steps as f32;
+        sig[Sig::RouteLeftFrac as usize] = self.tracker.left() / length;
+        sig[Sig::RouteLengthKm as usize] = length / 1000.0;
+        sig[Sig::BlockedLeftFrac as usize] =
+            (1.0 - self.timers.still_seconds / self.config.blocked_seconds).clamp(0.0, 1.0);
+        sig[Sig::TtcHoldLeft as usize] =
+            self.timers.ttc_ticks as f32 / self.config.ttc_penalty_ticks as f32;
+        for (k, h) in held.iter().enumerate() {
+            sig[Sig::ComfortHoldLeftLonAccel as usize + k] = *h as f32 / comfort_ticks;
+        }
+    }
+
+    /// The one place that decides whether the episode ends: on the route's end or a
+    /// `terminate_on` signal (terminated), else at the time limit (truncated).
+    fn decide_end(&mut self, sig: &mut [f32], fired: &Fired) -> StepOutcome {
+        let finished = fired[Event::RouteFinished as usize];
         let terminated = finished || self.terminate_on.iter().any(|&i| sig[i] > 0.5);
-        let truncated = timeout && !terminated;
+        let truncated = self.clock.steps >= self.clock.max_steps && !terminated;
         if truncated {
             sig[Sig::Timeout as usize] = 1.0;
-            self.tally.timeouts += 1;
+            self.tally.counts[Event::Timeout as usize] += 1;
         }
-        self.write_observation(obs);
+        sig[Sig::Terminated as usize] = terminated as u32 as f32;
         StepOutcome {
             terminated,
             truncated,
             physics_failure: false,
         }
     }
+}
 
-    /// Roach's target speed: v_max, lowered near a vehicle ahead (within 9.5 m) or a red light
-    /// on the route (within 18 m).
-    fn desired_speed(&self, limit: f32) -> f32 {
-        let v_max = if self.config.desired_speed_from_limit {
-            limit
-        } else {
-            self.config.desired_speed_max
-        };
-        let mut v = v_max;
-        for t in &self.traffic {
-            let local = to_frame(t.pos, self.ego.pos, self.ego.yaw);
-            let d = local.length();
-            if local.x > 0.0 && local.y.abs() < 2.5 && d < 9.5 {
-                v = v.min(v_max * ((d - 8.0).clamp(0.0, 5.0) / 5.0));
-            }
-        }
-        if let Some((state, d)) = self.next_light() {
-            if state == LightState::Red && d < 18.0 {
-                v = v.min(v_max * ((d - 5.0).clamp(0.0, 5.0) / 5.0));
-            }
-        }
-        v
-    }
-
-    /// The next light on the route ahead of the ego and the distance to its stop line.
-    pub fn next_light(&self) -> Option<(LightState, f32)> {
-        let k = self.route.lane_index_at(self.proj.s);
-        for rl in &self.route.lanes[k..] {
-            let lane = &self.map.lanes[rl.lane];
-            let at_end = (rl.lane_s0 + rl.end - rl.start) >= lane.length() - 0.5;
-            if let (Some(signal), true) = (lane.signal, at_end) {
-                let d = rl.end - self.proj.s;
-                if d > -0.5 {
-                    return Some((self.light_state(signal), d.max(0.0)));
-                }
-            }
-            if rl.end - self.proj.s > 100.0 {
-                break;
-            }
-        }
-        None
-    }
-
-    /// Does a constant-velocity projection 0.1-0.9 s ahead overlap another actor?
-    fn ttc_violation(&self) -> bool {
-        let e = &self.ego;
-        let half = V2::new(self.vehicle.length / 2.0, self.vehicle.width / 2.0);
-        let reach = 5.0 + e.vel.length();
-        let check = |pos: V2, yaw: f32, vel: V2, ohalf: V2| {
-            if (pos - e.pos).length() > reach + 5.0 + vel.length() {
-                return false;
-            }
-            (0..5).any(|i| {
-                let t = 0.1 + 0.2 * i as f32;
-                boxes_overlap(e.pos + e.vel * t, e.yaw, half, pos + vel * t, yaw, ohalf)
-            })
-        };
-        self.traffic
-            .iter()
-            .any(|t| check(t.pos, t.yaw, dir(t.yaw) * t.speed, half))
-            || self
-                .obstacles
-                .iter()
-                .any(|o| check(o.pos, o.yaw, V2::ZERO, o.half))
-    }
+/// The signal index of event `e`: the event signals follow [`EVENTS`]'s order from
+/// `collision_vehicle` on (checked by a test in `events`).
+pub(crate) fn event_signal(e: usize) -> usize {
+    Sig::CollisionVehicle as usize + e
 }
 
 fn body_velocity(vel: V2, yaw: f32, yaw_rate: f32) -> BodyVelocity {
