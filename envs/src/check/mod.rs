@@ -50,6 +50,7 @@
 //! config.
 
 mod probe;
+mod spaces;
 
 use std::fmt;
 
