@@ -10,7 +10,9 @@
 //! - [`driving`]: the top-down driving world with routes, traffic and CARLA-style metrics.
 //! - A physics-free grid world ([`GridWorld`], BARFI's GridWorld) for exact reward-learning
 //!   tests.
+//! - [`check::check_env`]: the env-API checks, runnable against any env (yours too).
 
+pub mod check;
 mod control;
 pub mod driving;
 mod env;
