@@ -347,9 +347,9 @@ mod tests {
     #[test]
     fn no_gradient_is_computed_for_a_constant_input() {
         let dev = Device::Cpu;
-        let x = Tensor::ones((4, 3), candle_core::DType::F32, &dev).unwrap();
-        let w = Var::ones((3, 2), candle_core::DType::F32, &dev).unwrap();
-        let b = Var::zeros(2, candle_core::DType::F32, &dev).unwrap();
+        let x = Tensor::ones((4, 3), DType::F32, &dev).unwrap();
+        let w = Var::ones((3, 2), DType::F32, &dev).unwrap();
+        let b = Var::zeros(2, DType::F32, &dev).unwrap();
         let y = fused_linear(&x, w.as_tensor(), b.as_tensor(), Act::Tanh).unwrap();
         let g = y.sum_all().unwrap().backward().unwrap();
         assert!(g.get(&x).is_none());
@@ -382,11 +382,11 @@ mod tests {
         let w32 =
             Tensor::from_vec(vec![0.5f32, -0.25, 1.0, 0.75, -1.5, 0.1], (3, 2), &dev).unwrap();
         let b32 = Tensor::from_vec(vec![0.05f32, -0.1], 2, &dev).unwrap();
-        let to64 = |t: &Tensor| t.to_dtype(candle_core::DType::F64).unwrap();
+        let to64 = |t: &Tensor| t.to_dtype(DType::F64).unwrap();
         for act in [Act::Identity, Act::Tanh, Act::Relu] {
             let y32 = fused_linear(&x32, &w32, &b32, act).unwrap();
             let y64 = fused_linear(&to64(&x32), &to64(&w32), &to64(&b32), act).unwrap();
-            assert_eq!(y64.dtype(), candle_core::DType::F64);
+            assert_eq!(y64.dtype(), DType::F64);
             let a = y32.flatten_all().unwrap().to_vec1::<f32>().unwrap();
             let b = y64.flatten_all().unwrap().to_vec1::<f64>().unwrap();
             for (p, q) in a.iter().zip(&b) {
