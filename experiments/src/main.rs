@@ -83,6 +83,12 @@ enum BenchCommand {
 fn main() -> ExitCode {
     // Sets process-wide environment variables, so it runs before any other thread exists.
     carrot_agents::runtime::tune_for_cpu_training();
+    // `carrot sweep list | head` must end quietly, as other command-line tools do, instead of
+    // panicking on the broken pipe: restore the default SIGPIPE action Rust's runtime ignores.
+    // SAFETY: called before any other thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     // Run the command on a rayon worker: parallel sections started from a worker join inline,
     // where started from the main thread each one pays a cross-thread wake-up and sleep.

@@ -146,3 +146,22 @@ fn bad_overrides_fail_with_one_line() {
     let missing = expect_one_line_error(&[], Some(Path::new("/no/such/config.toml")));
     assert!(missing.contains("/no/such/config.toml"), "{missing}");
 }
+
+#[test]
+fn a_closed_pipe_ends_quietly_without_a_panic() {
+    use std::process::Stdio;
+    let sweep = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/study/town_scaling_full.toml");
+    let mut child = common::carrot()
+        .args(["sweep", "list"])
+        .arg(&sweep)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close our end before carrot prints its 140 lines, as `| head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
