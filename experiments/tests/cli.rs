@@ -151,7 +151,7 @@ fn bad_overrides_fail_with_one_line() {
 fn a_closed_pipe_ends_quietly_without_a_panic() {
     use std::process::Stdio;
     let sweep = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/study/town_scaling_full.toml");
-    let mut child = common::carrot()
+    let mut child = carrot()
         .args(["sweep", "list"])
         .arg(&sweep)
         .stdout(Stdio::piped())

@@ -5,7 +5,7 @@
 //!
 //! It needs Debian packages and root, so it is `#[ignore]`d in the README's test command and
 //! runs in CI as an explicit extra step after `scripts/install-slurm.sh`:
-//! `cargo test --release -p carrot-experiments --test slurm -- --include-ignored`. When asked
+//! `cargo test --release --workspace --test slurm -- --include-ignored`. When asked
 //! for, it never skips itself: without the Slurm binaries or without root it fails and says so.
 
 mod common;

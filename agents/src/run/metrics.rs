@@ -1,12 +1,15 @@
 //! Per-iteration metrics files: `metrics.jsonl` (one JSON object per iteration, keys in a fixed
 //! order) and `metrics.csv` (same columns). On resume both are cut back to the checkpoint's
-//! iteration, so a killed-and-resumed run has no duplicated or missing rows.
+//! iteration, so a killed-and-resumed run has no duplicated or missing rows. The same rows go to
+//! a TensorBoard event file (`tensorboard/`, see [`crate::tensorboard`]) at `global_step`; on
+//! resume it is regenerated from the kept rows.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{AgentError, Result};
+use crate::tensorboard::EventWriter;
 use crate::train::IterationMetrics;
 
 pub use crate::run_dir::{METRICS_CSV as CSV, METRICS_JSONL as JSONL};
@@ -16,6 +19,29 @@ pub struct MetricsWriter {
     jsonl: (PathBuf, File),
     csv: (PathBuf, File),
     csv_has_header: bool,
+    events: EventWriter,
+    run_dir: PathBuf,
+}
+
+fn wall_time() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Writes one metrics row as TensorBoard scalars at its `global_step`.
+fn write_events(events: &mut EventWriter, m: &IterationMetrics, run_dir: &Path) -> Result<()> {
+    let step = m.get("global_step").unwrap_or(0.0) as i64;
+    let scalars: Vec<(&str, f64)> = m
+        .entries
+        .iter()
+        .filter(|(k, _)| k != "global_step" && k != "iteration")
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    events
+        .write_scalars(step, wall_time(), &scalars)
+        .and_then(|()| events.flush())
+        .map_err(|e| AgentError::io(run_dir, e))
 }
 
 fn open_append(path: &Path) -> Result<File> {
@@ -46,10 +72,19 @@ impl MetricsWriter {
         let csv = run_dir.join(CSV);
         truncate_jsonl(&jsonl, keep_through)?;
         let csv_has_header = truncate_csv(&csv, keep_through)?;
+        let mut events =
+            EventWriter::create(run_dir, wall_time()).map_err(|e| AgentError::io(run_dir, e))?;
+        if jsonl.exists() {
+            for row in read_jsonl(run_dir)? {
+                write_events(&mut events, &row, run_dir)?;
+            }
+        }
         Ok(MetricsWriter {
             jsonl: (jsonl.clone(), open_append(&jsonl)?),
             csv: (csv.clone(), open_append(&csv)?),
             csv_has_header,
+            events,
+            run_dir: run_dir.to_path_buf(),
         })
     }
 
@@ -83,7 +118,7 @@ impl MetricsWriter {
         text.push('\n');
         file.write_all(text.as_bytes())
             .map_err(|e| AgentError::io(path.as_path(), e))?;
-        Ok(())
+        write_events(&mut self.events, m, &self.run_dir)
     }
 }
 
