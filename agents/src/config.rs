@@ -20,6 +20,7 @@ use carrot_rewards::RewardConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AgentError, Result};
+use crate::outer_config::OuterConfig;
 
 /// Hidden-layer nonlinearity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,11 +281,18 @@ pub struct TrainConfig {
     pub ppo: PpoConfig,
     #[serde(default)]
     pub run: RunSettings,
+    /// A bilevel outer loop (BARFI); `None` for plain PPO. Runs with it go through
+    /// `carrot_bilevel::train_run` (the `carrot` CLI dispatches on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outer: Option<OuterConfig>,
 }
 
 impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         self.ppo.validate()?;
+        if let Some(outer) = &self.outer {
+            outer.validate(&self.ppo)?;
+        }
         if self.run.checkpoint_every == 0 {
             return Err(AgentError::config(
                 "run.checkpoint_every",

@@ -8,6 +8,7 @@
 //! - [`rollout`] and [`train`]: the [`Trainer`] loop and its [`IterationHook`] for outer loops.
 //! - [`checkpoint`], [`evaluate`], [`run`]: runs on disk ([`train_run`], [`evaluate_run`]).
 //! - [`learner`]: one PPO gradient step; [`bench`](mod@bench): learner throughput for `carrot bench`.
+//! - [`outer_config`]: the `[outer]` section of bilevel runs (run by `carrot-bilevel`).
 //! - [`ops`]: custom candle ops (fused linear + activation, special functions for Beta).
 //! - [`policy64`]: the actor in f64 (surrogate gradients, finite-difference HVPs) for outer loops.
 //! - [`runtime`]: process-wide CPU tuning, applied by [`train_run`] (call it first in `main`).
@@ -25,6 +26,7 @@ pub mod networks;
 pub mod normalization;
 pub mod ops;
 pub mod optimizer;
+pub mod outer_config;
 pub mod policy;
 pub mod policy64;
 pub mod rollout;
@@ -37,6 +39,7 @@ pub mod train;
 pub use config::{Activation, DeviceKind, PolicyHead, PpoConfig, RunSettings, TrainConfig};
 pub use error::AgentError;
 pub use evaluate::EvalResult;
+pub use outer_config::{OuterConfig, OuterMethod};
 pub use policy::Policy;
 pub use policy64::{PgBatch, PolicyF64};
 pub use run::{

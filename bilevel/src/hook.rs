@@ -1,4 +1,4 @@
-//! BARFI as a trainer [`IterationHook`], and [`train_run`]: a bilevel run on disk.
+//! BARFI as a trainer [`IterationHook`], and [`train_barfi_run`]: a BARFI run on disk.
 //!
 //! The env-side `[reward]` of the run is the primary: it decides terminations, the logged
 //! `charts/episodic_return` and `eval.json`. The hook relabels `rollout.rewards` from the stored
@@ -112,8 +112,8 @@ impl<R: LearnedReward> IterationHook for BarfiHook<R> {
     }
 }
 
-/// A BARFI run in `run_dir`: [`carrot_agents::train_run_with`] with a [`BarfiHook`].
-pub fn train_run<R: LearnedReward>(
+/// A BARFI run in `run_dir` with a reward built by the caller: [`carrot_agents::train_run_with`] with a [`BarfiHook`].
+pub fn train_barfi_run<R: LearnedReward>(
     config: &TrainConfig,
     outer: &OuterConfig,
     reward: R,

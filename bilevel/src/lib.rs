@@ -7,7 +7,9 @@
 //! - [`oracle`]: that oracle for an on-policy PPO batch, on the f64 policy
 //!   ([`carrot_agents::PolicyF64`]) and a [`learned::LearnedReward`].
 //! - [`critic`]: the primary critic V_p.
-//! - [`config`], [`barfi`], [`hook`]: BARFI's outer loop, as a trainer hook, and [`hook::train_run`].
+//! - [`config`], [`barfi`], [`hook`]: BARFI's outer loop as a trainer hook; [`PbrsHook`]:
+//!   potential-based shaping, the baseline, through the same path.
+//! - [`train_run`]: any run on disk, dispatching on `TrainConfig.outer` (plain PPO without it).
 //! - [`parl`]: the pieces of PARL / A-PARL (segments, synthetic teacher, query selection,
 //!   preference buffer, the MLP-ensemble reward model and its config); not yet wired to the
 //!   trainer.
@@ -25,6 +27,10 @@ pub mod neumann;
 pub mod oracle;
 pub mod outer_adam;
 pub mod parl;
+mod pbrs;
+mod run;
 
 pub use error::{BilevelError, Result};
 pub use parl::{ParlConfig, ParlError};
+pub use pbrs::PbrsHook;
+pub use run::{build_hook, check, train_run};

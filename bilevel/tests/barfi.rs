@@ -7,7 +7,7 @@ use carrot_agents::config::{Activation, PolicyHead, PpoConfig};
 use carrot_agents::{PgBatch, PolicyF64};
 use carrot_bilevel::adjoint::gae_with_gamma_derivative;
 use carrot_bilevel::barfi::Barfi;
-use carrot_bilevel::config::{OuterConfig, OuterMethod};
+use carrot_bilevel::config::{parse_outer, OuterConfig, OuterMethod};
 use carrot_bilevel::hypergrad::HypergradOracle;
 use carrot_bilevel::learned::{LearnedReward, SignalBlend};
 use carrot_bilevel::oracle::{mean_std, OracleInputs, PolicyOracle};
@@ -224,24 +224,24 @@ fn outer_config_errors_are_one_line_and_name_the_key() {
         normalize_reward: true,
         ..ppo()
     };
-    let e = one_line(OuterConfig::default().validate(&scaled).unwrap_err());
+    let e = one_line(OuterConfig::default().validate(&scaled).unwrap_err().into());
     assert!(e.contains("ppo.normalize_reward"), "{e}");
-    let e = one_line(OuterConfig::from_toml("method = \"fo\"\nevry = 3\n").unwrap_err());
+    let e = one_line(parse_outer("method = \"fo\"\nevry = 3\n").unwrap_err());
     assert!(e.contains("evry"), "{e}");
-    let e = one_line(OuterConfig::from_toml("method = \"sgd\"\n").unwrap_err());
+    let e = one_line(parse_outer("method = \"sgd\"\n").unwrap_err());
     assert!(e.contains("sgd"), "{e}");
     let bad_k = OuterConfig {
         method: OuterMethod::Neumann,
         neumann_k: 0,
         ..OuterConfig::default()
     };
-    assert!(one_line(bad_k.validate(&ppo()).unwrap_err()).contains("outer.neumann_k"));
+    assert!(one_line(bad_k.validate(&ppo()).unwrap_err().into()).contains("outer.neumann_k"));
     let bad_lr = OuterConfig {
         lr: -1.0,
         ..OuterConfig::default()
     };
-    assert!(one_line(bad_lr.validate(&ppo()).unwrap_err()).contains("outer.lr"));
-    let ok = OuterConfig::from_toml("method = \"neumann\"\nevery = 8\nneumann_k = 5\n").unwrap();
+    assert!(one_line(bad_lr.validate(&ppo()).unwrap_err().into()).contains("outer.lr"));
+    let ok = parse_outer("method = \"neumann\"\nevery = 8\nneumann_k = 5\n").unwrap();
     assert_eq!(
         (ok.method, ok.every, ok.neumann_k),
         (OuterMethod::Neumann, 8, 5)

@@ -8,7 +8,7 @@ use carrot_agents::{
     IterationMetrics, ProgressMode, RunOptions, TrainConfig, Trainer, WALL_CLOCK_KEYS,
 };
 use carrot_bilevel::config::{OuterConfig, OuterMethod};
-use carrot_bilevel::hook::{train_run, BarfiHook};
+use carrot_bilevel::hook::{train_barfi_run, BarfiHook};
 use carrot_rewards::{Reward, RewardConfig};
 
 fn config() -> TrainConfig {
@@ -114,14 +114,14 @@ fn barfi_kill_and_resume_replays_the_uninterrupted_run() {
         max_iterations: None,
     };
     let straight = fresh_dir("straight");
-    train_run(&c, &outer(), blend(), &straight, &quiet).unwrap();
+    train_barfi_run(&c, &outer(), blend(), &straight, &quiet).unwrap();
     let killed = fresh_dir("killed");
     let partial = RunOptions {
         max_iterations: Some(3),
         ..quiet.clone()
     };
-    train_run(&c, &outer(), blend(), &killed, &partial).unwrap();
-    let resumed = train_run(&c, &outer(), blend(), &killed, &quiet).unwrap();
+    train_barfi_run(&c, &outer(), blend(), &killed, &partial).unwrap();
+    let resumed = train_barfi_run(&c, &outer(), blend(), &killed, &quiet).unwrap();
     assert_eq!(resumed.resumed_from, Some(2));
     let (a, b) = (read_jsonl(&straight).unwrap(), read_jsonl(&killed).unwrap());
     assert_eq!(a.len(), 6);

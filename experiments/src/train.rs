@@ -94,6 +94,7 @@ pub fn validate(config: &TrainConfig) -> Result<()> {
         .reward
         .build(env.signal_spec())
         .map_err(|e| anyhow!("config key `reward`: {e}"))?;
+    carrot_bilevel::check(config)?;
     Ok(())
 }
 
@@ -162,7 +163,8 @@ pub fn train_in_dir(
     Ok(())
 }
 
-/// Hands the run to the PPO trainer of `carrot-agents`; returns whether training finished.
+/// Hands the run to the trainer (through its outer loop when `config.outer` is set); returns
+/// whether training finished.
 fn launch(
     config: &TrainConfig,
     dir: &Path,
@@ -173,7 +175,7 @@ fn launch(
         max_iterations,
         ..Default::default()
     };
-    let summary = carrot_agents::train_run(config, dir, &options)?;
+    let summary = carrot_bilevel::train_run(config, dir, &options)?;
     if let Some(from) = summary.resumed_from {
         log.line(&format!("resumed from the checkpoint of iteration {from}"));
     }

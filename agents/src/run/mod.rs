@@ -60,6 +60,12 @@ pub struct RunSummary {
 /// Errors (bad config, NaN losses, a checkpoint of another network) are one line; the last
 /// good checkpoint is never overwritten by a failed iteration.
 pub fn train_run(config: &TrainConfig, run_dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
+    if config.outer.is_some() {
+        return Err(AgentError::config(
+            "outer",
+            "bilevel runs go through carrot_bilevel::train_run (the carrot CLI dispatches on it)",
+        ));
+    }
     train_run_with(config, run_dir, opts, &mut NoHook)
 }
 
