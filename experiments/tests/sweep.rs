@@ -104,6 +104,37 @@ fn a_sweep_runs_every_cell_once_and_reports_them() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no axis `reward`"), "{stderr}");
 
+    // Any logged column can be reported: its AUC is the mean over the run's iterations.
+    let entropy = out.join("entropy");
+    let report = run_ok(
+        carrot()
+            .arg("report")
+            .arg(&out)
+            .args(["--metric", "losses/entropy", "--out"])
+            .arg(&entropy),
+    );
+    assert!(report.contains("AUC: mean of `losses/entropy`"), "{report}");
+    let runs_csv = std::fs::read_to_string(entropy.join("runs.csv")).unwrap();
+    let header: Vec<&str> = runs_csv.lines().next().unwrap().split(',').collect();
+    let auc_col = header.iter().position(|c| *c == "auc").unwrap();
+    for row in runs_csv.lines().skip(1) {
+        let auc: f64 = row.split(',').nth(auc_col).unwrap().parse().unwrap();
+        // Cartpole's two-action policy entropy lies in (0, ln 2].
+        assert!(auc > 0.0 && auc <= 2f64.ln() + 1e-9, "{row}");
+    }
+    let output = carrot()
+        .arg("report")
+        .arg(&out)
+        .args(["--metric", "losses/entropyy"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no run under") && stderr.contains("losses/entropyy"),
+        "{stderr}"
+    );
+
     // Reports are deterministic: the bootstrap is seeded.
     run_ok(carrot().arg("report").arg(&out));
     assert_eq!(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context, Result};
 use serde::Deserialize;
 
-use crate::metrics::{MetricsTable, RETURN_COLUMN, STEP_COLUMN};
+use crate::metrics::{MetricsTable, STEP_COLUMN};
 use crate::run_dir::{self, RunMeta};
 
 /// Iterations in the moving mean that defines a run's best training return.
@@ -20,9 +20,12 @@ pub struct RunRecord {
     pub meta: RunMeta,
     /// Mean return of the final deterministic evaluation; `None` while the run is incomplete.
     pub final_score: Option<f64>,
-    /// Highest moving mean (over [`BEST_WINDOW`] iterations) of the training episodic return.
+    /// Highest moving mean (over [`BEST_WINDOW`] iterations) of the reported metric.
     pub best_score: Option<f64>,
-    /// `(environment steps, episodic return)` per iteration.
+    /// Mean of the reported metric over every iteration that logged it (for the training
+    /// return, the area under the learning curve per iteration: BARFI's score).
+    pub auc: Option<f64>,
+    /// `(environment steps, reported metric)` per iteration.
     pub curve: Vec<(f64, f64)>,
 }
 
@@ -39,19 +42,25 @@ struct ManifestAxes {
     axes: Vec<AxisInfo>,
 }
 
-/// Reads every run under `root`, and the axes (from the sweep manifest when `root` is a sweep
+/// Reads every run under `root` with `metric` as its curve, and the axes (from the sweep manifest when `root` is a sweep
 /// directory, else from the runs' own labels).
-pub fn collect(root: &Path) -> Result<(Vec<AxisInfo>, Vec<RunRecord>)> {
+pub fn collect(root: &Path, metric: &str) -> Result<(Vec<AxisInfo>, Vec<RunRecord>)> {
     if !root.is_dir() {
         return Err(anyhow!("{} is not a directory", root.display()));
     }
     let runs = run_dir::find_runs(root)?
         .into_iter()
-        .map(|dir| read_run(&dir))
+        .map(|dir| read_run(&dir, metric))
         .collect::<Result<Vec<_>>>()?;
     if runs.is_empty() {
         return Err(anyhow!(
             "no runs under {} (a run directory holds a config.toml)",
+            root.display()
+        ));
+    }
+    if runs.iter().all(|r| r.curve.is_empty()) {
+        return Err(anyhow!(
+            "no run under {} logged `{metric}` (see a run's metrics.csv header)",
             root.display()
         ));
     }
@@ -67,7 +76,7 @@ pub fn collect(root: &Path) -> Result<(Vec<AxisInfo>, Vec<RunRecord>)> {
     Ok((axes, runs))
 }
 
-fn read_run(dir: &Path) -> Result<RunRecord> {
+fn read_run(dir: &Path, metric: &str) -> Result<RunRecord> {
     let meta_path = dir.join(run_dir::RUN_META_FILE);
     let meta = if meta_path.is_file() {
         serde_json::from_str(&std::fs::read_to_string(&meta_path)?)
@@ -88,16 +97,24 @@ fn read_run(dir: &Path) -> Result<RunRecord> {
     };
     let metrics_path = dir.join(run_dir::METRICS_CSV);
     let curve = if metrics_path.is_file() {
-        MetricsTable::read(&metrics_path)?.curve(STEP_COLUMN, RETURN_COLUMN)?
+        // Runs without the column (a baseline has no `outer/...` keys) have no curve.
+        let table = MetricsTable::read(&metrics_path)?;
+        match table.column(metric) {
+            Some(_) => table
+                .curve(STEP_COLUMN, metric)
+                .with_context(|| metrics_path.display().to_string())?,
+            None => Vec::new(),
+        }
     } else {
         Vec::new()
     };
-    let returns: Vec<f64> = curve.iter().map(|p| p.1).collect();
+    let values: Vec<f64> = curve.iter().map(|p| p.1).collect();
     Ok(RunRecord {
         dir: dir.to_path_buf(),
         meta,
         final_score,
-        best_score: best_moving_mean(&returns, BEST_WINDOW),
+        best_score: best_moving_mean(&values, BEST_WINDOW),
+        auc: (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64),
         curve,
     })
 }
@@ -232,6 +249,7 @@ mod tests {
             },
             final_score: Some(seed as f64),
             best_score: None,
+            auc: None,
             curve: Vec::new(),
         }
     }

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
+use crate::metrics::RETURN_COLUMN;
 use collect::{AxisInfo, RunRecord};
 use stats::{ScoreInterval, Statistic};
 
@@ -18,9 +19,11 @@ use stats::{ScoreInterval, Statistic};
 #[command(after_help = "Examples:\n  \
     carrot report runs/sweeps/tiny\n  \
     carrot report runs/sweeps/study --by reward\n  \
-    carrot report runs/sweeps/study --reference 88.5 --reference-label expert\n\n\
+    carrot report runs/sweeps/study --reference 88.5 --reference-label expert\n  \
+    carrot report runs/sweeps/grid_world_sweep --metric outer/phi/distractor --out /tmp/phi\n\n\
     Writes report.md, scores.csv, runs.csv, learning_curves.png/.svg and, for each numeric\n\
-    axis, final_vs_<axis>.png/.svg into DIR/report (or --out).")]
+    axis, final_vs_<axis>.png/.svg into DIR/report (or --out). With --metric, the curves,\n\
+    best and AUC columns are of that column; final stays the evaluation return.")]
 pub struct ReportArgs {
     /// A sweep directory, or any directory with run directories below it.
     #[arg(value_name = "DIR")]
@@ -38,6 +41,10 @@ pub struct ReportArgs {
     /// Legend label of --reference.
     #[arg(long, default_value = "reference", value_name = "TEXT")]
     pub reference_label: String,
+    /// The logged column that the curves, the best score and the AUC are computed from, e.g.
+    /// `outer/phi/<aux>` for BARFI's learned weights.
+    #[arg(long, default_value = RETURN_COLUMN, value_name = "KEY")]
+    pub metric: String,
 }
 
 impl ReportArgs {
@@ -46,6 +53,9 @@ impl ReportArgs {
         let mut line = format!("carrot report {}", self.dir.display());
         if let Some(by) = &self.by {
             line += &format!(" --by {}", by.join(","));
+        }
+        if self.metric != RETURN_COLUMN {
+            line += &format!(" --metric {}", self.metric);
         }
         if let Some(out) = &self.out {
             line += &format!(" --out {}", out.display());
@@ -72,10 +82,11 @@ pub struct GroupSummary<'a> {
     pub final_iqm: ScoreInterval,
     pub best_mean: ScoreInterval,
     pub best_iqm: ScoreInterval,
+    pub auc_mean: ScoreInterval,
 }
 
 pub fn run(args: &ReportArgs) -> Result<()> {
-    let (axes, runs) = collect::collect(&args.dir)?;
+    let (axes, runs) = collect::collect(&args.dir, &args.metric)?;
     let by: Vec<String> = match &args.by {
         Some(by) => {
             // `--by ''` pools every run into one group, stratified by all axes.
@@ -96,8 +107,13 @@ pub fn run(args: &ReportArgs) -> Result<()> {
 
     let reference = args.reference.map(|r| (r, args.reference_label.as_str()));
     let command = args.command_line();
-    let mut written = table::write_all(&out, &args.dir, &command, &axes, &by, &groups, &runs)?;
-    written.extend(plots::learning_curves(&out, &by, &groups)?);
+    let tables = table::Tables {
+        root: &args.dir,
+        command: &command,
+        metric: &args.metric,
+    };
+    let mut written = table::write_all(&out, &tables, &axes, &by, &groups, &runs)?;
+    written.extend(plots::learning_curves(&out, &by, &groups, &args.metric)?);
     written.extend(plots::final_scores(&out, &axes, &by, &groups, reference)?);
 
     print!("{}", std::fs::read_to_string(out.join("report.md"))?);
@@ -125,6 +141,7 @@ fn summarize<'a>(axes: &[AxisInfo], by: &[String], runs: &'a [RunRecord]) -> Vec
             };
             let finals = scores(|r| r.final_score);
             let bests = scores(|r| r.best_score);
+            let aucs = scores(|r| r.auc);
             let seed = stats::BOOTSTRAP_SEED;
             let total: usize = strata.iter().map(Vec::len).sum();
             let complete = finals.iter().map(Vec::len).sum();
@@ -136,6 +153,7 @@ fn summarize<'a>(axes: &[AxisInfo], by: &[String], runs: &'a [RunRecord]) -> Vec
                 final_iqm: stats::estimate(&finals, Statistic::Iqm, seed),
                 best_mean: stats::estimate(&bests, Statistic::Mean, seed),
                 best_iqm: stats::estimate(&bests, Statistic::Iqm, seed),
+                auc_mean: stats::estimate(&aucs, Statistic::Mean, seed),
                 strata,
             }
         })

@@ -19,7 +19,12 @@ const SMOOTHING_WINDOW: usize = 10;
 /// `learning_curves.png/.svg`: mean training return per group over environment steps (each
 /// run smoothed over [`SMOOTHING_WINDOW`] iterations), with a stratified-bootstrap 95% band,
 /// from the group's complete runs.
-pub fn learning_curves(out: &Path, by: &[String], groups: &[GroupSummary]) -> Result<Vec<PathBuf>> {
+pub fn learning_curves(
+    out: &Path,
+    by: &[String],
+    groups: &[GroupSummary],
+    metric: &str,
+) -> Result<Vec<PathBuf>> {
     let series: Vec<Series> = groups
         .iter()
         .filter_map(|g| group_curve(g).map(|(points, band)| (g, points, band)))
@@ -36,7 +41,7 @@ pub fn learning_curves(out: &Path, by: &[String], groups: &[GroupSummary]) -> Re
     let chart = Chart {
         title: "Learning curves (mean over runs, 95% CI)",
         x_desc: "environment steps",
-        y_desc: "training return (10-iteration moving mean)",
+        y_desc: &format!("{metric} (10-iteration moving mean)"),
         x_format: None,
         reference: None,
     };

@@ -11,20 +11,25 @@ use super::stats::{ScoreInterval, BOOTSTRAP_REPS};
 use super::{group_name, GroupSummary};
 use crate::run_dir::write_atomic;
 
+/// What the tables say about where they come from.
+pub struct Tables<'a> {
+    pub root: &'a Path,
+    /// The command that regenerates them.
+    pub command: &'a str,
+    /// The column of the best and AUC scores.
+    pub metric: &'a str,
+}
+
 pub fn write_all(
     out: &Path,
-    root: &Path,
-    command: &str,
+    t: &Tables,
     axes: &[AxisInfo],
     by: &[String],
     groups: &[GroupSummary],
     runs: &[RunRecord],
 ) -> Result<Vec<PathBuf>> {
     let files = [
-        (
-            out.join("report.md"),
-            markdown(root, command, by, groups, runs),
-        ),
+        (out.join("report.md"), markdown(t, by, groups, runs)),
         (out.join("scores.csv"), scores_csv(by, groups)),
         (out.join("runs.csv"), runs_csv(axes, runs)),
     ];
@@ -38,35 +43,54 @@ fn cell(e: &ScoreInterval) -> String {
     if e.value.is_nan() {
         "n/a".into()
     } else {
-        format!("{:.1} [{:.1}, {:.1}]", e.value, e.low, e.high)
+        let digits = precision(e.value.abs().max(e.high.abs()).max(e.low.abs()));
+        format!(
+            "{:.digits$} [{:.digits$}, {:.digits$}]",
+            e.value, e.low, e.high
+        )
     }
 }
 
-fn markdown(
-    root: &Path,
-    command: &str,
-    by: &[String],
-    groups: &[GroupSummary],
-    runs: &[RunRecord],
-) -> String {
+/// Decimals that keep about three significant digits (one for large scores).
+fn precision(magnitude: f64) -> usize {
+    match magnitude {
+        m if m >= 100.0 => 1,
+        m if m >= 10.0 => 2,
+        _ => 3,
+    }
+}
+
+fn markdown(t: &Tables, by: &[String], groups: &[GroupSummary], runs: &[RunRecord]) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "# Report: {}\n", root.display());
-    let _ = writeln!(s, "Regenerate with `{command}`.\n");
+    let _ = writeln!(s, "# Report: {}\n", t.root.display());
+    let _ = writeln!(s, "Regenerate with `{}`.\n", t.command);
     let complete = runs.iter().filter(|r| r.final_score.is_some()).count();
     let _ = writeln!(
         s,
         "{} runs, {complete} complete. Scores are returns; each cell is the estimate with its \
          95% stratified-bootstrap confidence interval ({BOOTSTRAP_REPS} resamples, seeded). \
          Final: mean return of the final deterministic evaluation. Best: highest \
-         {BEST_WINDOW}-iteration moving mean of the training episodic return. IQM: mean of \
-         the middle 50% of runs.\n",
-        runs.len()
+         {BEST_WINDOW}-iteration moving mean of `{}`. AUC: mean of `{}` over every \
+         training iteration. IQM: mean of the middle 50% of runs.\n",
+        runs.len(),
+        t.metric,
+        t.metric
     );
     let mut header: Vec<String> = by.to_vec();
     if by.is_empty() {
         header.push("group".into());
     }
-    header.extend(["runs", "final mean", "final IQM", "best mean", "best IQM"].map(String::from));
+    header.extend(
+        [
+            "runs",
+            "final mean",
+            "final IQM",
+            "best mean",
+            "best IQM",
+            "AUC mean",
+        ]
+        .map(String::from),
+    );
     let _ = writeln!(s, "| {} |", header.join(" | "));
     let _ = writeln!(s, "|{}", " --- |".repeat(header.len()));
     for g in groups {
@@ -85,6 +109,7 @@ fn markdown(
             cell(&g.final_iqm),
             cell(&g.best_mean),
             cell(&g.best_iqm),
+            cell(&g.auc_mean),
         ]);
         let _ = writeln!(s, "| {} |", row.join(" | "));
     }
@@ -110,14 +135,26 @@ fn number(x: f64) -> String {
 fn scores_csv(by: &[String], groups: &[GroupSummary]) -> String {
     let mut header: Vec<String> = by.iter().map(|a| csv_field(a)).collect();
     header.extend(["runs", "incomplete"].map(String::from));
-    for stat in ["final_mean", "final_iqm", "best_mean", "best_iqm"] {
+    for stat in [
+        "final_mean",
+        "final_iqm",
+        "best_mean",
+        "best_iqm",
+        "auc_mean",
+    ] {
         header.extend([stat.into(), format!("{stat}_low"), format!("{stat}_high")]);
     }
     let mut s = header.join(",") + "\n";
     for g in groups {
         let mut row: Vec<String> = g.labels.iter().map(|l| csv_field(l)).collect();
         row.extend([g.complete.to_string(), g.incomplete.to_string()]);
-        for e in [&g.final_mean, &g.final_iqm, &g.best_mean, &g.best_iqm] {
+        for e in [
+            &g.final_mean,
+            &g.final_iqm,
+            &g.best_mean,
+            &g.best_iqm,
+            &g.auc_mean,
+        ] {
             row.extend([number(e.value), number(e.low), number(e.high)]);
         }
         s += &(row.join(",") + "\n");
@@ -129,7 +166,7 @@ fn runs_csv(axes: &[AxisInfo], runs: &[RunRecord]) -> String {
     let axes: Vec<&String> = axes.iter().map(|a| &a.name).collect();
     let mut header: Vec<String> = vec!["run".into()];
     header.extend(axes.iter().map(|a| csv_field(a)));
-    header.extend(["seed", "complete", "final", "best", "dir"].map(String::from));
+    header.extend(["seed", "complete", "final", "best", "auc", "dir"].map(String::from));
     let mut s = header.join(",") + "\n";
     for run in runs {
         let mut row = vec![csv_field(&run.meta.name)];
@@ -139,6 +176,7 @@ fn runs_csv(axes: &[AxisInfo], runs: &[RunRecord]) -> String {
             run.final_score.is_some().to_string(),
             run.final_score.map(number).unwrap_or_default(),
             run.best_score.map(number).unwrap_or_default(),
+            run.auc.map(number).unwrap_or_default(),
             csv_field(&run.dir.display().to_string()),
         ]);
         s += &(row.join(",") + "\n");
