@@ -396,6 +396,17 @@ mod tests {
     }
 
     #[test]
+    fn critic_signals_parse_and_stay_out_of_configs_without_them() {
+        let c: TrainConfig =
+            toml::from_str("[ppo]\ncritic_signals = [\"x\", \"theta_dot\"]\n").unwrap();
+        assert_eq!(c.ppo.critic_signals, ["x", "theta_dot"]);
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(toml::from_str::<TrainConfig>(&text).unwrap(), c);
+        let plain = toml::to_string(&TrainConfig::default()).unwrap();
+        assert!(!plain.contains("critic_signals"), "{plain}");
+    }
+
+    #[test]
     fn minibatch_must_divide_batch() {
         let mut c = PpoConfig {
             num_envs: 8,

@@ -206,4 +206,48 @@ mod tests {
             );
         }
     }
+
+    /// With privileged critic inputs the bootstrap value of a truncated episode reads the
+    /// ended step's signals, not `state_signals` (already the next episode's reset).
+    #[test]
+    fn truncation_bootstrap_uses_the_ended_steps_privileged_signals() {
+        let mut c = TrainConfig {
+            env: EnvConfig::Pendulum(PendulumConfig {
+                max_episode_steps: 2,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        c.ppo.critic_signals = vec!["theta_dot".into()];
+        let mut envs = c.env.build_vec(2).unwrap();
+        let reward = c.reward.build(envs.signal_spec()).unwrap();
+        let idx = c.ppo.resolve_critic_signals(envs.signal_spec()).unwrap();
+        let mut buf = envs.make_buffers(reward.as_ref());
+        envs.reset(3, &mut buf).unwrap();
+        let policy = Policy::new(&c, 3, envs.action_space()).unwrap();
+        for _ in 0..2 {
+            envs.step(&[2.0, -2.0], reward.as_ref(), &mut buf).unwrap();
+        }
+        let got = truncation_values(&policy, &buf, &idx).unwrap();
+        assert_eq!(got.len(), 2);
+        let rows = |sig: &dyn Fn(usize) -> f32| -> Vec<f32> {
+            (0..2)
+                .flat_map(|i| {
+                    let mut row = buf.final_obs_row(i).to_vec();
+                    row.push(sig(i));
+                    row
+                })
+                .collect()
+        };
+        let ended = policy
+            .values(&rows(&|i| buf.signal_row(i)[idx[0]]), 2)
+            .unwrap();
+        let next = policy
+            .values(&rows(&|i| buf.state_signal_row(i)[idx[0]]), 2)
+            .unwrap();
+        for ((_, v), (e, n)) in got.iter().zip(ended.iter().zip(&next)) {
+            assert_eq!(v, e);
+            assert_ne!(v, n, "the reset's signals must not be used");
+        }
+    }
 }
