@@ -15,7 +15,7 @@
 //! checkpoint_every = 20
 //! ```
 
-use carrot_envs::EnvConfig;
+use carrot_envs::{EnvConfig, SignalSpec};
 use carrot_rewards::RewardConfig;
 use serde::{Deserialize, Serialize};
 
@@ -104,6 +104,12 @@ pub struct PpoConfig {
     /// Clip for normalized observations and scaled rewards.
     pub normalize_clip: f64,
     pub device: DeviceKind,
+    /// Env signals that only the value network sees (a privileged critic), e.g. CaRL's value
+    /// measurements for driving. The critic's input is the normalized observation followed by
+    /// these signals of the same state, fed raw (not normalized: choose signals scaled to
+    /// about [0, 1], like driving's `*_frac`, `*_hold_left` and `route_length_km`). The actor
+    /// still sees the observation only. Needs `shared_trunk = false`.
+    pub critic_signals: Vec<String>,
 }
 
 impl Default for PpoConfig {
@@ -135,6 +141,7 @@ impl Default for PpoConfig {
             normalize_reward: false,
             normalize_clip: 10.0,
             device: DeviceKind::Cpu,
+            critic_signals: Vec::new(),
         }
     }
 }
@@ -154,6 +161,22 @@ impl PpoConfig {
 
     pub fn num_iterations(&self) -> usize {
         (self.total_timesteps / self.batch_size().max(1) as u64) as usize
+    }
+
+    /// Indices of `critic_signals` in the env's `spec`, in config order; an unknown name is a
+    /// one-line error naming the key, the signal and the env.
+    pub fn resolve_critic_signals(&self, spec: &SignalSpec) -> Result<Vec<usize>> {
+        self.critic_signals
+            .iter()
+            .map(|name| {
+                spec.names().position(|n| n == name).ok_or_else(|| {
+                    AgentError::config(
+                        "ppo.critic_signals",
+                        format!("unknown signal \"{name}\" for env {}", spec.env),
+                    )
+                })
+            })
+            .collect()
     }
 
     /// Checks every value; the error names the key (`ppo.<key>`).
@@ -230,11 +253,36 @@ impl PpoConfig {
         if self.hidden_sizes.contains(&0) {
             return err("hidden_sizes", "layer widths must be at least 1".into());
         }
+        self.validate_critic_signals()?;
         if self.shared_trunk && self.hidden_sizes.is_empty() {
             return err(
                 "shared_trunk",
                 "needs at least one hidden layer to share".into(),
             );
+        }
+        Ok(())
+    }
+}
+
+impl PpoConfig {
+    fn validate_critic_signals(&self) -> Result<()> {
+        let key = "ppo.critic_signals";
+        let names = &self.critic_signals;
+        if let Some((i, dup)) = names
+            .iter()
+            .enumerate()
+            .find(|(i, n)| names[..*i].contains(n))
+        {
+            return Err(AgentError::config(
+                key,
+                format!("\"{dup}\" is listed twice (entry {i})"),
+            ));
+        }
+        if self.shared_trunk && !names.is_empty() {
+            return Err(AgentError::config(
+                key,
+                "a privileged critic needs separate actor and critic trunks (shared_trunk = false)",
+            ));
         }
         Ok(())
     }
@@ -352,6 +400,18 @@ mod tests {
         assert!(err.contains("learning_rat"), "{err}");
         assert!(toml::from_str::<TrainConfig>("sed = 1\n").is_err());
         assert!(toml::from_str::<TrainConfig>("[run]\ncheckpoint = 1\n").is_err());
+    }
+
+    #[test]
+    fn critic_signals_parse_round_trip_and_default_to_none() {
+        let c: TrainConfig =
+            toml::from_str("[ppo]\ncritic_signals = [\"x\", \"theta_dot\"]\n").unwrap();
+        assert_eq!(c.ppo.critic_signals, ["x", "theta_dot"]);
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(toml::from_str::<TrainConfig>(&text).unwrap(), c);
+        // Configs stored before the key existed still parse, without privileged inputs.
+        let old: TrainConfig = toml::from_str("[ppo]\nnum_envs = 2\n").unwrap();
+        assert!(old.ppo.critic_signals.is_empty());
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! layers gain sqrt(2), policy head 0.01, value head 1, biases 0) and then become candle
 //! `Var`s, so a seed fixes the initial network on every device. Linear weights are stored
 //! `[in, out]` so the forward pass is a plain `x.matmul(w)` without a transpose.
+//!
+//! With `ppo.critic_signals` (k privileged critic inputs) the rows fed to the network are
+//! `[observation | privileged values]`: the critic trunk takes all `obs_dim + k` columns, the
+//! actor the first `obs_dim` (it also accepts rows of exactly `obs_dim`, as evaluation passes).
 
 use candle_core::{DType, Device, Result as CResult, Tensor, Var};
 use carrot_envs::Space;
@@ -129,6 +133,10 @@ pub enum ParamGroup {
 /// Policy and value networks with named parameters.
 pub struct ActorCritic {
     head: HeadKind,
+    /// Observation columns (the actor's input width).
+    obs_dim: usize,
+    /// Privileged columns after the observation, seen by the critic only.
+    privileged_dim: usize,
     activation: Activation,
     /// Actor trunk, or the shared trunk.
     actor: Vec<Linear>,
@@ -189,8 +197,13 @@ impl ActorCritic {
             CResult::Ok(Linear { w, b })
         };
         let hidden_gain = 2f64.sqrt();
+        let privileged_dim = cfg.critic_signals.len();
         let mut trunk = |prefix: &str, rng: &mut R| {
-            let mut fan_in = obs_dim;
+            let mut fan_in = if prefix == "critic" {
+                obs_dim + privileged_dim
+            } else {
+                obs_dim
+            };
             let mut layers = Vec::new();
             for (i, &h) in cfg.hidden_sizes.iter().enumerate() {
                 layers.push(layer(format!("{prefix}.{i}"), fan_in, h, hidden_gain, rng)?);
@@ -217,6 +230,8 @@ impl ActorCritic {
         };
         Ok(ActorCritic {
             head,
+            obs_dim,
+            privileged_dim,
             activation: cfg.activation,
             actor,
             critic,
@@ -277,31 +292,69 @@ impl ActorCritic {
         Ok(x)
     }
 
-    /// Action distribution and values `[B]` for observations `[B, obs_dim]`.
+    /// Observation columns; the critic's rows have [`privileged_dim`](Self::privileged_dim)
+    /// more.
+    pub fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+
+    /// Privileged critic-only columns (`ppo.critic_signals`).
+    pub fn privileged_dim(&self) -> usize {
+        self.privileged_dim
+    }
+
+    /// The actor's columns of `rows`: all of them when they are exactly `obs_dim` wide, else the
+    /// first `obs_dim` of critic-wide rows.
+    fn actor_input(&self, rows: &Tensor) -> CResult<Tensor> {
+        match rows.dim(1)? {
+            w if w == self.obs_dim => Ok(rows.clone()),
+            w if w == self.obs_dim + self.privileged_dim => {
+                rows.narrow(1, 0, self.obs_dim)?.contiguous()
+            }
+            w => Err(self.width_error(w)),
+        }
+    }
+
+    /// `rows` when they carry the critic's `obs_dim + privileged_dim` columns.
+    fn critic_input<'a>(&self, rows: &'a Tensor) -> CResult<&'a Tensor> {
+        match rows.dim(1)? {
+            w if w == self.obs_dim + self.privileged_dim => Ok(rows),
+            w => Err(self.width_error(w)),
+        }
+    }
+
+    fn width_error(&self, width: usize) -> candle_core::Error {
+        candle_core::Error::Msg(format!(
+            "network input has {width} columns, expected {} observation + {} privileged critic",
+            self.obs_dim, self.privileged_dim
+        ))
+    }
+
+    /// Action distribution and values `[B]` for rows `[B, obs_dim + privileged_dim]`.
     pub fn forward(&self, obs: &Tensor) -> CResult<(ActionDist, Tensor)> {
-        let actor_features = self.trunk(obs, &self.actor)?;
+        let actor_features = self.trunk(&self.actor_input(obs)?, &self.actor)?;
         let critic_features = if self.critic.is_empty() {
             actor_features.clone()
         } else {
-            self.trunk(obs, &self.critic)?
+            self.trunk(self.critic_input(obs)?, &self.critic)?
         };
         let value = Self::output(&critic_features, &self.value)?.squeeze(1)?;
         Ok((self.dist_from(&actor_features)?, value))
     }
 
-    /// Values `[B]` only.
+    /// Values `[B]` only, for rows `[B, obs_dim + privileged_dim]`.
     pub fn value(&self, obs: &Tensor) -> CResult<Tensor> {
-        let layers = if self.critic.is_empty() {
-            &self.actor
+        let features = if self.critic.is_empty() {
+            self.trunk(obs, &self.actor)?
         } else {
-            &self.critic
+            self.trunk(self.critic_input(obs)?, &self.critic)?
         };
-        Self::output(&self.trunk(obs, layers)?, &self.value)?.squeeze(1)
+        Self::output(&features, &self.value)?.squeeze(1)
     }
 
-    /// Action distribution only.
+    /// Action distribution only, for rows of `obs_dim` or `obs_dim + privileged_dim` columns.
     pub fn dist(&self, obs: &Tensor) -> CResult<ActionDist> {
-        self.dist_from(&self.trunk(obs, &self.actor)?)
+        self.dist_from(&self.trunk(&self.actor_input(obs)?, &self.actor)?)
     }
 
     fn dist_from(&self, features: &Tensor) -> CResult<ActionDist> {
@@ -405,68 +458,5 @@ impl HostOutputs {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-
-    #[test]
-    fn orthogonal_rows_or_columns_are_orthonormal_times_gain() {
-        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
-        for (rows, cols) in [(4, 64), (64, 64), (64, 2)] {
-            let w = orthogonal(&mut rng, rows, cols, 2.0);
-            let (n, len) = if rows >= cols {
-                (cols, rows)
-            } else {
-                (rows, cols)
-            };
-            let vec = |k: usize| -> Vec<f64> {
-                (0..len)
-                    .map(|j| {
-                        let (r, c) = if rows >= cols { (j, k) } else { (k, j) };
-                        w[r * cols + c] as f64
-                    })
-                    .collect()
-            };
-            for i in 0..n {
-                for j in 0..n {
-                    let dot: f64 = vec(i).iter().zip(vec(j)).map(|(a, b)| a * b).sum();
-                    let want = if i == j { 4.0 } else { 0.0 };
-                    assert!((dot - want).abs() < 1e-4, "{rows}x{cols} ({i},{j}) {dot}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn same_seed_same_network_and_heads_resolve() {
-        let cfg = PpoConfig::default();
-        let space = Space::discrete(&["left", "right"]);
-        let head = HeadKind::resolve(PolicyHead::Auto, &space).unwrap();
-        let make = |seed| {
-            let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed);
-            ActorCritic::new(&cfg, 4, head.clone(), &Device::Cpu, &mut rng).unwrap()
-        };
-        let (a, b) = (make(3), make(3));
-        for ((na, va), (_, vb)) in a.params().iter().zip(b.params()) {
-            let d = (va.as_tensor() - vb.as_tensor()).unwrap().abs().unwrap();
-            assert_eq!(
-                d.sum_all().unwrap().to_scalar::<f32>().unwrap(),
-                0.0,
-                "{na}"
-            );
-        }
-        // 4*64+64 + 64*64+64 (x2 trunks) + 64*2+2 + 64*1+1
-        assert_eq!(
-            a.num_parameters(),
-            2 * (4 * 64 + 64 + 64 * 64 + 64) + 130 + 65
-        );
-        let boxed = Space::boxed(&[("torque", -2.0, 2.0)]);
-        assert!(HeadKind::resolve(PolicyHead::Categorical, &boxed).is_err());
-        assert!(HeadKind::resolve(PolicyHead::Beta, &space).is_err());
-        let unbounded = Space::boxed(&[("x", f32::NEG_INFINITY, 1.0)]);
-        let err = HeadKind::resolve(PolicyHead::Beta, &unbounded)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("ppo.policy_head"), "{err}");
-    }
-}
+#[path = "networks_tests.rs"]
+mod tests;

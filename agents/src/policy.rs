@@ -15,7 +15,8 @@ use crate::train::{stream, INIT_STREAM};
 /// Observation statistics plus the network, with the pieces that turn one into the other.
 pub struct Policy {
     pub net: ActorCritic,
-    /// Observation statistics (`ppo.normalize_obs`), frozen outside training.
+    /// Observation statistics (`ppo.normalize_obs`), frozen outside training; they cover the
+    /// observation columns only, never the privileged critic inputs.
     pub obs_rms: Option<RunningMeanStd>,
     normalize_clip: f64,
 }
@@ -77,13 +78,15 @@ impl Policy {
         )?)
     }
 
-    /// V(obs) of already-normalized observation rows.
+    /// V(obs) of already-normalized observation rows, each followed by its privileged critic
+    /// inputs when `ppo.critic_signals` is set.
     pub fn values(&self, policy_obs: &[f32], rows: usize) -> Result<Vec<f32>> {
         let obs = self.tensor(policy_obs, rows)?;
         Ok(self.net.value(&obs)?.to_vec1::<f32>()?)
     }
 
-    /// Distribution parameters (and values) of already-normalized observation rows.
+    /// Distribution parameters (and values) of already-normalized observation rows (with the
+    /// privileged critic columns appended when values are asked for and the critic has some).
     pub fn outputs(
         &self,
         policy_obs: &[f32],

@@ -6,10 +6,15 @@ use carrot_envs::StepBuffers;
 pub struct RolloutBuffer {
     pub num_envs: usize,
     pub num_steps: usize,
+    /// Width of the `obs` rows: the observation, then `privileged_dim` critic-only columns.
     pub obs_dim: usize,
+    /// Trailing columns of every `obs` row that only the critic sees (`ppo.critic_signals`);
+    /// the actor reads the first `obs_dim - privileged_dim`.
+    pub privileged_dim: usize,
     pub action_dim: usize,
     pub num_signals: usize,
-    /// Observations as the policy saw them (normalized if enabled) `[T*N, D]`.
+    /// Observations as the policy saw them (normalized if enabled), followed by the raw
+    /// privileged critic inputs of the same state `[T*N, D]`.
     pub obs: Vec<f32>,
     /// Actions in the distribution's stored form `[T*N, A]`.
     pub actions: Vec<f32>,
@@ -35,6 +40,7 @@ impl RolloutBuffer {
             num_envs: n,
             num_steps: t,
             obs_dim,
+            privileged_dim: 0,
             action_dim,
             num_signals: signals,
             obs: vec![0.0; b * obs_dim],

@@ -52,6 +52,14 @@ pub trait Env: Send {
 
     /// Writes the metrics of the episode that just ended (called before the autoreset).
     fn episode_metrics(&self, _out: &mut [f32]) {}
+
+    /// The signals describing the state the env was just reset into, for privileged critics
+    /// (see [`crate::StepBuffers::state_signals`]). Transition signals (progress, collisions,
+    /// rewards, ...) are 0; the default writes 0 everywhere. `signals` has
+    /// [`Env::signal_spec`]'s length.
+    fn reset_signals(&self, signals: &mut [f32]) {
+        signals.iter_mut().for_each(|x| *x = 0.0);
+    }
 }
 
 /// Steps a single env with Gymnasium's action semantics: clipping to the space, and a clear

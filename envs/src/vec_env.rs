@@ -11,6 +11,9 @@ use crate::{env_seed, Env, EnvError, SignalSpec, Space, StepReward};
 /// ended this step (`terminated[i] || truncated[i]`) that is the first observation of its new
 /// episode, and `final_obs` row `i` holds the last observation of the old one (Gymnasium's
 /// SAME_STEP autoreset with `final_obs`). The `episode_*` rows are valid where the episode ended.
+/// `state_signals` row `i` always describes the state behind `obs` row `i` (for privileged
+/// critics): the step's signals where the episode goes on, [`Env::reset_signals`] of the new
+/// episode where it ended (and after [`VecEnv::reset`]).
 #[derive(Clone, Debug)]
 pub struct StepBuffers {
     pub num_envs: usize,
@@ -21,6 +24,8 @@ pub struct StepBuffers {
     pub obs: Vec<f32>,
     pub final_obs: Vec<f32>,
     pub signals: Vec<f32>,
+    /// Signals of the state behind `obs` `[N x S]` (see above).
+    pub state_signals: Vec<f32>,
     pub rewards: Vec<f32>,
     pub reward_terms: Vec<f32>,
     pub terminated: Vec<bool>,
@@ -47,6 +52,7 @@ impl StepBuffers {
             obs: vec![0.0; n * obs_dim],
             final_obs: vec![0.0; n * obs_dim],
             signals: vec![0.0; n * s],
+            state_signals: vec![0.0; n * s],
             rewards: vec![0.0; n],
             reward_terms: vec![0.0; n * k],
             terminated: vec![false; n],
@@ -76,6 +82,10 @@ impl StepBuffers {
 
     pub fn signal_row(&self, i: usize) -> &[f32] {
         &self.signals[i * self.num_signals..(i + 1) * self.num_signals]
+    }
+
+    pub fn state_signal_row(&self, i: usize) -> &[f32] {
+        &self.state_signals[i * self.num_signals..(i + 1) * self.num_signals]
     }
 
     pub fn episode_signal_row(&self, i: usize) -> &[f32] {
@@ -201,9 +211,12 @@ impl VecEnv {
     /// Resets env `i` with seed `seed + i` and clears episode statistics.
     pub fn reset(&mut self, seed: u64, buf: &mut StepBuffers) -> Result<(), EnvError> {
         self.check_buffers(buf)?;
-        let d = buf.obs_dim;
-        for (i, (slot, obs)) in self.slots.iter_mut().zip(buf.obs.chunks_mut(d)).enumerate() {
-            slot.env.reset(Some(env_seed(seed, i)), obs);
+        let (d, s) = (buf.obs_dim, buf.num_signals);
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            slot.env
+                .reset(Some(env_seed(seed, i)), &mut buf.obs[i * d..(i + 1) * d]);
+            slot.env
+                .reset_signals(&mut buf.state_signals[i * s..(i + 1) * s]);
             slot.length = 0;
             slot.ret = 0.0;
             slot.signal_sums.iter_mut().for_each(|x| *x = 0.0);
@@ -271,6 +284,7 @@ struct Block<'a> {
     obs: &'a mut [f32],
     final_obs: &'a mut [f32],
     signals: &'a mut [f32],
+    state_signals: &'a mut [f32],
     rewards: &'a mut [f32],
     reward_terms: &'a mut [f32],
     terminated: &'a mut [bool],
@@ -303,6 +317,7 @@ impl<'a> Block<'a> {
             obs: &mut buf.obs,
             final_obs: &mut buf.final_obs,
             signals: &mut buf.signals,
+            state_signals: &mut buf.state_signals,
             rewards: &mut buf.rewards,
             reward_terms: &mut buf.reward_terms,
             terminated: &mut buf.terminated,
@@ -337,6 +352,7 @@ impl<'a> Block<'a> {
                 (obs, d),
                 (final_obs, d),
                 (signals, s),
+                (state_signals, s),
                 (reward_terms, k),
                 (episode_signal_sums, s),
                 (episode_term_sums, k),
@@ -393,6 +409,10 @@ impl<'a> Block<'a> {
                 slot.length = 0;
                 slot.ret = 0.0;
                 slot.env.reset(None, obs);
+                slot.env
+                    .reset_signals(&mut self.state_signals[i * s..(i + 1) * s]);
+            } else {
+                self.state_signals[i * s..(i + 1) * s].copy_from_slice(signals);
             }
         }
     }

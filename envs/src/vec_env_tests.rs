@@ -69,6 +69,10 @@ impl Env for Walk {
     fn episode_metric_names(&self) -> &[&'static str] {
         &["final_pos"]
     }
+    fn reset_signals(&self, signals: &mut [f32]) {
+        signals[0] = self.pos as f32;
+        signals[1] = 0.0;
+    }
     fn episode_metrics(&self, out: &mut [f32]) {
         out[0] = self.pos as f32;
     }
@@ -215,6 +219,7 @@ fn thread_count_does_not_change_results() {
                 venv.step(&actions, &NoReward, &mut buf).unwrap();
                 trace.extend_from_slice(&buf.obs);
                 trace.extend_from_slice(&buf.signals);
+                trace.extend_from_slice(&buf.state_signals);
             }
             trace
         })
@@ -229,4 +234,32 @@ fn buffers_from_another_vec_env_are_rejected() {
     let big = walks(3);
     let mut buf = big.make_buffers(&NoReward);
     assert!(small.reset(0, &mut buf).is_err());
+}
+
+/// `state_signals` describe the state behind `obs`: the reset's signals after a reset and an
+/// autoreset, the step's signals while the episode goes on.
+#[test]
+fn state_signals_follow_obs_across_autoresets() {
+    let mut venv = walks(3);
+    let mut buf = venv.make_buffers(&NoReward);
+    venv.reset(9, &mut buf).unwrap();
+    for i in 0..3 {
+        assert_eq!(buf.state_signal_row(i), &[buf.obs_row(i)[0], 0.0]);
+    }
+    let (mut ended, mut went_on) = (0, 0);
+    for _ in 0..12 {
+        venv.step(&[2.0, 1.0, 0.0], &NoReward, &mut buf).unwrap();
+        for i in 0..3 {
+            let want = if buf.done(i) {
+                ended += 1;
+                vec![buf.obs_row(i)[0], 0.0]
+            } else {
+                went_on += 1;
+                buf.signal_row(i).to_vec()
+            };
+            assert_eq!(buf.state_signal_row(i), want.as_slice(), "env {i}");
+            assert_eq!(buf.state_signal_row(i)[0], buf.obs_row(i)[0]);
+        }
+    }
+    assert!(ended >= 3 && went_on >= 3, "{ended} {went_on}");
 }

@@ -76,8 +76,13 @@ pub struct Trainer {
     pub(crate) iteration: usize,
     pub(crate) global_step: u64,
     rollout: RolloutBuffer,
-    /// Current observations as the policy sees them `[N, D]`.
+    /// Signal indices of `ppo.critic_signals`, the privileged critic inputs.
+    critic_signals: Vec<usize>,
+    /// Current observations as the policy sees them, followed by the privileged critic
+    /// inputs `[N, D + K]`.
     policy_obs: Vec<f32>,
+    /// Normalized observations `[N, D]` before the privileged columns are appended.
+    obs_scratch: Vec<f32>,
     device: Device,
     sps_clock: Option<(Instant, u64)>,
     last_returns: Vec<f64>,
@@ -89,19 +94,22 @@ impl Trainer {
         let ppo = &config.ppo;
         let envs = config.env.build_vec(ppo.num_envs)?;
         let reward = config.reward.build(envs.signal_spec())?;
+        let critic_signals = ppo.resolve_critic_signals(envs.signal_spec())?;
+        let row_dim = envs.observation_space().flat_dim() + critic_signals.len();
         let step_buf = envs.make_buffers(reward.as_ref());
         let obs_dim = envs.observation_space().flat_dim();
         let policy = Policy::new(config, obs_dim, envs.action_space())?;
         let device = policy.device().clone();
         let params = host_params(policy.net.params())?;
         let adam = Adam::new(&params.iter().map(Vec::len).collect::<Vec<_>>());
-        let rollout = RolloutBuffer::new(
+        let mut rollout = RolloutBuffer::new(
             ppo.num_envs,
             ppo.num_steps,
-            obs_dim,
+            row_dim,
             policy.head().action_dim(),
             envs.signal_spec().len(),
         );
+        rollout.privileged_dim = critic_signals.len();
         Ok(Trainer {
             config: config.clone(),
             reward_scaler: ppo
@@ -111,7 +119,9 @@ impl Trainer {
             shuffle_rng: stream(config.seed, SHUFFLE_STREAM),
             iteration: 0,
             global_step: 0,
-            policy_obs: vec![0.0; ppo.num_envs * obs_dim],
+            policy_obs: vec![0.0; ppo.num_envs * row_dim],
+            obs_scratch: vec![0.0; ppo.num_envs * obs_dim],
+            critic_signals,
             envs,
             reward,
             step_buf,

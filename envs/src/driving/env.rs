@@ -352,6 +352,10 @@ impl Env for DrivingEnv {
     fn episode_metrics(&self, out: &mut [f32]) {
         self.tally.write(out);
     }
+
+    fn reset_signals(&self, signals: &mut [f32]) {
+        self.write_reset_signals(signals);
+    }
 }
 
 #[cfg(test)]

@@ -393,6 +393,27 @@ impl DrivingEnv {
         sig[Sig::RouteLeft as usize] = self.tracker.left();
     }
 
+    /// The state-valued signals of the state just reset into (see `Env::reset_signals`):
+    /// route and lane geometry, speed, the clock, the timers and CaRL's privileged inputs;
+    /// transition signals (progress, events, commands, comfort filters) stay 0.
+    pub(crate) fn write_reset_signals(&self, sig: &mut [f32]) {
+        sig.iter_mut().for_each(|x| *x = 0.0);
+        let lane = self.lane_view();
+        let proj = self.tracker.proj;
+        sig[Sig::RouteCompletion as usize] = self.tracker.completion();
+        sig[Sig::Speed as usize] = self.ego.body.vx;
+        sig[Sig::SpeedLimit as usize] = lane.speed_limit;
+        sig[Sig::LateralOffset as usize] = proj.lateral;
+        sig[Sig::LaneWidth as usize] = lane.width;
+        sig[Sig::InJunction as usize] = lane.in_junction as u32 as f32;
+        sig[Sig::DesiredSpeed as usize] = self.desired_speed(lane.speed_limit);
+        sig[Sig::LateralDistance as usize] = proj.dist;
+        sig[Sig::HeadingError as usize] = lane.heading_error;
+        sig[Sig::TimeLeft as usize] = self.clock.time_left();
+        sig[Sig::RouteLeft as usize] = self.tracker.left();
+        self.write_privileged_signals(sig);
+    }
+
     /// CaRL's privileged value inputs, each scaled to about [0, 1].
     fn write_privileged_signals(&self, sig: &mut [f32]) {
         let clock = &self.clock;
