@@ -4,7 +4,7 @@
 pub enum BilevelError {
     #[error("invalid config: {key}: {message}")]
     Config { key: String, message: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Agent(#[from] carrot_agents::AgentError),
     #[error("tensor error: {0}")]
     Tensor(String),

@@ -32,6 +32,13 @@ pub struct BarfiHook<R: LearnedReward> {
 impl<R: LearnedReward> BarfiHook<R> {
     /// Checks `outer` against `config` and the reward against the env's signals.
     pub fn new(config: &TrainConfig, outer: &OuterConfig, reward: R) -> Result<Self> {
+        if !config.ppo.critic_signals.is_empty() {
+            return Err(crate::error::BilevelError::config(
+                "ppo.critic_signals",
+                "must be empty with a BARFI outer loop (its f64 actor reads the stored rows as \
+                 observations); primary and pbrs runs take it",
+            ));
+        }
         let env = config.env.build().map_err(AgentError::from)?;
         let spec_len = env.signal_spec().len();
         if reward.num_signals() != spec_len {

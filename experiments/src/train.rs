@@ -94,6 +94,7 @@ pub fn validate(config: &TrainConfig) -> Result<()> {
         .reward
         .build(env.signal_spec())
         .map_err(|e| anyhow!("config key `reward`: {e}"))?;
+    config.ppo.resolve_critic_signals(env.signal_spec())?;
     carrot_bilevel::check(config)?;
     Ok(())
 }
