@@ -7,6 +7,7 @@
 //! - `report`: aggregates a sweep (mean, IQM, stratified bootstrap CIs) into tables and plots.
 //! - `render` and `bench`: videos of policies and throughput benchmarks.
 
+mod bench_bilevel;
 mod bench_driving;
 mod bench_envs;
 mod bench_learner;
@@ -78,6 +79,8 @@ enum BenchCommand {
     Learner(bench_learner::BenchLearnerArgs),
     /// Driving-world throughput.
     Driving(bench_driving::BenchDrivingArgs),
+    /// The cost of BARFI's outer step against a plain PPO iteration, and peak memory.
+    Bilevel(bench_bilevel::BenchBilevelArgs),
 }
 
 fn main() -> ExitCode {
@@ -114,6 +117,7 @@ fn run_command(cli: &Cli) -> anyhow::Result<()> {
             BenchCommand::Envs(a) => bench_envs::run(a),
             BenchCommand::Learner(a) => bench_learner::run(a),
             BenchCommand::Driving(a) => bench_driving::run(a),
+            BenchCommand::Bilevel(a) => bench_bilevel::run(a),
         },
     }
 }

@@ -20,6 +20,7 @@ fn every_command_explains_itself_with_examples() {
         &["sweep", "list", "--help"],
         &["report", "--help"],
         &["bench", "--help"],
+        &["bench", "bilevel", "--help"],
     ] {
         let help = run_ok(carrot().args(args));
         assert!(help.contains("Examples:"), "{args:?}:\n{help}");

@@ -113,7 +113,10 @@ fn a_sweep_runs_every_cell_once_and_reports_them() {
             .args(["--metric", "losses/entropy", "--out"])
             .arg(&entropy),
     );
-    assert!(report.contains("AUC: mean of `losses/entropy`"), "{report}");
+    assert!(
+        report.contains("AUC: mean of `losses/entropy` over training"),
+        "{report}"
+    );
     let runs_csv = std::fs::read_to_string(entropy.join("runs.csv")).unwrap();
     let header: Vec<&str> = runs_csv.lines().next().unwrap().split(',').collect();
     let auc_col = header.iter().position(|c| *c == "auc").unwrap();

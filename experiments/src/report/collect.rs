@@ -114,9 +114,39 @@ fn read_run(dir: &Path, metric: &str) -> Result<RunRecord> {
         meta,
         final_score,
         best_score: best_moving_mean(&values, BEST_WINDOW),
-        auc: (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64),
+        auc: step_weighted_mean(&curve),
         curve,
     })
+}
+
+/// The mean of a curve over environment steps, each logged value held until the next one (an
+/// iteration where no episode ended logs no return); the last value counts for one interval
+/// as long as the one before it.
+pub fn step_weighted_mean(curve: &[(f64, f64)]) -> Option<f64> {
+    match curve {
+        [] => None,
+        [(_, v)] => Some(*v),
+        _ => {
+            let (mut sum, mut span) = (0.0, 0.0);
+            for (i, &(x, v)) in curve.iter().enumerate() {
+                let width = match curve.get(i + 1) {
+                    Some(&(next, _)) => next - x,
+                    None => x - curve[i - 1].0,
+                };
+                sum += v * width;
+                span += width;
+            }
+            Some(if span > 0.0 {
+                sum / span
+            } else {
+                plain_mean(curve)
+            })
+        }
+    }
+}
+
+fn plain_mean(curve: &[(f64, f64)]) -> f64 {
+    curve.iter().map(|p| p.1).sum::<f64>() / curve.len() as f64
 }
 
 /// The highest mean over `window` consecutive values (over all of them when there are fewer).
@@ -224,6 +254,16 @@ pub fn group<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn step_weighted_mean_holds_each_value_until_the_next() {
+        // 10 for 100 steps, then 20 for 300 steps, then 40 for one more 300-step interval.
+        let curve = [(100.0, 10.0), (200.0, 20.0), (500.0, 40.0)];
+        let want = (10.0 * 100.0 + 20.0 * 300.0 + 40.0 * 300.0) / 700.0;
+        assert!((step_weighted_mean(&curve).unwrap() - want).abs() < 1e-12);
+        assert_eq!(step_weighted_mean(&[(5.0, 3.0)]), Some(3.0));
+        assert_eq!(step_weighted_mean(&[]), None);
+    }
 
     #[test]
     fn best_moving_mean_uses_whole_windows() {

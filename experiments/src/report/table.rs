@@ -70,8 +70,8 @@ fn markdown(t: &Tables, by: &[String], groups: &[GroupSummary], runs: &[RunRecor
         "{} runs, {complete} complete. Scores are returns; each cell is the estimate with its \
          95% stratified-bootstrap confidence interval ({BOOTSTRAP_REPS} resamples, seeded). \
          Final: mean return of the final deterministic evaluation. Best: highest \
-         {BEST_WINDOW}-iteration moving mean of `{}`. AUC: mean of `{}` over every \
-         training iteration. IQM: mean of the middle 50% of runs.\n",
+         {BEST_WINDOW}-iteration moving mean of `{}`. AUC: mean of `{}` over training \
+         env steps, each logged value held until the next. IQM: mean of the middle 50% of runs.\n",
         runs.len(),
         t.metric,
         t.metric
