@@ -63,6 +63,10 @@ pub struct OuterConfig {
     pub neumann_k: usize,
     /// Neumann step α; halved for the next step whenever the divergence guard fires.
     pub neumann_alpha: f64,
+    /// Set α = 0.5 / |λ_max(H)| from 3 power-iteration HVPs on the first outer step and every
+    /// 10th after it (`neumann_alpha` is the start). With BARFI's fixed α ∈ [1e-4, 1e-3] and
+    /// a small K, αH is tiny on these policies and the series is a rescaled first-order step.
+    pub neumann_alpha_auto: bool,
     /// The guard: stop the series when a term exceeds `neumann_guard · ‖g_p‖`.
     pub neumann_guard: f64,
     /// λ_r in −λ_r ‖φ − φ₀‖² (toward the naive-sum initialization), also on the discount logit.
@@ -91,6 +95,7 @@ impl Default for OuterConfig {
             max_update_norm: 0.0,
             neumann_k: 5,
             neumann_alpha: 1e-3,
+            neumann_alpha_auto: false,
             neumann_guard: 10.0,
             reg: 0.0,
             learn_gamma: false,

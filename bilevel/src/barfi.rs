@@ -22,7 +22,12 @@ use serde::{Deserialize, Serialize};
 use crate::config::{OuterConfig, OuterMethod};
 use crate::critic::{CriticSettings, CriticState, PrimaryCritic};
 use crate::error::{BilevelError, Result};
-use crate::hypergrad::{hypergradient, Hypergradient};
+use crate::hypergrad::{hypergradient, spectral_radius, HypergradOracle, Hypergradient};
+
+/// Outer steps between two estimates of |λ_max(H)| with `neumann_alpha_auto`.
+const AUTO_ALPHA_EVERY: usize = 10;
+/// Power iterations (HVPs) per estimate.
+const AUTO_ALPHA_ITERATIONS: usize = 3;
 use crate::learned::LearnedReward;
 use crate::neumann::{norm, NeumannSettings};
 use crate::oracle::{OracleInputs, PolicyOracle};
@@ -86,6 +91,12 @@ pub struct BarfiState {
     pub critic: CriticState,
     #[serde(with = "crate::exact::rng_text")]
     pub rows_rng: Pcg64Mcg,
+    /// Outer steps taken (schedules the automatic α).
+    #[serde(default)]
+    pub outer_steps: usize,
+    /// The last |λ_max(H)| estimate of the automatic α.
+    #[serde(default, with = "crate::exact::opt_f64")]
+    pub radius: Option<f64>,
 }
 
 /// BARFI's outer state and step.
@@ -99,6 +110,9 @@ pub struct Barfi<R: LearnedReward> {
     critic: PrimaryCritic,
     alpha: f64,
     rows_rng: Pcg64Mcg,
+    outer_steps: usize,
+    /// The last |λ_max(H)| estimate (NaN before the first).
+    radius: f64,
     gamma: f64,
     lambda: f64,
     ent_coef: f64,
@@ -143,6 +157,8 @@ impl<R: LearnedReward> Barfi<R> {
             adam: OuterAdam::new(init.len()),
             alpha: cfg.neumann_alpha,
             rows_rng: Pcg64Mcg::seed_from_u64(seed.wrapping_add(1)),
+            outer_steps: 0,
+            radius: f64::NAN,
             cfg: cfg.clone(),
             reward,
             init,
@@ -188,6 +204,7 @@ impl<R: LearnedReward> Barfi<R> {
         if self.steps_at(iteration) {
             let h = self.hypergradient(net, view)?;
             let moved = self.apply(&h.grad)?;
+            self.outer_steps += 1;
             if h.series.diverged {
                 self.alpha *= 0.5;
             }
@@ -247,6 +264,16 @@ impl<R: LearnedReward> Barfi<R> {
         } else {
             0
         };
+        if terms > 0
+            && self.cfg.neumann_alpha_auto
+            && self.outer_steps.is_multiple_of(AUTO_ALPHA_EVERY)
+        {
+            let g_p = oracle.primary_grad()?;
+            self.radius = spectral_radius(&mut oracle, &g_p, AUTO_ALPHA_ITERATIONS)?;
+            if self.radius.is_finite() && self.radius > 0.0 {
+                self.alpha = 0.5 / self.radius;
+            }
+        }
         let settings = NeumannSettings {
             terms,
             alpha: self.alpha,
@@ -305,6 +332,7 @@ impl<R: LearnedReward> Barfi<R> {
             step.and_then(|(h, _)| h.cos_fo).unwrap_or(nan),
         ));
         out.push(("outer/neumann_alpha".into(), self.alpha));
+        out.push(("outer/hessian_radius".into(), self.radius));
         out.push((
             "outer/series_growth".into(),
             step.map_or(nan, |(h, _)| h.series.growth),
@@ -321,6 +349,8 @@ impl<R: LearnedReward> Barfi<R> {
             alpha: self.alpha,
             critic: self.critic.state(),
             rows_rng: self.rows_rng.clone(),
+            outer_steps: self.outer_steps,
+            radius: (!self.radius.is_nan()).then_some(self.radius),
         }
     }
 
@@ -339,6 +369,8 @@ impl<R: LearnedReward> Barfi<R> {
         self.alpha = state.alpha;
         self.critic.restore(state.critic)?;
         self.rows_rng = state.rows_rng;
+        self.outer_steps = state.outer_steps;
+        self.radius = state.radius.unwrap_or(f64::NAN);
         Ok(())
     }
 }

@@ -56,3 +56,24 @@ pub fn hypergradient<O: HypergradOracle>(
         cos_fo,
     })
 }
+
+/// |λ_max(H)| estimated by `iterations` power iterations from `start` (e.g. g_p): each applies
+/// H once and takes ‖Hv‖ / ‖v‖. Returns 0 for a zero start.
+pub fn spectral_radius<O: HypergradOracle>(
+    oracle: &mut O,
+    start: &[f64],
+    iterations: usize,
+) -> Result<f64, O::Error> {
+    let mut v = start.to_vec();
+    let mut radius = 0.0;
+    for _ in 0..iterations {
+        let n = norm(&v);
+        if !(n > 0.0 && n.is_finite()) {
+            return Ok(0.0);
+        }
+        v.iter_mut().for_each(|x| *x /= n);
+        v = oracle.hvp(&v)?;
+        radius = norm(&v);
+    }
+    Ok(radius)
+}

@@ -33,6 +33,7 @@ fn outer() -> OuterConfig {
         lr: 0.05,
         neumann_k: 2,
         neumann_alpha: 0.1,
+        neumann_alpha_auto: true,
         learn_gamma: true,
         reg: 0.01,
         hessian_batch: 64,
@@ -97,6 +98,15 @@ fn barfi_run_logs_outer_metrics_and_is_thread_count_independent() {
     assert_ne!(get(1, "outer/phi/theta"), 1.0);
     assert_ne!(get(5, "outer/gamma"), 0.99);
     assert!(get(1, "outer/cos_fo_neumann").abs() <= 1.0);
+    // The automatic α: 0.5 / |λ_max| from the first outer step on (the start value was 0.1).
+    let radius = get(1, "outer/hessian_radius");
+    assert!(radius > 0.0, "{radius}");
+    let alpha = get(1, "outer/neumann_alpha");
+    // (halved once more if the divergence guard fired on that step)
+    assert!(
+        alpha == 0.5 / radius || alpha == 0.25 / radius,
+        "{alpha} {radius}"
+    );
     assert_eq!(comparable(&one), comparable(&train_in_pool(2)));
 }
 
