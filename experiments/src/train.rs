@@ -37,8 +37,8 @@ pub struct TrainArgs {
     /// Print the resolved config and exit.
     #[arg(long)]
     pub print_config: bool,
-    /// Stop after this many iterations in this invocation; rerun the command to continue
-    /// from the last checkpoint.
+    /// Stop after this many iterations in this invocation, rounded up to the next checkpoint
+    /// (`run.checkpoint_every`) so that the progress is saved; rerun the command to continue.
     #[arg(long, value_name = "N")]
     pub max_iterations: Option<usize>,
 }
@@ -164,6 +164,16 @@ pub fn train_in_dir(
     Ok(())
 }
 
+/// `n` iterations from where `dir`'s run stands, rounded up so that the stop lands on a
+/// checkpoint: a run stopped between checkpoints would redo those iterations on every rerun.
+fn to_checkpoint(config: &TrainConfig, dir: &Path, n: usize) -> usize {
+    let every = config.run.checkpoint_every.max(1);
+    let start =
+        carrot_agents::checkpoint::read_state(&carrot_agents::checkpoint::checkpoint_dir(dir))
+            .map_or(0, |s| s.iteration);
+    (start + n).next_multiple_of(every) - start
+}
+
 /// Hands the run to the trainer (through its outer loop when `config.outer` is set); returns
 /// whether training finished.
 fn launch(
@@ -173,7 +183,7 @@ fn launch(
     max_iterations: Option<usize>,
 ) -> Result<bool> {
     let options = RunOptions {
-        max_iterations,
+        max_iterations: max_iterations.map(|n| to_checkpoint(config, dir, n)),
         ..Default::default()
     };
     let summary = carrot_bilevel::train_run(config, dir, &options)?;

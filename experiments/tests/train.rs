@@ -170,3 +170,17 @@ fn a_killed_run_resumes_without_duplicated_or_missing_iterations() {
         std::fs::read_to_string(straight.join("eval.json")).unwrap()
     );
 }
+
+/// `--max-iterations` below `run.checkpoint_every` still makes progress: each invocation runs
+/// on to the next checkpoint, so reruns continue instead of redoing the same iterations.
+#[test]
+fn max_iterations_below_the_checkpoint_interval_still_progresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    for expected_last in [7u64, 14] {
+        run_ok(train(&run_dir, &LONG_TINY).args(["--max-iterations", "2"]));
+        assert_eq!(iterations(&run_dir).last(), Some(&expected_last));
+    }
+    let all = iterations(&run_dir);
+    assert_eq!(all, (1..=14).collect::<Vec<u64>>());
+}

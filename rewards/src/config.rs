@@ -17,12 +17,12 @@ use crate::{
 /// id = "sum"
 /// terms = [{ signal = "alive", weight = 1.0 }, { signal = "force", weight = -0.01 }]
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "id", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RewardConfig {
-    /// The env's classic reward signal (Gymnasium's reward for the control tasks).
-    #[default]
-    EnvDefault,
+    /// The env's classic reward signal (Gymnasium's reward for the control tasks). A struct
+    /// variant without fields, so that `deny_unknown_fields` rejects stray keys.
+    EnvDefault {},
     /// One signal, optionally transformed (`transform = "abs"`), times `scale`.
     Signal {
         signal: String,
@@ -51,6 +51,12 @@ pub enum RewardConfig {
     Blend(BlendConfig),
 }
 
+impl Default for RewardConfig {
+    fn default() -> Self {
+        RewardConfig::EnvDefault {}
+    }
+}
+
 fn one() -> f32 {
     1.0
 }
@@ -58,7 +64,7 @@ fn one() -> f32 {
 impl RewardConfig {
     pub fn id(&self) -> &'static str {
         match self {
-            RewardConfig::EnvDefault => "env_default",
+            RewardConfig::EnvDefault {} => "env_default",
             RewardConfig::Signal { .. } => "signal",
             RewardConfig::Sum { .. } => "sum",
             RewardConfig::Product { .. } => "product",
@@ -73,7 +79,7 @@ impl RewardConfig {
     /// Resolves signal names against `spec` and builds the reward.
     pub fn build(&self, spec: &SignalSpec) -> Result<Box<dyn Reward>, RewardError> {
         Ok(match self {
-            RewardConfig::EnvDefault => {
+            RewardConfig::EnvDefault {} => {
                 let name = spec
                     .default_reward
                     .ok_or_else(|| RewardError::NoDefaultReward {
@@ -120,10 +126,10 @@ mod tests {
     fn env_default_uses_the_declared_signal() {
         let spec = SignalSpec::new("toy", &[("x", "m", "pos"), ("alive", "1", "1 per step")])
             .with_default_reward("alive");
-        let r = RewardConfig::EnvDefault.build(&spec).unwrap();
+        let r = RewardConfig::EnvDefault {}.build(&spec).unwrap();
         let mut t = [0.0];
         assert_eq!(r.evaluate(&[5.0, 1.0], &mut t).0, 1.0);
         let bare = SignalSpec::new("bare", &[("x", "m", "pos")]);
-        assert!(RewardConfig::EnvDefault.build(&bare).is_err());
+        assert!(RewardConfig::EnvDefault {}.build(&bare).is_err());
     }
 }
