@@ -2,6 +2,7 @@
 //! values chosen so that the slopes are known.
 
 use super::*;
+use crate::study::tables::write_tables;
 use carrot_envs::DrivingConfig;
 
 /// DS of reward `reward` at mini-batch `mb` for `seed`: carl loses 2 per doubling, roach 6,

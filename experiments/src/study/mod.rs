@@ -6,14 +6,15 @@
 //! - [`eval`]: driving the routes, with a per-run cache.
 //! - [`analysis`]: per cell (seeds pooled) the mean of DS, RC, IS and infractions per km with a
 //!   95% t-interval over seeds; per group of the other axes the OLS slope of DS on log2 of the
-//!   numeric axis (e.g. the mini-batch) and the differences of slopes (interactions); writes
-//!   `results.md`, `results.csv`, `runs.csv`, `slopes.csv` and `expert.json`.
+//!   numeric axis (e.g. the mini-batch) and the differences of slopes (interactions).
+//! - [`tables`]: writes them out.
 //! - [`plots`]: `ds_vs_<axis>.png/.svg` (means, intervals and per-seed points, the expert as
 //!   the dashed reference) and `training_ds.png/.svg`.
 
 mod analysis;
 mod eval;
 mod plots;
+mod tables;
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,7 @@ use carrot_envs::driving::Expert;
 use carrot_envs::{DrivingEnv, EnvConfig};
 
 use crate::run_dir::{self, RunMeta};
-use crate::study::analysis::Finished;
+use crate::study::analysis::{Finished, Study};
 use crate::study::eval::RouteSet;
 
 #[derive(Debug, clap::Args)]
@@ -137,19 +138,36 @@ fn eval_sweep(args: &StudyEvalArgs) -> Result<()> {
 
     let out = args.out.clone().unwrap_or_else(|| args.dir.join("study"));
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let study = analysis::Study {
+    let study = Study {
         command: command_line(args),
         routes,
         finished,
         missing,
         expert: expert_eval,
     };
-    let written = analysis::write_outputs(&out, &study)?;
+    let written = write_outputs(&out, &study)?;
     print!("{}", std::fs::read_to_string(out.join("results.md"))?);
     for path in written {
         eprintln!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// Writes the tables and the plots; returns the paths written.
+fn write_outputs(out: &Path, study: &Study) -> Result<Vec<PathBuf>> {
+    let cells = analysis::cells(&study.finished);
+    let trends = analysis::numeric_axis(&cells).map(|x| (x, analysis::trends(&cells, x)));
+    let mut written = tables::write_tables(out, study, &cells, trends.as_ref().map(|t| &t.1))?;
+    if let Some((x_axis, _)) = &trends {
+        written.extend(plots::ds_vs_axis(
+            out,
+            &cells,
+            *x_axis,
+            study.expert.mean[0],
+        )?);
+    }
+    written.extend(plots::training_curves(out, &cells)?);
+    Ok(written)
 }
 
 fn read_meta(dir: &Path) -> Result<RunMeta> {
