@@ -18,6 +18,7 @@ mod plotting;
 mod render;
 mod report;
 mod run_dir;
+mod stats;
 mod study;
 mod sweep;
 mod train;

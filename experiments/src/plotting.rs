@@ -34,6 +34,9 @@ pub enum Style {
     Line,
     /// Markers joined by a line, with error bars.
     Markers,
+    /// Small hollow dots without a line or legend entry (e.g. per-seed values), in the colour
+    /// of series `of`, just right of its x positions (beside its error bars).
+    Points { of: usize },
 }
 
 /// One labelled series: points and an optional `(x, low, high)` band.
@@ -189,14 +192,17 @@ fn draw<DB: DrawingBackend>(
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
                 });
             }
+            Style::Points { of } => {
+                let color = COLORS[of % COLORS.len()];
+                let dodge = marker_dodge(series, of, x1 - x0) + 0.005 * (x1 - x0);
+                ctx.draw_series(
+                    s.points
+                        .iter()
+                        .map(|&(x, y)| Circle::new((x + dodge, y), 3, color.stroke_width(1))),
+                )?;
+            }
             Style::Markers => {
-                // Series sharing x positions are spread apart a little so bars stay visible.
-                let markers = series.iter().filter(|s| s.style == Style::Markers).count();
-                let rank = series[..i]
-                    .iter()
-                    .filter(|s| s.style == Style::Markers)
-                    .count();
-                let dodge = (rank as f64 - (markers as f64 - 1.0) / 2.0) * 0.012 * (x1 - x0);
+                let dodge = marker_dodge(series, i, x1 - x0);
                 let s = &Series {
                     label: s.label.clone(),
                     points: s.points.iter().map(|&(x, y)| (x + dodge, y)).collect(),
@@ -232,6 +238,17 @@ fn draw<DB: DrawingBackend>(
         .label_font(("sans-serif", 15))
         .draw()?;
     root.present()
+}
+
+/// The x offset of the `Markers` series at `index`: series sharing x positions are spread apart
+/// a little so that their bars stay visible.
+fn marker_dodge(series: &[Series], index: usize, x_span: f64) -> f64 {
+    let markers = series.iter().filter(|s| s.style == Style::Markers).count();
+    let rank = series[..index.min(series.len())]
+        .iter()
+        .filter(|s| s.style == Style::Markers)
+        .count();
+    (rank as f64 - (markers as f64 - 1.0) / 2.0) * 0.012 * x_span
 }
 
 /// The legend goes into the corner quadrant holding the fewest data points.
@@ -309,6 +326,12 @@ mod tests {
                 points: vec![(0.0, 10.0), (1000.0, 50.0)],
                 band: vec![(0.0, 5.0, 15.0), (1000.0, 40.0, 60.0)],
                 style: Style::Markers,
+            },
+            Series {
+                label: String::new(),
+                points: vec![(0.0, 8.0), (0.0, 12.0), (1000.0, 45.0)],
+                band: Vec::new(),
+                style: Style::Points { of: 1 },
             },
         ];
         let chart = Chart {

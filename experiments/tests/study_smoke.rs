@@ -1,7 +1,8 @@
 //! CI smoke test of the CaRL mini-batch study (issue 5): the reduced study
 //! (`configs/study/carl_vs_roach_smoke.toml`, 16 short runs) through the real binary, then the
 //! held-out evaluation and `carrot report`, checking that the table and the plot are produced
-//! with sane values. A few seconds in release mode on 2 cores.
+//! with sane values, and that the slope analysis (issue 11) matches an OLS fit recomputed here
+//! from `runs.csv`. A few seconds in release mode on 2 cores.
 
 mod common;
 
@@ -80,12 +81,13 @@ fn reduced_study_produces_table_and_plot_with_sane_values() {
             ("infraction_score", 1.0),
             ("infractions_per_km", f64::INFINITY),
         ] {
+            // A t-interval over 2 seeds (t = 12.7 on 1 df) may reach outside the metric's range.
             let mean = number(row, &header, &format!("{metric}_mean"));
             let low = number(row, &header, &format!("{metric}_low"));
             let high = number(row, &header, &format!("{metric}_high"));
             assert!(
-                (0.0..=max).contains(&low) && low <= mean && mean <= high && high <= max,
-                "{metric} {low} <= {mean} <= {high} outside [0, {max}] in {row:?}"
+                (0.0..=max).contains(&mean) && low <= mean && mean <= high,
+                "{metric} {low} <= {mean} <= {high}, mean outside [0, {max}] in {row:?}"
             );
         }
         // DS is RC x IS per route, so the mean DS cannot exceed the mean RC.
@@ -118,15 +120,109 @@ fn reduced_study_produces_table_and_plot_with_sane_values() {
     }
     assert!(md.contains("| expert |") && md.contains("carrot study eval"));
     assert!(!md.contains("NaN"), "{md}");
+    assert!(
+        md.contains("95% t-interval") && !md.contains("bootstrap"),
+        "{md}"
+    );
+    assert_slopes_match_runs(&out, &md);
     assert_image(&out.join("ds_vs_minibatch.png"), b"\x89PNG");
     assert_image(&out.join("ds_vs_minibatch.svg"), b"<svg");
+    // Every seed is drawn as a dot besides the 8 cell means (and the legend's markers).
+    let svg = std::fs::read_to_string(out.join("ds_vs_minibatch.svg")).unwrap();
+    assert!(
+        svg.matches("<circle").count() >= 16 + 8,
+        "per-seed points are drawn"
+    );
 
-    // The generic report over the same sweep (returns, learning curves) also works.
-    run_ok(carrot().arg("report").arg(&sweep_dir));
+    // The generic report over the same sweep (returns, learning curves) also works, and says
+    // that a bootstrap over 2 runs per group is unreliable.
+    let report = run_ok(carrot().arg("report").arg(&sweep_dir));
+    assert!(
+        report.contains("(2 complete runs per group") && report.contains("unreliable"),
+        "{report}"
+    );
     assert_image(
         &sweep_dir.join("report").join("final_vs_minibatch.png"),
         b"\x89PNG",
     );
+}
+
+/// OLS slope and its standard error of y on x, computed independently of the binary.
+fn ols(points: &[(f64, f64)]) -> (f64, f64) {
+    let n = points.len() as f64;
+    let (mx, my) = (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let slope = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx;
+    let ssr: f64 = points
+        .iter()
+        .map(|p| (p.1 - my - slope * (p.0 - mx)).powi(2))
+        .sum();
+    (slope, (ssr / (n - 2.0) / sxx).sqrt())
+}
+
+/// `slopes.csv` and the Markdown slope table agree with an OLS fit of each reward's per-seed DS
+/// (from `runs.csv`) on log2(mini-batch), and the interaction is the difference of the slopes.
+fn assert_slopes_match_runs(out: &Path, md: &str) {
+    assert!(
+        md.contains("## Driving score per doubling of minibatch"),
+        "{md}"
+    );
+    let (run_header, run_rows) = read_csv(&out.join("runs.csv"));
+    let (header, rows) = read_csv(&out.join("slopes.csv"));
+    assert_eq!(rows.len(), 3, "two slopes and one interaction: {rows:?}");
+    let mut fitted = Vec::new();
+    for (row, reward) in rows.iter().zip(REWARDS) {
+        assert_eq!(
+            row[..3],
+            ["slope", format!("reward={reward}").as_str(), "8"]
+        );
+        let points: Vec<(f64, f64)> = run_rows
+            .iter()
+            .filter(|r| r[0] == reward)
+            .map(|r| {
+                let mb: f64 = r[1].parse().unwrap();
+                (mb.log2(), number(r, &run_header, "driving_score"))
+            })
+            .collect();
+        let (slope, se) = ols(&points);
+        let column = "slope_per_doubling_of_minibatch";
+        assert!(
+            (number(row, &header, column) - slope).abs() < 1e-3,
+            "{row:?}"
+        );
+        assert!((number(row, &header, "se") - se).abs() < 1e-3, "{row:?}");
+        assert_eq!(number(row, &header, "df"), 6.0);
+        let (low, high) = (number(row, &header, "low"), number(row, &header, "high"));
+        let shown = number(row, &header, column);
+        assert!(low <= shown && shown <= high);
+        let excludes = if low > 0.0 || high < 0.0 {
+            "true"
+        } else {
+            "false"
+        };
+        assert_eq!(row[8], excludes, "{row:?}");
+        let verdict = if excludes == "true" {
+            "| yes ("
+        } else {
+            "| no |"
+        };
+        let md_row = md
+            .lines()
+            .find(|l| l.starts_with(&format!("| reward={reward} | 8 | ")))
+            .unwrap_or_else(|| panic!("no slope row for {reward}: {md}"));
+        assert!(md_row.contains(verdict), "{md_row}");
+        fitted.push((slope, se));
+    }
+    let interaction = &rows[2];
+    assert_eq!(interaction[..2], ["interaction", "reward: carl − roach"]);
+    let difference = number(interaction, &header, "slope_per_doubling_of_minibatch");
+    assert!((difference - (fitted[0].0 - fitted[1].0)).abs() < 2e-3);
+    let se = (fitted[0].1.powi(2) + fitted[1].1.powi(2)).sqrt();
+    assert!((number(interaction, &header, "se") - se).abs() < 2e-3);
+    assert!(md.contains("| reward: carl − roach |"), "{md}");
 }
 
 #[test]

@@ -4,7 +4,6 @@
 
 mod collect;
 mod plots;
-mod stats;
 mod table;
 
 use std::path::PathBuf;
@@ -12,8 +11,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 
 use crate::metrics::RETURN_COLUMN;
+use crate::stats::{self, ScoreInterval, Statistic};
 use collect::{AxisInfo, RunRecord};
-use stats::{ScoreInterval, Statistic};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::collect::AxisInfo;
-use super::stats::{self, Statistic};
 use super::{group_name, GroupSummary};
 use crate::metrics::moving_mean;
 use crate::plotting::{draw_chart, format_number, Chart, Series, Style};
+use crate::stats::{self, Statistic};
 
 /// Points on the common step grid of a group's learning curve.
 const CURVE_POINTS: usize = 80;
@@ -17,7 +17,7 @@ const CURVE_POINTS: usize = 80;
 const SMOOTHING_WINDOW: usize = 10;
 
 /// `learning_curves.png/.svg`: mean training return per group over environment steps (each
-/// run smoothed over [`SMOOTHING_WINDOW`] iterations), with a stratified-bootstrap 95% band,
+/// run smoothed over [`SMOOTHING_WINDOW`] iterations), with a stratified-bootstrap 95% band (the runs per group in the title),
 /// from the group's complete runs.
 pub fn learning_curves(
     out: &Path,
@@ -38,8 +38,10 @@ pub fn learning_curves(
     if series.is_empty() {
         return Ok(Vec::new());
     }
+    let runs: Vec<usize> = groups.iter().map(|g| g.complete).collect();
+    let title = format!("Learning curves (mean, {})", stats::bootstrap_label(&runs));
     let chart = Chart {
-        title: "Learning curves (mean over runs, 95% CI)",
+        title: &title,
         x_desc: "environment steps",
         y_desc: &format!("{metric} (10-iteration moving mean)"),
         x_format: None,
@@ -122,6 +124,12 @@ pub fn final_scores(
         .filter_map(|(i, name)| Some((i, axes.iter().find(|a| &a.name == name)?)))
         .filter(|(_, a)| a.numeric)
         .collect();
+    let runs: Vec<usize> = groups
+        .iter()
+        .filter(|g| !g.final_mean.value.is_nan())
+        .map(|g| g.complete)
+        .collect();
+    let interval = stats::bootstrap_label(&runs);
     let mut written = Vec::new();
     for (position, axis) in &numeric {
         // One line per combination of the other grouping axes; x is the label's rank on the
@@ -159,7 +167,10 @@ pub fn final_scores(
         }
         let labels = axis.labels.clone();
         let format = move |x: f64| tick_label(&labels, x);
-        let title = format!("Final evaluation return vs {} (mean, 95% CI)", axis.name);
+        let title = format!(
+            "Final evaluation return vs {} (mean, {interval})",
+            axis.name
+        );
         let chart = Chart {
             title: &title,
             x_desc: &axis.name,
@@ -195,8 +206,9 @@ pub fn final_scores(
             style: Style::Markers,
         };
         let format = move |x: f64| tick_label(&names, x);
+        let title = format!("Final evaluation return per group (mean, {interval})");
         let chart = Chart {
-            title: "Final evaluation return per group (mean, 95% CI)",
+            title: &title,
             x_desc: "group",
             y_desc: "final evaluation return",
             x_format: Some(&format),

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::collect::{label_of, AxisInfo, RunRecord, BEST_WINDOW};
-use super::stats::{ScoreInterval, BOOTSTRAP_REPS};
 use super::{group_name, GroupSummary};
 use crate::run_dir::write_atomic;
+use crate::stats::{ScoreInterval, BOOTSTRAP_REPS, MIN_BOOTSTRAP_RUNS};
 
 /// What the tables say about where they come from.
 pub struct Tables<'a> {
@@ -65,10 +65,21 @@ fn markdown(t: &Tables, by: &[String], groups: &[GroupSummary], runs: &[RunRecor
     let _ = writeln!(s, "# Report: {}\n", t.root.display());
     let _ = writeln!(s, "Regenerate with `{}`.\n", t.command);
     let complete = runs.iter().filter(|r| r.final_score.is_some()).count();
+    let per_group: Vec<usize> = groups.iter().map(|g| g.complete).collect();
+    let (fewest, most) = (
+        per_group.iter().copied().min().unwrap_or(0),
+        per_group.iter().copied().max().unwrap_or(0),
+    );
+    let per_group = if fewest == most {
+        format!("{fewest} complete runs per group")
+    } else {
+        format!("{fewest}-{most} complete runs per group")
+    };
     let _ = writeln!(
         s,
         "{} runs, {complete} complete. Scores are returns; each cell is the estimate with its \
-         95% stratified-bootstrap confidence interval ({BOOTSTRAP_REPS} resamples, seeded). \
+         95% stratified-bootstrap percentile interval ({BOOTSTRAP_REPS} resamples, seeded) over \
+         the group's complete runs ({per_group}, column `runs`). \
          Final: mean return of the final deterministic evaluation. Best: highest \
          {BEST_WINDOW}-iteration moving mean of `{}`. AUC: mean of `{}` over training \
          env steps, each logged value held until the next. IQM: mean of the middle 50% of runs.\n",
@@ -76,6 +87,14 @@ fn markdown(t: &Tables, by: &[String], groups: &[GroupSummary], runs: &[RunRecor
         t.metric,
         t.metric
     );
+    if fewest < MIN_BOOTSTRAP_RUNS {
+        let _ = writeln!(
+            s,
+            "Groups whose runs are marked * have fewer than {MIN_BOOTSTRAP_RUNS}: their intervals are \
+             unreliable (a percentile bootstrap over so few runs is close to their min-max \
+             range and covers far less than 95%; with 3 runs about 75%).\n"
+        );
+    }
     let mut header: Vec<String> = by.to_vec();
     if by.is_empty() {
         header.push("group".into());
@@ -98,10 +117,15 @@ fn markdown(t: &Tables, by: &[String], groups: &[GroupSummary], runs: &[RunRecor
         if by.is_empty() {
             row.push(group_name(by, &g.labels));
         }
-        let runs = if g.incomplete > 0 {
-            format!("{} (+{} incomplete)", g.complete, g.incomplete)
+        let few = if g.complete < MIN_BOOTSTRAP_RUNS {
+            "*"
         } else {
-            g.complete.to_string()
+            ""
+        };
+        let runs = if g.incomplete > 0 {
+            format!("{}{few} (+{} incomplete)", g.complete, g.incomplete)
+        } else {
+            format!("{}{few}", g.complete)
         };
         row.extend([
             runs,

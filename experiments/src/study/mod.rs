@@ -1,0 +1,192 @@
+//! `carrot study eval`: the driving study's held-out evaluation and analysis (issues 5 and 11).
+//! Every finished run under a sweep directory drives the same fixed set of held-out routes
+//! (maps from a `map_seed` no training run saw, fixed route seeds) with its final deterministic
+//! policy, and so does the rule-based [`carrot_envs::driving::Expert`].
+//!
+//! - [`eval`]: driving the routes, with a per-run cache.
+//! - [`analysis`]: per cell (seeds pooled) the mean of DS, RC, IS and infractions per km with a
+//!   95% t-interval over seeds; per group of the other axes the OLS slope of DS on log2 of the
+//!   numeric axis (e.g. the mini-batch) and the differences of slopes (interactions).
+//! - [`tables`]: writes them out.
+//! - [`plots`]: `ds_vs_<axis>.png/.svg` (means, intervals and per-seed points, the expert as
+//!   the dashed reference) and `training_ds.png/.svg`.
+
+mod analysis;
+mod eval;
+mod plots;
+mod tables;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use carrot_envs::driving::Expert;
+use carrot_envs::{DrivingEnv, EnvConfig};
+
+use crate::run_dir::{self, RunMeta};
+use crate::study::analysis::{Finished, Study};
+use crate::study::eval::RouteSet;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    carrot study eval runs/sweeps/carl_vs_roach --out experiments/results/carl_study\n  \
+    carrot study eval --help")]
+pub struct StudyArgs {
+    #[command(subcommand)]
+    which: StudyCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum StudyCommand {
+    /// Evaluate a driving sweep's final policies and the expert on held-out routes.
+    Eval(StudyEvalArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    carrot study eval runs/sweeps/carl_vs_roach --out experiments/results/carl_study\n  \
+    carrot study eval runs/sweeps/carl_vs_roach_smoke --routes 8\n\n\
+    Runs whose training has not finished are listed as missing. Each run's per-route results\n\
+    are cached in <run>/held_out_eval.json (recomputed when the settings change).")]
+pub struct StudyEvalArgs {
+    /// A sweep directory of driving runs.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Output directory [default: DIR/study].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Held-out routes per policy.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub routes: usize,
+    /// Map seed of the held-out maps (training used the config's `env.map_seed`).
+    #[arg(long, default_value_t = 1_000_003, value_name = "SEED")]
+    pub map_seed: u64,
+    /// Route k uses env seed `route_seed + k`.
+    #[arg(long, default_value_t = 0, value_name = "SEED")]
+    pub route_seed: u64,
+}
+
+pub fn run(args: &StudyArgs) -> Result<()> {
+    match &args.which {
+        StudyCommand::Eval(a) => eval_sweep(a),
+    }
+}
+
+fn eval_sweep(args: &StudyEvalArgs) -> Result<()> {
+    if args.routes == 0 {
+        bail!("--routes must be at least 1");
+    }
+    let dirs = run_dir::find_runs(&args.dir)?;
+    if dirs.is_empty() {
+        bail!("no runs under {}", args.dir.display());
+    }
+    let mut routes: Option<RouteSet> = None;
+    let mut finished = Vec::new();
+    let mut missing = Vec::new();
+    for dir in dirs {
+        let meta = read_meta(&dir)?;
+        if !run_dir::is_complete(&dir) {
+            missing.push(meta.name);
+            continue;
+        }
+        let policy =
+            carrot_agents::load_policy(&dir).map_err(|e| anyhow!("{}: {e}", dir.display()))?;
+        let EnvConfig::Driving(env) = &policy.config.env else {
+            bail!("{}: not a driving run", dir.display());
+        };
+        let set = eval::held_out(
+            env,
+            args.routes,
+            args.map_seed,
+            args.route_seed,
+            policy.config.run.eval_max_steps,
+        );
+        match &routes {
+            None => routes = Some(set.clone()),
+            Some(r) if r.env != set.env => {
+                bail!(
+                    "{}: its env config differs from the other runs",
+                    dir.display()
+                )
+            }
+            Some(_) => {}
+        }
+        let result = eval::cached_or(&dir.join(eval::EVAL_FILE), &set, || {
+            eval::evaluate(&set, |_env: &DrivingEnv, obs: &[f32]| {
+                let action = policy.policy.act(obs).map_err(|e| anyhow!("{e}"))?;
+                Ok([action[0], action[1]])
+            })
+        })?;
+        eprintln!(
+            "{}: DS {:.1} RC {:.1} IS {:.3} infractions/km {:.2}",
+            meta.name, result.mean[0], result.mean[1], result.mean[2], result.mean[3]
+        );
+        finished.push(Finished {
+            meta,
+            dir,
+            eval: result,
+        });
+    }
+    let Some(routes) = routes else {
+        bail!("no finished runs under {}", args.dir.display());
+    };
+    let expert = Expert::default();
+    let expert_eval = eval::evaluate(
+        &routes,
+        |env: &DrivingEnv, _obs: &[f32]| Ok(expert.act(env)),
+    )?;
+    eprintln!("expert: DS {:.1}", expert_eval.mean[0]);
+
+    let out = args.out.clone().unwrap_or_else(|| args.dir.join("study"));
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let study = Study {
+        command: command_line(args),
+        routes,
+        finished,
+        missing,
+        expert: expert_eval,
+    };
+    let written = write_outputs(&out, &study)?;
+    print!("{}", std::fs::read_to_string(out.join("results.md"))?);
+    for path in written {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Writes the tables and the plots; returns the paths written.
+fn write_outputs(out: &Path, study: &Study) -> Result<Vec<PathBuf>> {
+    let cells = analysis::cells(&study.finished);
+    let trends = analysis::numeric_axis(&cells).map(|x| (x, analysis::trends(&cells, x)));
+    let mut written = tables::write_tables(out, study, &cells, trends.as_ref().map(|t| &t.1))?;
+    if let Some((x_axis, _)) = &trends {
+        written.extend(plots::ds_vs_axis(
+            out,
+            &cells,
+            *x_axis,
+            study.expert.mean[0],
+        )?);
+    }
+    written.extend(plots::training_curves(out, &cells)?);
+    Ok(written)
+}
+
+fn read_meta(dir: &Path) -> Result<RunMeta> {
+    let path = dir.join(run_dir::RUN_META_FILE);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is corrupt", path.display()))
+}
+
+fn command_line(args: &StudyEvalArgs) -> String {
+    let mut line = format!(
+        "carrot study eval {} --routes {} --map-seed {} --route-seed {}",
+        args.dir.display(),
+        args.routes,
+        args.map_seed,
+        args.route_seed
+    );
+    if let Some(out) = &args.out {
+        line += &format!(" --out {}", out.display());
+    }
+    line
+}
