@@ -28,9 +28,9 @@ pub mod normalization;
 pub mod ops;
 pub mod optimizer;
 pub mod outer_config;
-pub mod preference_config;
 pub mod policy;
 pub mod policy64;
+pub mod preference_config;
 pub mod rollout;
 pub mod run;
 pub mod run_dir;
@@ -42,9 +42,9 @@ pub use config::{Activation, DeviceKind, PolicyHead, PpoConfig, RunSettings, Tra
 pub use error::AgentError;
 pub use evaluate::EvalResult;
 pub use outer_config::{OuterConfig, OuterMethod};
-pub use preference_config::{PreferenceConfig, PreferenceMethod};
 pub use policy::Policy;
 pub use policy64::{PgBatch, PolicyF64};
+pub use preference_config::{PreferenceConfig, PreferenceMethod};
 pub use run::{
     evaluate_run, load_policy, train_run, train_run_with, LoadedPolicy, ProgressMode, RunOptions,
     RunSummary,

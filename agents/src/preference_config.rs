@@ -211,7 +211,10 @@ impl ModelConfig {
         positive("model.steps", self.steps)?;
         positive("model.batch", self.batch)?;
         if self.hidden.contains(&0) {
-            return Err(config_error("model.hidden", "layer widths must be at least 1"));
+            return Err(config_error(
+                "model.hidden",
+                "layer widths must be at least 1",
+            ));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(config_error(

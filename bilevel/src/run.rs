@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use carrot_agents::{
-    train_run_with, IterationHook, NoHook, OuterConfig, OuterMethod, PreferenceMethod,
-    RunOptions, RunSummary, TrainConfig,
+    train_run_with, IterationHook, NoHook, OuterConfig, OuterMethod, PreferenceMethod, RunOptions,
+    RunSummary, TrainConfig,
 };
 use carrot_rewards::Reward;
 

@@ -1,8 +1,8 @@
 //! PEBBLE-style preference learning through the real trainer (`[preference]`, dispatched by
 //! `carrot_bilevel::train_run`): queries accumulate per session, the learner's rewards are r_ν
 //! of the stored signals, identical metrics for 1 and 2 threads, kill-and-resume replays an
-//! uninterrupted run (queries included), the oracle is a plain run, and bad configs are
-//! one-line errors naming the key or signal.
+//! uninterrupted run (queries included), the oracle is a plain run, bad configs are one-line
+//! errors naming the key or signal, and r_ν learns the true reward from the teacher's labels.
 
 use std::path::PathBuf;
 
@@ -173,7 +173,10 @@ fn oracle_is_bit_identical_to_a_plain_run() {
 }
 
 fn one_line_error(c: &TrainConfig) -> String {
-    let err = check(c).err().expect("the config must be refused").to_string();
+    let err = check(c)
+        .err()
+        .expect("the config must be refused")
+        .to_string();
     assert!(!err.contains('\n'), "{err}");
     err
 }
@@ -207,4 +210,33 @@ fn bad_preference_configs_are_one_line_errors() {
     assert!(one_line_error(&c).contains("preference.method"));
     check(&config(PreferenceMethod::Pebble)).unwrap();
     check(&config(PreferenceMethod::Oracle)).unwrap();
+}
+
+/// The reward model earns its keep: after 4 sessions (8 iterations) of 25 perfect-teacher labels, r_ν
+/// correlates with pendulum's true reward on the latest rollout and orders held-out pairs.
+#[test]
+fn the_reward_model_learns_the_true_reward_from_preferences() {
+    for seed in [1, 2] {
+        let mut c = config(PreferenceMethod::Pebble);
+        c.seed = seed;
+        c.ppo.total_timesteps = 4 * 32 * 8;
+        let p = c.preference.as_mut().unwrap();
+        p.segment_length = 16;
+        p.queries_per_session = 25;
+        p.max_queries = 100;
+        p.heldout_fraction = 0.2;
+        p.model.steps = 100;
+        p.model.batch = 16;
+        let mut hook = ParlHook::new(&c, c.preference.as_ref().unwrap()).unwrap();
+        let mut t = Trainer::new(&c).unwrap();
+        let mut last = IterationMetrics::default();
+        while !t.is_done() {
+            last = t.iterate_with(&mut hook).unwrap();
+        }
+        let corr = last.get("parl/reward_correlation").unwrap();
+        let acc = last.get("parl/heldout_accuracy").unwrap();
+        // Measured 0.93 / 0.88 and 0.90 / 0.75 (20 held-out pairs) for seeds 1 / 2.
+        assert!(corr > 0.7, "seed {seed}: correlation {corr}");
+        assert!(acc >= 0.65, "seed {seed}: held-out accuracy {acc}");
+    }
 }

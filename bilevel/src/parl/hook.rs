@@ -155,7 +155,10 @@ impl ParlHook {
             .add_session(labelled, cfg.heldout_fraction, &mut self.query_rng)
             .map_err(parl_error)?;
         if !self.buffer.train.is_empty() {
-            self.model_loss = model.train(&self.buffer.train).map_err(parl_error)?.last_loss;
+            self.model_loss = model
+                .train(&self.buffer.train)
+                .map_err(parl_error)?
+                .last_loss;
         }
         self.heldout_accuracy = model.accuracy(&self.buffer.heldout).map_err(parl_error)?;
         Ok(())
