@@ -114,6 +114,10 @@ pub struct PreferenceConfig {
     pub model: ModelConfig,
     /// Step size η_c of the A-PARL correction (ignored by `pebble`).
     pub correction_step: f64,
+    /// Terms of the correction's Neumann series after the first (0: first order).
+    pub correction_terms: usize,
+    /// The series' step α.
+    pub correction_alpha: f64,
 }
 
 impl Default for PreferenceConfig {
@@ -131,6 +135,8 @@ impl Default for PreferenceConfig {
             teacher: TeacherConfig::default(),
             model: ModelConfig::default(),
             correction_step: 1e-3,
+            correction_terms: 5,
+            correction_alpha: 1e-3,
         }
     }
 }
@@ -157,6 +163,12 @@ impl PreferenceConfig {
         }
         in_range("heldout_fraction", self.heldout_fraction, 0.0, 0.5)?;
         finite_non_negative("correction_step", self.correction_step)?;
+        if !(self.correction_alpha.is_finite() && self.correction_alpha > 0.0) {
+            return Err(config_error(
+                "correction_alpha",
+                format!("must be positive, got {}", self.correction_alpha),
+            ));
+        }
         self.teacher.validate()?;
         self.model.validate()
     }
@@ -169,6 +181,12 @@ impl PreferenceConfig {
                 return Err(AgentError::config(
                     "ppo.normalize_reward",
                     "must be false with method = \"aparl\" (the online scaler breaks the relabel's linearity)",
+                ));
+            }
+            if !ppo.critic_signals.is_empty() {
+                return Err(AgentError::config(
+                    "ppo.critic_signals",
+                    "must be empty with method = \"aparl\" (its f64 actor reads the stored rows as observations)",
                 ));
             }
             if ppo.shared_trunk {

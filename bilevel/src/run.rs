@@ -24,13 +24,7 @@ pub fn build_hook(config: &TrainConfig) -> Result<Option<Box<dyn IterationHook>>
         let hook = ParlHook::new(config, preference)?;
         return Ok(Some(match preference.method {
             PreferenceMethod::Oracle => Box::new(NoHook),
-            PreferenceMethod::Pebble => Box::new(hook),
-            PreferenceMethod::Aparl => {
-                return Err(BilevelError::config(
-                    "preference.method",
-                    "\"aparl\" (the A-PARL correction) is not wired to the trainer yet; use \"pebble\" or \"oracle\"",
-                ))
-            }
+            PreferenceMethod::Pebble | PreferenceMethod::Aparl => Box::new(hook),
         }));
     }
     let Some(outer) = &config.outer else {

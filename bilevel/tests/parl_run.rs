@@ -86,12 +86,15 @@ fn quiet() -> RunOptions {
 /// Trains the pebble config with a hook of its own in a pool of `threads`; after every
 /// iteration, checks that the learner's rewards are the model's r_ν of the stored signals.
 fn train_in_pool(threads: usize) -> Vec<IterationMetrics> {
+    train_checked(threads, config(PreferenceMethod::Pebble))
+}
+
+fn train_checked(threads: usize, c: TrainConfig) -> Vec<IterationMetrics> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .unwrap();
     pool.install(|| {
-        let c = config(PreferenceMethod::Pebble);
         let mut hook = ParlHook::new(&c, c.preference.as_ref().unwrap()).unwrap();
         let mut t = Trainer::new(&c).unwrap();
         let reward_column = t.signal_spec().index_of("reward").unwrap();
@@ -206,8 +209,13 @@ fn bad_preference_configs_are_one_line_errors() {
     let mut c = config(PreferenceMethod::Pebble);
     c.preference.as_mut().unwrap().session_every = 0;
     assert!(one_line_error(&c).contains("preference.session_every"));
-    let c = config(PreferenceMethod::Aparl);
-    assert!(one_line_error(&c).contains("preference.method"));
+    let mut c = config(PreferenceMethod::Aparl);
+    c.ppo.normalize_reward = true;
+    assert!(one_line_error(&c).contains("ppo.normalize_reward"));
+    let mut c = config(PreferenceMethod::Aparl);
+    c.ppo.critic_signals = vec!["theta".into()];
+    assert!(one_line_error(&c).contains("ppo.critic_signals"));
+    check(&config(PreferenceMethod::Aparl)).unwrap();
     check(&config(PreferenceMethod::Pebble)).unwrap();
     check(&config(PreferenceMethod::Oracle)).unwrap();
 }
@@ -239,4 +247,38 @@ fn the_reward_model_learns_the_true_reward_from_preferences() {
         assert!(corr > 0.7, "seed {seed}: correlation {corr}");
         assert!(acc >= 0.65, "seed {seed}: held-out accuracy {acc}");
     }
+}
+
+fn aparl(step: f64) -> TrainConfig {
+    let mut c = config(PreferenceMethod::Aparl);
+    let p = c.preference.as_mut().unwrap();
+    p.correction_step = step;
+    p.correction_terms = 2;
+    p.correction_alpha = 1e-2;
+    c
+}
+
+fn without(rows: &[IterationMetrics], key: &str) -> Vec<Vec<(String, u64)>> {
+    comparable(rows)
+        .into_iter()
+        .map(|r| r.into_iter().filter(|(k, _)| k != key).collect())
+        .collect()
+}
+
+/// A-PARL is PEBBLE plus the correction and nothing else: with correction_step = 0 the run is
+/// PEBBLE's bit for bit (the correction is computed and added times 0); with a step it moves.
+#[test]
+fn aparl_is_pebble_plus_the_correction() {
+    let pebble = train_in_pool(1);
+    let zero = train_checked(1, aparl(0.0));
+    let key = "parl/correction_norm";
+    assert!(pebble.iter().all(|m| m.get(key).unwrap().is_nan()));
+    let norms: Vec<f64> = zero.iter().map(|m| m.get(key).unwrap()).collect();
+    // A correction at every session (iterations 0, 2, 4), none in between.
+    for (i, n) in norms.iter().enumerate() {
+        assert_eq!(n.is_finite() && *n > 0.0, i % 2 == 0, "{norms:?}");
+    }
+    assert_eq!(without(&pebble, key), without(&zero, key));
+    let moved = train_checked(1, aparl(10.0));
+    assert_ne!(without(&pebble, key), without(&moved, key));
 }

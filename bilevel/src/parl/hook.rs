@@ -6,7 +6,9 @@
 //!    first session uniformly, as B-Pref does, since an untrained ensemble's disagreement is
 //!    noise; then `selection`), label them with the synthetic teacher, add them to the buffer
 //!    (a held-out share aside) and train the ensemble on the buffer's training pairs;
-//! 2. every iteration, relabel `rollout.rewards` with the ensemble mean r_ν of the stored
+//! 2. with `method = "aparl"`, after that training, the A-PARL correction on the session's
+//!    pairs ([`crate::parl::aparl`]); `pebble` is the same run without it;
+//! 3. every iteration, relabel `rollout.rewards` with the ensemble mean r_ν of the stored
 //!    signals. The env-side `[reward]` stays the true reward: it ends episodes, scores
 //!    `charts/episodic_return` and `eval.json`, and is what the teacher sees.
 //!
@@ -18,13 +20,15 @@
 use carrot_agents::error::Result as AgentResult;
 use carrot_agents::{
     AgentError, Collected, HookOutput, IterationHook, IterationMetrics, PreferenceConfig,
-    TrainConfig, Trainer,
+    PreferenceMethod, TrainConfig, Trainer,
 };
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{BilevelError, Result};
+use crate::neumann::NeumannSettings;
+use crate::parl::aparl::{apply_correction, CorrectionSettings};
 use crate::parl::buffer::{PreferenceBuffer, PreferencePair};
 use crate::parl::config::{resolve_inputs, Selection};
 use crate::parl::model::{pearson, Normalization, RewardModel, RewardModelState};
@@ -37,6 +41,8 @@ use crate::parl::true_reward::signals_read;
 const MODEL_SEED: u64 = 0x9a71_0001;
 const TEACHER_SEED: u64 = 0x9a71_0002;
 const QUERY_SEED: u64 = 0x9a71_0003;
+/// The correction's series stops when a term exceeds this multiple of ‖u‖ (as BARFI's guard).
+const CORRECTION_GUARD: f64 = 10.0;
 
 fn parl_error(e: impl std::fmt::Display) -> AgentError {
     AgentError::Outer(e.to_string())
@@ -102,8 +108,8 @@ impl ParlHook {
         &self.buffer
     }
 
-    /// One feedback session on the fresh rollout `view`.
-    fn session(&mut self, view: &RolloutView) -> Result<()> {
+    /// One feedback session on the fresh rollout `view`; returns its labelled pairs.
+    fn session(&mut self, view: &RolloutView) -> Result<Vec<PreferencePair>> {
         let cfg = &self.config;
         if self.model.is_none() {
             let rows = select_columns(view.signals, view.num_signals, &self.input_indices);
@@ -122,7 +128,7 @@ impl ParlHook {
         let model = self.model.as_mut().expect("created above");
         let remaining = cfg.max_queries.saturating_sub(self.buffer.len());
         if remaining == 0 {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let plan = QueryPlan {
             count: cfg.queries_per_session.min(remaining),
@@ -152,7 +158,7 @@ impl ParlHook {
             })
             .collect();
         self.buffer
-            .add_session(labelled, cfg.heldout_fraction, &mut self.query_rng)
+            .add_session(labelled.clone(), cfg.heldout_fraction, &mut self.query_rng)
             .map_err(parl_error)?;
         if !self.buffer.train.is_empty() {
             self.model_loss = model
@@ -161,7 +167,21 @@ impl ParlHook {
                 .last_loss;
         }
         self.heldout_accuracy = model.accuracy(&self.buffer.heldout).map_err(parl_error)?;
-        Ok(())
+        Ok(labelled)
+    }
+
+    /// A-PARL's correction on the session's pairs (after term-1 training); returns its norm.
+    fn correct(&mut self, pairs: &[PreferencePair], t: &Trainer, c: &Collected) -> Result<f64> {
+        let settings = CorrectionSettings {
+            step: self.config.correction_step,
+            neumann: NeumannSettings {
+                terms: self.config.correction_terms,
+                alpha: self.config.correction_alpha,
+                guard: CORRECTION_GUARD,
+            },
+        };
+        let model = self.model.as_mut().expect("a session made the model");
+        apply_correction(model, pairs, t, c, settings)
     }
 }
 
@@ -180,13 +200,17 @@ fn select_columns(rows: &[f32], width: usize, indices: &[usize]) -> Vec<f32> {
 }
 
 impl IterationHook for ParlHook {
-    fn after_collect(&mut self, t: &mut Trainer, _c: &Collected) -> AgentResult<HookOutput> {
-        let iteration = t.iteration();
-        let ro = t.rollout();
-        let view = RolloutView::from_buffer(ro, &ro.env_rewards).map_err(parl_error)?;
-        if iteration.is_multiple_of(self.config.session_every) {
-            self.session(&view).map_err(parl_error)?;
+    fn after_collect(&mut self, t: &mut Trainer, c: &Collected) -> AgentResult<HookOutput> {
+        let mut correction_norm = f64::NAN;
+        if t.iteration().is_multiple_of(self.config.session_every) {
+            let ro = t.rollout();
+            let view = RolloutView::from_buffer(ro, &ro.env_rewards).map_err(parl_error)?;
+            let pairs = self.session(&view).map_err(parl_error)?;
+            if self.config.method == PreferenceMethod::Aparl && !pairs.is_empty() {
+                correction_norm = self.correct(&pairs, t, c).map_err(parl_error)?;
+            }
         }
+        let ro = t.rollout();
         let Some(model) = self.model.as_ref() else {
             return Err(parl_error(
                 "no reward model: the run resumed from a checkpoint without preference state",
@@ -202,6 +226,7 @@ impl IterationHook for ParlHook {
         metrics.push("parl/reward_correlation", correlation);
         metrics.push("parl/teacher_agreement", self.teacher.stats.agreement());
         metrics.push("parl/model_loss", self.model_loss);
+        metrics.push("parl/correction_norm", correction_norm);
         Ok(HookOutput {
             metrics,
             ..HookOutput::default()

@@ -16,8 +16,10 @@
 //!   validated with one-line errors.
 //! - [`hook`]: [`ParlHook`], the session loop as a trainer hook (collect → segments → query →
 //!   teacher → buffer → model training → relabel with r_ν), checkpointed with the run.
+//! - [`aparl`]: the A-PARL correction through BARFI's oracle and Neumann machinery.
 //! - [`true_reward`]: which signals the run's `[reward]` reads (the inputs r_ν must not read).
 
+pub mod aparl;
 pub mod buffer;
 pub mod config;
 pub mod hook;
