@@ -11,9 +11,9 @@
 //!   potential-based shaping, the baseline, through the same path.
 //! - [`train_run`]: any run on disk, dispatching on `TrainConfig.outer` or
 //!   `TrainConfig.preference` (plain PPO without either).
-//! - [`parl`]: PARL / PEBBLE (segments, synthetic teacher, query selection, preference buffer,
-//!   the MLP-ensemble reward model, and [`parl::ParlHook`], the session loop as a trainer hook);
-//!   the A-PARL correction is not wired yet.
+//! - [`parl`]: PARL / PEBBLE / A-PARL (segments, synthetic teacher, query selection, preference
+//!   buffer, the MLP-ensemble reward model, [`parl::ParlHook`], the session loop as a trainer
+//!   hook, and the A-PARL correction through [`oracle`] and [`hypergrad`]).
 
 pub mod adjoint;
 pub mod barfi;

@@ -1,4 +1,4 @@
-//! PARL / A-PARL (Chakraborty et al., ICLR 2024) and its PEBBLE-style baseline: the standalone
+//! PARL / A-PARL (Chakraborty et al., ICLR 2024) and its PEBBLE-style baseline: the
 //! components of preference-based reward learning.
 //!
 //! - [`segments`]: windows of L steps of one env within one episode of the latest rollout, with
