@@ -140,24 +140,28 @@ fn sessions_add_queries_relabel_with_the_model_and_ignore_thread_count() {
 
 #[test]
 fn kill_and_resume_replays_the_uninterrupted_run_queries_included() {
-    let c = config(PreferenceMethod::Pebble);
-    let straight = fresh_dir("straight");
-    train_run(&c, &straight, &quiet()).unwrap();
-    let killed = fresh_dir("killed");
-    let partial = RunOptions {
-        max_iterations: Some(3),
-        ..quiet()
-    };
-    train_run(&c, &killed, &partial).unwrap();
-    let resumed = train_run(&c, &killed, &quiet()).unwrap();
-    // Resumed from iteration 2: the sessions of iterations 2 and 4 run after the resume.
-    assert_eq!(resumed.resumed_from, Some(2));
-    let (a, b) = (read_jsonl(&straight).unwrap(), read_jsonl(&killed).unwrap());
-    assert_eq!(a.len(), 6);
-    assert_eq!(a[5].get("parl/queries"), Some(30.0));
-    assert_eq!(comparable(&a), comparable(&b));
-    let _ = std::fs::remove_dir_all(&straight);
-    let _ = std::fs::remove_dir_all(&killed);
+    for (name, c) in [
+        ("pebble", config(PreferenceMethod::Pebble)),
+        ("aparl", aparl(10.0)),
+    ] {
+        let straight = fresh_dir(&format!("{name}-straight"));
+        train_run(&c, &straight, &quiet()).unwrap();
+        let killed = fresh_dir(&format!("{name}-killed"));
+        let partial = RunOptions {
+            max_iterations: Some(3),
+            ..quiet()
+        };
+        train_run(&c, &killed, &partial).unwrap();
+        let resumed = train_run(&c, &killed, &quiet()).unwrap();
+        // Resumed from iteration 2: the sessions of iterations 2 and 4 run after the resume.
+        assert_eq!(resumed.resumed_from, Some(2));
+        let (a, b) = (read_jsonl(&straight).unwrap(), read_jsonl(&killed).unwrap());
+        assert_eq!(a.len(), 6);
+        assert_eq!(a[5].get("parl/queries"), Some(30.0));
+        assert_eq!(comparable(&a), comparable(&b), "{name}");
+        let _ = std::fs::remove_dir_all(&straight);
+        let _ = std::fs::remove_dir_all(&killed);
+    }
 }
 
 #[test]
@@ -266,7 +270,8 @@ fn without(rows: &[IterationMetrics], key: &str) -> Vec<Vec<(String, u64)>> {
 }
 
 /// A-PARL is PEBBLE plus the correction and nothing else: with correction_step = 0 the run is
-/// PEBBLE's bit for bit (the correction is computed and added times 0); with a step it moves.
+/// PEBBLE's bit for bit (the correction is computed and added times 0); with a step it moves,
+/// identically for 1 and 2 threads.
 #[test]
 fn aparl_is_pebble_plus_the_correction() {
     let pebble = train_in_pool(1);
@@ -281,4 +286,8 @@ fn aparl_is_pebble_plus_the_correction() {
     assert_eq!(without(&pebble, key), without(&zero, key));
     let moved = train_checked(1, aparl(10.0));
     assert_ne!(without(&pebble, key), without(&moved, key));
+    assert_eq!(
+        comparable(&moved),
+        comparable(&train_checked(2, aparl(10.0)))
+    );
 }
