@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AgentError, Result};
 use crate::outer_config::OuterConfig;
+use crate::preference_config::PreferenceConfig;
 
 /// Hidden-layer nonlinearity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -333,6 +334,10 @@ pub struct TrainConfig {
     /// `carrot_bilevel::train_run` (the `carrot` CLI dispatches on it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outer: Option<OuterConfig>,
+    /// Preference-based reward learning (PARL / PEBBLE); `None` for plain PPO. Like `outer`,
+    /// runs with it go through `carrot_bilevel::train_run`. At most one of the two is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preference: Option<PreferenceConfig>,
 }
 
 impl TrainConfig {
@@ -340,6 +345,15 @@ impl TrainConfig {
         self.ppo.validate()?;
         if let Some(outer) = &self.outer {
             outer.validate(&self.ppo)?;
+        }
+        if let Some(preference) = &self.preference {
+            if self.outer.is_some() {
+                return Err(AgentError::config(
+                    "preference",
+                    "cannot be combined with [outer] (one outer loop per run)",
+                ));
+            }
+            preference.validate_with(&self.ppo)?;
         }
         if self.run.checkpoint_every == 0 {
             return Err(AgentError::config(

@@ -8,7 +8,8 @@
 //! - [`rollout`] and [`train`]: the [`Trainer`] loop and its [`IterationHook`] for outer loops.
 //! - [`checkpoint`], [`evaluate`], [`run`]: runs on disk ([`train_run`], [`evaluate_run`]).
 //! - [`learner`]: one PPO gradient step; [`bench`](mod@bench): learner throughput for `carrot bench`.
-//! - [`outer_config`]: the `[outer]` section of bilevel runs (run by `carrot-bilevel`).
+//! - [`outer_config`]: the `[outer]` section of bilevel runs (run by `carrot-bilevel`);
+//!   [`preference_config`]: the `[preference]` section of PARL / PEBBLE runs (likewise).
 //! - [`ops`]: custom candle ops (fused linear + activation, special functions for Beta).
 //! - [`policy64`]: the actor in f64 (surrogate gradients, finite-difference HVPs) for outer loops.
 //! - [`runtime`]: process-wide CPU tuning, applied by [`train_run`] (call it first in `main`).
@@ -29,6 +30,7 @@ pub mod optimizer;
 pub mod outer_config;
 pub mod policy;
 pub mod policy64;
+pub mod preference_config;
 pub mod rollout;
 pub mod run;
 pub mod run_dir;
@@ -42,6 +44,7 @@ pub use evaluate::EvalResult;
 pub use outer_config::{OuterConfig, OuterMethod};
 pub use policy::Policy;
 pub use policy64::{PgBatch, PolicyF64};
+pub use preference_config::{PreferenceConfig, PreferenceMethod};
 pub use run::{
     evaluate_run, load_policy, train_run, train_run_with, LoadedPolicy, ProgressMode, RunOptions,
     RunSummary,

@@ -9,10 +9,11 @@
 //! - [`critic`]: the primary critic V_p.
 //! - [`config`], [`barfi`], [`hook`]: BARFI's outer loop as a trainer hook; [`PbrsHook`]:
 //!   potential-based shaping, the baseline, through the same path.
-//! - [`train_run`]: any run on disk, dispatching on `TrainConfig.outer` (plain PPO without it).
-//! - [`parl`]: the pieces of PARL / A-PARL (segments, synthetic teacher, query selection,
-//!   preference buffer, the MLP-ensemble reward model and its config); not yet wired to the
-//!   trainer.
+//! - [`train_run`]: any run on disk, dispatching on `TrainConfig.outer` or
+//!   `TrainConfig.preference` (plain PPO without either).
+//! - [`parl`]: PARL / PEBBLE / A-PARL (segments, synthetic teacher, query selection, preference
+//!   buffer, the MLP-ensemble reward model, [`parl::ParlHook`], the session loop as a trainer
+//!   hook, and the A-PARL correction through [`oracle`] and [`hypergrad`]).
 
 pub mod adjoint;
 pub mod barfi;

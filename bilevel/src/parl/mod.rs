@@ -1,4 +1,4 @@
-//! PARL / A-PARL (Chakraborty et al., ICLR 2024) and its PEBBLE-style baseline: the standalone
+//! PARL / A-PARL (Chakraborty et al., ICLR 2024) and its PEBBLE-style baseline: the
 //! components of preference-based reward learning.
 //!
 //! - [`segments`]: windows of L steps of one env within one episode of the latest rollout, with
@@ -12,23 +12,27 @@
 //! - [`model`]: the MLP-ensemble reward model on candle (batched evaluation, `param_vjp` for
 //!   the A-PARL correction, flat parameters and checkpoint state); [`training`]: its
 //!   Bradley–Terry training and diagnostics (held-out accuracy, reward correlation).
-//! - [`config`]: [`ParlConfig`], validated with one-line errors.
-//!
-//! **Not wired to the trainer yet.** Nothing here calls into `agents::Trainer`; the session
-//! loop (collect → segments → query → teacher → buffer → model training → relabel, and the
-//! A-PARL correction through the bilevel numerics) is assembled by the hook that owns the
-//! run. `ParlConfig` is likewise not yet a field of `TrainConfig`.
+//! - [`config`]: [`ParlConfig`] (`TrainConfig.preference`, the `[preference]` section),
+//!   validated with one-line errors.
+//! - [`hook`]: [`ParlHook`], the session loop as a trainer hook (collect → segments → query →
+//!   teacher → buffer → model training → relabel with r_ν), checkpointed with the run.
+//! - [`aparl`]: the A-PARL correction through BARFI's oracle and Neumann machinery.
+//! - [`true_reward`]: which signals the run's `[reward]` reads (the inputs r_ν must not read).
 
+pub mod aparl;
 pub mod buffer;
 pub mod config;
+pub mod hook;
 pub mod model;
 pub mod query;
 pub mod segments;
 pub mod teacher;
 pub mod training;
+pub mod true_reward;
 
 pub use buffer::{PreferenceBuffer, PreferencePair};
 pub use config::{Method, ModelConfig, ParlConfig, Selection, TeacherConfig};
+pub use hook::ParlHook;
 pub use model::{Normalization, RewardModel, TrainStats};
 pub use segments::{RolloutView, Segment, SegmentPool, Window};
 pub use teacher::{Teacher, TeacherStats};
@@ -37,8 +41,9 @@ pub use teacher::{Teacher, TeacherStats};
 /// signal.
 #[derive(Debug, thiserror::Error)]
 pub enum ParlError {
-    #[error("parl.{key}: {message}")]
-    Config { key: String, message: String },
+    /// A bad `[preference]` value (`invalid config: preference.<key>: ...`).
+    #[error(transparent)]
+    Config(#[from] carrot_agents::AgentError),
     #[error("reward-model input `{signal}`: {message}")]
     Input { signal: String, message: String },
     #[error("{0}")]
@@ -48,10 +53,3 @@ pub enum ParlError {
 }
 
 pub type Result<T> = std::result::Result<T, ParlError>;
-
-pub(crate) fn config_error(key: &str, message: impl Into<String>) -> ParlError {
-    ParlError::Config {
-        key: key.into(),
-        message: message.into(),
-    }
-}
