@@ -155,6 +155,11 @@ impl Sweep {
         self.axes.iter().map(|a| a.labels.len()).product::<usize>() * self.seeds.len()
     }
 
+    /// Whether the sweep has no runs (no seeds, or an axis without values).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The directory of run `cell`.
     pub fn run_dir(&self, cell: &RunCell) -> PathBuf {
         self.out_dir.join("runs").join(&cell.name)

@@ -1,0 +1,45 @@
+//! `carrot bench ...`: throughput benchmarks that print figures (never timed tests).
+//!
+//! - [`envs`]: env stepping throughput; [`driving`]: the driving world's;
+//! - [`learner`]: PPO learner throughput (and end-to-end cartpole);
+//! - [`bilevel`]: the cost of BARFI's outer step and peak memory.
+
+pub mod bilevel;
+pub mod driving;
+pub mod envs;
+pub mod learner;
+
+use clap::Subcommand;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    carrot bench envs --help\n  \
+    carrot bench learner --help\n  \
+    carrot bench driving --help\n  \
+    carrot bench bilevel --help")]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub which: BenchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Environment stepping throughput.
+    Envs(envs::BenchEnvsArgs),
+    /// PPO learner throughput (samples per second through an epoch).
+    Learner(learner::BenchLearnerArgs),
+    /// Driving-world throughput.
+    Driving(driving::BenchDrivingArgs),
+    /// The cost of BARFI's outer step against a plain PPO iteration, and peak memory.
+    Bilevel(bilevel::BenchBilevelArgs),
+}
+
+/// Runs the chosen benchmark.
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    match &args.which {
+        BenchCommand::Envs(a) => envs::run(a),
+        BenchCommand::Learner(a) => learner::run(a),
+        BenchCommand::Driving(a) => driving::run(a),
+        BenchCommand::Bilevel(a) => bilevel::run(a),
+    }
+}
