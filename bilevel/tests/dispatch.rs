@@ -2,16 +2,15 @@
 //! experiments goes through it (primary only, naive sum, PBRS, BARFI), scored by the run's own
 //! `[reward]`.
 
-use std::path::PathBuf;
+#[path = "run_common/mod.rs"]
+mod run_common;
 
 use carrot_agents::run::read_jsonl;
-use carrot_agents::{
-    IterationMetrics, OuterConfig, OuterMethod, ProgressMode, RunOptions, TrainConfig, Trainer,
-    WALL_CLOCK_KEYS,
-};
+use carrot_agents::{OuterConfig, OuterMethod, TrainConfig, Trainer};
 use carrot_bilevel::{build_hook, train_run};
 use carrot_envs::{EnvConfig, GridWorldConfig};
 use carrot_rewards::{PotentialShaping, RewardConfig};
+use run_common::{comparable, fresh_dir, quiet};
 
 const AUX: &str = r#"[{ reward = { id = "signal", signal = "goal_distance" }, weight = -0.1 }]"#;
 
@@ -44,37 +43,12 @@ fn config(method: OuterMethod) -> TrainConfig {
     c
 }
 
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("carrot-dispatch-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn quiet() -> RunOptions {
-    RunOptions {
-        progress: ProgressMode::Quiet,
-        max_iterations: None,
-    }
-}
-
-fn comparable(rows: &[IterationMetrics]) -> Vec<Vec<(String, u64)>> {
-    rows.iter()
-        .map(|m| {
-            m.entries
-                .iter()
-                .filter(|(k, _)| !WALL_CLOCK_KEYS.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.to_bits()))
-                .collect()
-        })
-        .collect()
-}
-
 #[test]
 fn primary_only_is_bit_identical_to_a_plain_run() {
     let outer = config(OuterMethod::Primary);
     let mut plain = outer.clone();
     plain.outer = None;
-    let (a, b) = (fresh_dir("primary"), fresh_dir("plain"));
+    let (a, b) = (fresh_dir("dispatch-primary"), fresh_dir("dispatch-plain"));
     train_run(&outer, &a, &quiet()).unwrap();
     train_run(&plain, &b, &quiet()).unwrap();
     let (a_rows, b_rows) = (read_jsonl(&a).unwrap(), read_jsonl(&b).unwrap());
@@ -86,9 +60,13 @@ fn primary_only_is_bit_identical_to_a_plain_run() {
 
 #[test]
 fn plain_train_run_refuses_an_outer_config() {
-    let err = carrot_agents::train_run(&config(OuterMethod::Fo), &fresh_dir("refuse"), &quiet())
-        .unwrap_err()
-        .to_string();
+    let err = carrot_agents::train_run(
+        &config(OuterMethod::Fo),
+        &fresh_dir("dispatch-refuse"),
+        &quiet(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains("outer") && err.contains("carrot_bilevel"),
         "{err}"
@@ -97,7 +75,7 @@ fn plain_train_run_refuses_an_outer_config() {
 
 #[test]
 fn barfi_through_train_run_moves_the_auxiliary_weight() {
-    let dir = fresh_dir("fo");
+    let dir = fresh_dir("dispatch-fo");
     train_run(&config(OuterMethod::Fo), &dir, &quiet()).unwrap();
     let rows = read_jsonl(&dir).unwrap();
     let w = |i: usize| rows[i].get("outer/phi/goal_distance").unwrap();

@@ -4,17 +4,19 @@
 //! uninterrupted run (queries included), the oracle is a plain run, bad configs are one-line
 //! errors naming the key or signal, and r_ν learns the true reward from the teacher's labels.
 
-use std::path::PathBuf;
+#[path = "run_common/mod.rs"]
+mod run_common;
 
 use carrot_agents::run::read_jsonl;
 use carrot_agents::{
-    IterationMetrics, OuterConfig, PreferenceConfig, PreferenceMethod, ProgressMode, RunOptions,
-    TrainConfig, Trainer, WALL_CLOCK_KEYS,
+    IterationMetrics, OuterConfig, PreferenceConfig, PreferenceMethod, RunOptions, TrainConfig,
+    Trainer,
 };
 use carrot_bilevel::parl::config::{ModelConfig, Selection};
 use carrot_bilevel::parl::ParlHook;
 use carrot_bilevel::{check, train_run};
 use carrot_envs::EnvConfig;
+use run_common::{comparable, fresh_dir, quiet};
 
 const QUERIES: usize = 12;
 
@@ -56,31 +58,6 @@ fn config(method: PreferenceMethod) -> TrainConfig {
     c.run.eval_episodes = 0;
     c.preference = Some(preference(method));
     c
-}
-
-fn comparable(rows: &[IterationMetrics]) -> Vec<Vec<(String, u64)>> {
-    rows.iter()
-        .map(|m| {
-            m.entries
-                .iter()
-                .filter(|(k, _)| !WALL_CLOCK_KEYS.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.to_bits()))
-                .collect()
-        })
-        .collect()
-}
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("carrot-parl-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn quiet() -> RunOptions {
-    RunOptions {
-        progress: ProgressMode::Quiet,
-        max_iterations: None,
-    }
 }
 
 /// Trains the pebble config with a hook of its own in a pool of `threads`; after every
@@ -169,7 +146,7 @@ fn oracle_is_bit_identical_to_a_plain_run() {
     let oracle = config(PreferenceMethod::Oracle);
     let mut plain = oracle.clone();
     plain.preference = None;
-    let (a, b) = (fresh_dir("oracle"), fresh_dir("plain"));
+    let (a, b) = (fresh_dir("parl-oracle"), fresh_dir("parl-plain"));
     train_run(&oracle, &a, &quiet()).unwrap();
     train_run(&plain, &b, &quiet()).unwrap();
     let (a_rows, b_rows) = (read_jsonl(&a).unwrap(), read_jsonl(&b).unwrap());

@@ -1,15 +1,15 @@
 //! BARFI through the real trainer: outer keys logged, φ moves, identical metrics for 1 and 2
 //! threads, and kill-and-resume replays an uninterrupted run.
 
-use std::path::PathBuf;
+#[path = "run_common/mod.rs"]
+mod run_common;
 
 use carrot_agents::run::read_jsonl;
-use carrot_agents::{
-    IterationMetrics, ProgressMode, RunOptions, TrainConfig, Trainer, WALL_CLOCK_KEYS,
-};
+use carrot_agents::{IterationMetrics, ProgressMode, RunOptions, TrainConfig, Trainer};
 use carrot_bilevel::config::{OuterConfig, OuterMethod};
 use carrot_bilevel::hook::{train_barfi_run, BarfiHook};
 use carrot_rewards::{Reward, RewardConfig};
+use run_common::{comparable, fresh_dir};
 
 fn config() -> TrainConfig {
     let mut c = TrainConfig {
@@ -59,19 +59,6 @@ fn blend() -> Box<dyn Reward> {
     reward.build(env.signal_spec()).unwrap()
 }
 
-fn comparable(rows: &[IterationMetrics]) -> Vec<Vec<(String, u64)>> {
-    let keep = |k: &str| !WALL_CLOCK_KEYS.contains(&k);
-    rows.iter()
-        .map(|m| {
-            m.entries
-                .iter()
-                .filter(|(k, _)| keep(k))
-                .map(|(k, v)| (k.clone(), v.to_bits()))
-                .collect()
-        })
-        .collect()
-}
-
 fn train_in_pool(threads: usize) -> Vec<IterationMetrics> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -110,12 +97,6 @@ fn barfi_run_logs_outer_metrics_and_is_thread_count_independent() {
     assert_eq!(comparable(&one), comparable(&train_in_pool(2)));
 }
 
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("carrot-barfi-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 #[test]
 fn barfi_kill_and_resume_replays_the_uninterrupted_run() {
     let c = config();
@@ -123,9 +104,9 @@ fn barfi_kill_and_resume_replays_the_uninterrupted_run() {
         progress: ProgressMode::Quiet,
         max_iterations: None,
     };
-    let straight = fresh_dir("straight");
+    let straight = fresh_dir("barfi-straight");
     train_barfi_run(&c, &outer(), blend(), &straight, &quiet).unwrap();
-    let killed = fresh_dir("killed");
+    let killed = fresh_dir("barfi-killed");
     let partial = RunOptions {
         max_iterations: Some(3),
         ..quiet.clone()
