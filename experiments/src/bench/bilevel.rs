@@ -8,11 +8,11 @@
 //! high-water mark, so it only grows down the table.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
-use carrot_agents::{OuterMethod, TrainConfig, Trainer};
+use carrot_agents::OuterMethod;
 
+use crate::bench::timing::{iteration_ms, peak_rss_mib};
 use crate::train::resolve;
 
 /// Options of `carrot bench bilevel`.
@@ -37,39 +37,6 @@ pub struct BenchBilevelArgs {
     /// Neumann terms K.
     #[arg(long, default_value_t = 5)]
     pub neumann_k: usize,
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
-/// Median wall time of one iteration, in ms.
-fn iteration_ms(config: &TrainConfig, iterations: usize) -> Result<f64> {
-    let mut hook = carrot_bilevel::build_hook(config)?;
-    let mut noop = carrot_agents::NoHook;
-    let hook: &mut dyn carrot_agents::IterationHook = match hook.as_mut() {
-        Some(h) => h.as_mut(),
-        None => &mut noop,
-    };
-    let mut trainer = Trainer::new(config)?;
-    let mut times = Vec::new();
-    for i in 0..=iterations {
-        let started = Instant::now();
-        trainer.iterate_with(hook)?;
-        if i > 0 {
-            times.push(started.elapsed().as_secs_f64() * 1e3);
-        }
-    }
-    Ok(median(times))
-}
-
-/// Peak resident memory of this process in MiB (Linux), if known.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 pub fn run(args: &BenchBilevelArgs) -> Result<()> {

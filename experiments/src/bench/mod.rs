@@ -2,12 +2,15 @@
 //!
 //! - [`envs`]: env stepping throughput; [`driving`]: the driving world's;
 //! - [`learner`]: PPO learner throughput (and end-to-end cartpole);
-//! - [`bilevel`]: the cost of BARFI's outer step and peak memory.
+//! - [`bilevel`]: the cost of BARFI's outer step and peak memory;
+//! - [`parl`]: the cost of preference learning (relabel, feedback rounds, A-PARL).
 
 pub mod bilevel;
 pub mod driving;
 pub mod envs;
 pub mod learner;
+pub mod parl;
+mod timing;
 
 use clap::Subcommand;
 
@@ -16,7 +19,8 @@ use clap::Subcommand;
     carrot bench envs --help\n  \
     carrot bench learner --help\n  \
     carrot bench driving --help\n  \
-    carrot bench bilevel --help")]
+    carrot bench bilevel --help\n  \
+    carrot bench parl --help")]
 pub struct BenchArgs {
     #[command(subcommand)]
     pub which: BenchCommand,
@@ -32,6 +36,8 @@ pub enum BenchCommand {
     Driving(driving::BenchDrivingArgs),
     /// The cost of BARFI's outer step against a plain PPO iteration, and peak memory.
     Bilevel(bilevel::BenchBilevelArgs),
+    /// The cost of preference learning (PEBBLE, A-PARL) against oracle PPO.
+    Parl(parl::BenchParlArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -41,5 +47,6 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Learner(a) => learner::run(a),
         BenchCommand::Driving(a) => driving::run(a),
         BenchCommand::Bilevel(a) => bilevel::run(a),
+        BenchCommand::Parl(a) => parl::run(a),
     }
 }
