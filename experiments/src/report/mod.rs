@@ -3,6 +3,7 @@
 //! interquartile mean with 95% stratified-bootstrap confidence intervals.
 
 mod collect;
+mod paired;
 mod plots;
 mod table;
 
@@ -44,6 +45,12 @@ pub struct ReportArgs {
     /// `outer/phi/<aux>` for BARFI's learned weights.
     #[arg(long, default_value = RETURN_COLUMN, value_name = "KEY")]
     pub metric: String,
+    /// Seed-matched differences B − A between two labels of one axis, per cell of the other
+    /// axes (repeatable), e.g. `method:pebble_disagreement:aparl`; written to
+    /// `paired_<axis>_<a>_<b>.csv`
+    /// and a section of `report.md`.
+    #[arg(long, value_name = "AXIS:A:B")]
+    pub paired: Vec<paired::PairedSpec>,
 }
 
 impl ReportArgs {
@@ -55,6 +62,9 @@ impl ReportArgs {
         }
         if self.metric != RETURN_COLUMN {
             line += &format!(" --metric {}", self.metric);
+        }
+        for p in &self.paired {
+            line += &format!(" --paired {}:{}:{}", p.axis, p.a, p.b);
         }
         if let Some(out) = &self.out {
             line += &format!(" --out {}", out.display());
@@ -112,6 +122,17 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         metric: &args.metric,
     };
     let mut written = table::write_all(&out, &tables, &axes, &by, &groups, &runs)?;
+    if !args.paired.is_empty() {
+        let report_md = out.join("report.md");
+        let mut text = std::fs::read_to_string(&report_md)?;
+        for spec in &args.paired {
+            let rows = paired::paired_rows(&axes, &runs, spec)?;
+            let (section, path) = paired::write(&out, &axes, spec, &rows)?;
+            text += &section;
+            written.push(path);
+        }
+        crate::run_dir::write_atomic(&report_md, text.as_bytes())?;
+    }
     written.extend(plots::learning_curves(&out, &by, &groups, &args.metric)?);
     written.extend(plots::final_scores(&out, &axes, &by, &groups, reference)?);
 
