@@ -10,7 +10,12 @@
 //!    ∇_ν[∇θJ_ν · p] through the adjoint GAE and the ensemble's `param_vjp` (the same
 //!    [`crate::oracle::PolicyOracle`] and [`crate::hypergrad::hypergradient`] as BARFI);
 //! 4. ν ← ν + η_c · correction on every member (it is the gradient through the ensemble mean).
+//!
+//! Steps 1–3 are public without a trainer ([`weighted_row_weights`], [`correction`]) so the
+//! enumerable E1 fixture (`tests/parl_e1.rs`) checks term 1 + correction against a finite
+//! difference of the upper objective; [`apply_correction`] is the run's thin wrapper.
 
+use carrot_agents::gae::GaeInput;
 use carrot_agents::{Collected, PgBatch, PolicyF64, PpoConfig, Trainer};
 
 use crate::error::{BilevelError, Result};
@@ -76,8 +81,37 @@ fn log_sigmoid(x: f64) -> f64 {
     -((-x).max(0.0) + (-(x.abs())).exp().ln_1p())
 }
 
-/// Per-row weights w_t of the session's pairs over `rows` rollout rows.
+/// Per-row weights w_t of the session's pairs over `rows` rollout rows (each pair counts 1/N).
 pub fn row_weights(model: &RewardModel, pairs: &[PreferencePair], rows: usize) -> Result<Vec<f64>> {
+    pair_row_weights(model, pairs, None, rows)
+}
+
+/// Per-row weights when the pairs are an enumerated distribution with probabilities q_i
+/// (summing to 1) instead of N samples: `w_t = Σ_{i: t ∈ σ0_i ∪ σ1_i} q_i (ℓ_i − b)`,
+/// b = Σ_i q_i ℓ_i. Then `Σ_t w_t ∇θ log π(a_t|s_t)` is the exact score-function gradient of
+/// `G = Σ_i q_i ℓ_i` when q_i is the product of the pair's row probabilities.
+pub fn weighted_row_weights(
+    model: &RewardModel,
+    pairs: &[PreferencePair],
+    probabilities: &[f64],
+    rows: usize,
+) -> Result<Vec<f64>> {
+    if probabilities.len() != pairs.len() {
+        return Err(BilevelError::Invalid(format!(
+            "{} pair probabilities for {} pairs",
+            probabilities.len(),
+            pairs.len()
+        )));
+    }
+    pair_row_weights(model, pairs, Some(probabilities), rows)
+}
+
+fn pair_row_weights(
+    model: &RewardModel,
+    pairs: &[PreferencePair],
+    probabilities: Option<&[f64]>,
+    rows: usize,
+) -> Result<Vec<f64>> {
     let mut w = vec![0f64; rows];
     if pairs.is_empty() {
         return Ok(w);
@@ -96,14 +130,94 @@ pub fn row_weights(model: &RewardModel, pairs: &[PreferencePair], rows: usize) -
             y * log_sigmoid(d) + (1.0 - y) * log_sigmoid(-d)
         })
         .collect();
-    let baseline = ell.iter().sum::<f64>() / ell.len() as f64;
     let n = pairs.len() as f64;
-    for (p, l) in pairs.iter().zip(&ell) {
+    let baseline = match probabilities {
+        None => ell.iter().sum::<f64>() / ell.len() as f64,
+        Some(q) => ell.iter().zip(q).map(|(l, q)| l * q).sum(),
+    };
+    for (i, (p, l)) in pairs.iter().zip(&ell).enumerate() {
+        let share = match probabilities {
+            None => (l - baseline) / n,
+            Some(q) => q[i] * (l - baseline),
+        };
         for &row in p.seg0.rows.iter().chain(&p.seg1.rows) {
-            w[row] += (l - baseline) / n;
+            w[row] += share;
         }
     }
     Ok(w)
+}
+
+/// The rollout and inner-problem settings the correction reads besides the model, the row
+/// weights and the policy (those of the PPO update that follows the session).
+pub struct CorrectionProblem<'a> {
+    /// All rows of the rollout, step-major like `gae`.
+    pub batch: PgBatch<'a>,
+    /// GAE inputs with the PPO critic's values; the rewards are replaced by r_ν of `signals`.
+    pub gae: GaeInput<'a>,
+    /// Env signal rows `[B, num_signals]`.
+    pub signals: &'a [f32],
+    pub num_signals: usize,
+    pub gamma: f64,
+    pub lambda: f64,
+    pub ent_coef: f64,
+    pub normalize_advantages: bool,
+    /// Probabilities of enumerated rows as in [`OracleInputs::row_weights`] (B · P(row));
+    /// `None` for a sampled rollout. The pair weights already carry the rows' probabilities,
+    /// so the score advantages are divided by these.
+    pub row_weights: Option<&'a [f64]>,
+}
+
+/// The correction (dθ*/dν)ᵀ u at `policy`'s θ, with u = Σ_t w_t ∇θ log π(a_t|s_t) for the
+/// per-row `weights` of [`row_weights`]: `p = Neumann(H of J_ν, u) ≈ −H⁻¹u`, then
+/// `∇_ν[∇θJ_ν · p]` through the adjoint GAE and the model's `param_vjp`.
+pub fn correction(
+    model: &RewardModel,
+    weights: &[f64],
+    policy: &mut PolicyF64,
+    problem: CorrectionProblem,
+    neumann: &NeumannSettings,
+) -> Result<Vec<f64>> {
+    let b = problem.batch.len();
+    if weights.len() != b {
+        return Err(BilevelError::Invalid(format!(
+            "{} row weights for {b} rows",
+            weights.len()
+        )));
+    }
+    // The oracle's primary gradient is (1/B) Σ_t A_t ∇θ log π (times its row weights).
+    let score_advantages: Vec<f64> = match problem.row_weights {
+        None => weights.iter().map(|w| w * b as f64).collect(),
+        Some(rw) => weights
+            .iter()
+            .zip(rw)
+            .map(|(w, r)| w * b as f64 / r)
+            .collect(),
+    };
+    let learned = model
+        .evaluate_signals(problem.signals, problem.num_signals)
+        .map_err(|e| BilevelError::Invalid(e.to_string()))?;
+    let reward = ModelOnSignals {
+        model,
+        num_signals: problem.num_signals,
+    };
+    let inputs = OracleInputs {
+        batch: problem.batch,
+        curvature_rows: None,
+        gae: GaeInput {
+            rewards: &learned,
+            ..problem.gae
+        },
+        signals: problem.signals,
+        primary_advantages: &score_advantages,
+        gamma: problem.gamma,
+        lambda: problem.lambda,
+        ent_coef: problem.ent_coef,
+        normalize_advantages: problem.normalize_advantages,
+        gamma_logit: None,
+        row_weights: problem.row_weights,
+    };
+    let mut oracle = PolicyOracle::new(policy, &reward, inputs)?;
+    Ok(hypergradient(&mut oracle, neumann, false)?.grad)
 }
 
 /// Computes the correction on the trainer's fresh rollout and applies it with `settings.step`;
@@ -117,42 +231,26 @@ pub fn apply_correction(
 ) -> Result<f64> {
     let ro = trainer.rollout();
     let ppo: &PpoConfig = &trainer.config.ppo;
-    let b = ro.len();
-    let weights = row_weights(model, pairs, b)?;
-    let score_advantages: Vec<f64> = weights.iter().map(|w| w * b as f64).collect();
-    let learned = model
-        .evaluate_signals(&ro.signals, ro.num_signals)
-        .map_err(|e| BilevelError::Invalid(e.to_string()))?;
-    let correction = {
-        let reward = ModelOnSignals {
-            model,
-            num_signals: ro.num_signals,
-        };
-        let mut gae = trainer.gae_input(&collected.last_values);
-        gae.rewards = &learned;
-        let inputs = OracleInputs {
-            batch: PgBatch {
-                obs: &ro.obs,
-                obs_dim: ro.obs_dim,
-                actions: &ro.actions,
-                action_dim: ro.action_dim,
-                rows: None,
-            },
-            curvature_rows: None,
-            gae,
-            signals: &ro.signals,
-            primary_advantages: &score_advantages,
-            gamma: ppo.gamma,
-            lambda: ppo.gae_lambda,
-            ent_coef: ppo.ent_coef,
-            normalize_advantages: ppo.norm_adv,
-            gamma_logit: None,
-            row_weights: None,
-        };
-        let mut policy = PolicyF64::new(trainer.network(), ppo.activation)?;
-        let mut oracle = PolicyOracle::new(&mut policy, &reward, inputs)?;
-        hypergradient(&mut oracle, &settings.neumann, false)?.grad
+    let weights = row_weights(model, pairs, ro.len())?;
+    let problem = CorrectionProblem {
+        batch: PgBatch {
+            obs: &ro.obs,
+            obs_dim: ro.obs_dim,
+            actions: &ro.actions,
+            action_dim: ro.action_dim,
+            rows: None,
+        },
+        gae: trainer.gae_input(&collected.last_values),
+        signals: &ro.signals,
+        num_signals: ro.num_signals,
+        gamma: ppo.gamma,
+        lambda: ppo.gae_lambda,
+        ent_coef: ppo.ent_coef,
+        normalize_advantages: ppo.norm_adv,
+        row_weights: None,
     };
+    let mut policy = PolicyF64::new(trainer.network(), ppo.activation)?;
+    let correction = correction(model, &weights, &mut policy, problem, &settings.neumann)?;
     let moved: Vec<f64> = model
         .parameters_f64()
         .iter()
