@@ -44,7 +44,7 @@ pub use evaluate::EvalResult;
 pub use outer_config::{OuterConfig, OuterMethod};
 pub use policy::Policy;
 pub use policy64::{PgBatch, PolicyF64};
-pub use preference_config::{PreferenceConfig, PreferenceMethod};
+pub use preference_config::{CorrectionScale, PreferenceConfig, PreferenceMethod};
 pub use run::{
     evaluate_run, load_policy, train_run, train_run_with, LoadedPolicy, ProgressMode, RunOptions,
     RunSummary,

@@ -43,6 +43,20 @@ pub enum PreferenceMethod {
     Aparl,
 }
 
+/// How `correction_step` scales the A-PARL correction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrectionScale {
+    /// ν ← ν + correction_step · correction.
+    Fixed,
+    /// The correction gets the gain that term 1 got in the same session: the session's
+    /// Bradley–Terry training moved ν by ‖Δν₁‖ from a term-1 gradient of norm ‖g₁‖ (on the
+    /// session's pairs, before training), so ν ← ν + correction_step · (‖Δν₁‖/‖g₁‖) ·
+    /// correction. With `correction_step = 1` the two terms are weighted as in the paper's
+    /// single update ν ← ν + η (term 1 + correction).
+    Term1,
+}
+
 /// The B-Pref teacher. `beta` omitted = ∞ (deterministic labels).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -114,6 +128,8 @@ pub struct PreferenceConfig {
     pub model: ModelConfig,
     /// Step size η_c of the A-PARL correction (ignored by `pebble`).
     pub correction_step: f64,
+    /// Whether `correction_step` is absolute or relative to term 1's gain.
+    pub correction_scale: CorrectionScale,
     /// Terms of the correction's Neumann series after the first (0: first order).
     pub correction_terms: usize,
     /// The series' step α.
@@ -135,6 +151,7 @@ impl Default for PreferenceConfig {
             teacher: TeacherConfig::default(),
             model: ModelConfig::default(),
             correction_step: 1e-3,
+            correction_scale: CorrectionScale::Fixed,
             correction_terms: 5,
             correction_alpha: 1e-3,
         }

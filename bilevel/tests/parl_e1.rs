@@ -17,7 +17,7 @@ use carrot_agents::networks::{ActorCritic, HeadKind};
 use carrot_agents::{PgBatch, PolicyF64};
 use carrot_bilevel::neumann::NeumannSettings;
 use carrot_bilevel::parl::aparl::{
-    correction, row_weights, weighted_row_weights, CorrectionProblem,
+    correction, row_weights, term1_gradient, weighted_row_weights, CorrectionProblem,
 };
 use carrot_bilevel::parl::buffer::PreferencePair;
 use carrot_bilevel::parl::config::ModelConfig;
@@ -353,4 +353,21 @@ fn uniform_pair_probabilities_give_the_sampled_row_weights() {
         "{weighted:?} vs {sampled:?}"
     );
     assert!(weighted_row_weights(&model, &pairs, &uniform[1..], ROWS).is_err());
+}
+
+/// The run's term-1 diagnostic (`term1_gradient`, 1/N per sampled pair) is this fixture's
+/// term 1 when the N pairs are the enumerated ones with uniform rows (q = 1/N each).
+#[test]
+fn the_runs_term1_gradient_is_the_uniform_pair_term1() {
+    let bandit = Bandit::new();
+    let model = model();
+    let uniform = vec![1.0 / ROWS as f64; ROWS];
+    let (pairs, _) = enumerated_pairs(&uniform);
+    let run = term1_gradient(&model, &pairs, &bandit.signals, SIGNALS).unwrap();
+    let fixture = term1(&model, &bandit, &uniform);
+    assert!(rel_err(&run, &fixture) < 1e-6, "{run:?} vs {fixture:?}");
+    assert!(
+        run.iter().any(|g| g.abs() > 1e-3),
+        "a non-trivial gradient: {run:?}"
+    );
 }

@@ -9,8 +9,8 @@ mod run_common;
 
 use carrot_agents::run::read_jsonl;
 use carrot_agents::{
-    IterationMetrics, OuterConfig, PreferenceConfig, PreferenceMethod, RunOptions, TrainConfig,
-    Trainer,
+    CorrectionScale, IterationMetrics, OuterConfig, PreferenceConfig, PreferenceMethod, RunOptions,
+    TrainConfig, Trainer,
 };
 use carrot_bilevel::parl::config::{ModelConfig, Selection};
 use carrot_bilevel::parl::ParlHook;
@@ -239,10 +239,21 @@ fn aparl(step: f64) -> TrainConfig {
     c
 }
 
-fn without(rows: &[IterationMetrics], key: &str) -> Vec<Vec<(String, u64)>> {
+/// The rows without the correction's own diagnostics (NaN for PEBBLE).
+fn without_correction(rows: &[IterationMetrics]) -> Vec<Vec<(String, u64)>> {
+    const KEYS: [&str; 4] = [
+        "parl/correction_norm",
+        "parl/correction_step",
+        "parl/term1_norm",
+        "parl/cos_term1_correction",
+    ];
     comparable(rows)
         .into_iter()
-        .map(|r| r.into_iter().filter(|(k, _)| k != key).collect())
+        .map(|r| {
+            r.into_iter()
+                .filter(|(k, _)| !KEYS.contains(&k.as_str()))
+                .collect()
+        })
         .collect()
 }
 
@@ -260,11 +271,32 @@ fn aparl_is_pebble_plus_the_correction() {
     for (i, n) in norms.iter().enumerate() {
         assert_eq!(n.is_finite() && *n > 0.0, i % 2 == 0, "{norms:?}");
     }
-    assert_eq!(without(&pebble, key), without(&zero, key));
+    assert_eq!(without_correction(&pebble), without_correction(&zero));
     let moved = train_checked(1, aparl(10.0));
-    assert_ne!(without(&pebble, key), without(&moved, key));
+    assert_ne!(without_correction(&pebble), without_correction(&moved));
     assert_eq!(
         comparable(&moved),
         comparable(&train_checked(2, aparl(10.0)))
     );
+}
+
+/// `correction_scale = "term1"`: the correction's step is term 1's gain in the same session
+/// (finite and positive at sessions, logged beside the session's displacement), not the raw
+/// `correction_step`.
+#[test]
+fn term1_scale_steps_the_correction_with_term1s_gain() {
+    let mut c = aparl(1.0);
+    c.preference.as_mut().unwrap().correction_scale = CorrectionScale::Term1;
+    let rows = train_checked(1, c);
+    for (i, m) in rows.iter().enumerate() {
+        let step = m.get("parl/correction_step").unwrap();
+        let moved = m.get("parl/term1_displacement").unwrap();
+        if i % 2 == 0 {
+            assert!(step.is_finite() && step > 0.0 && step != 1.0, "{i}: {step}");
+            assert!(moved.is_finite() && moved > 0.0, "{i}: {moved}");
+            assert!(m.get("parl/cos_term1_correction").unwrap().abs() <= 1.0);
+        } else {
+            assert!(step.is_nan() && moved.is_nan(), "{i}: no session");
+        }
+    }
 }

@@ -21,7 +21,7 @@ use carrot_agents::{Collected, PgBatch, PolicyF64, PpoConfig, Trainer};
 use crate::error::{BilevelError, Result};
 use crate::hypergrad::hypergradient;
 use crate::learned::LearnedReward;
-use crate::neumann::{norm, NeumannSettings};
+use crate::neumann::{cosine, norm, NeumannSettings};
 use crate::oracle::{OracleInputs, PolicyOracle};
 use crate::parl::buffer::PreferencePair;
 use crate::parl::model::RewardModel;
@@ -147,6 +147,54 @@ fn pair_row_weights(
     Ok(w)
 }
 
+/// Term 1, the Bradley–Terry gradient at fixed θ: ∇_ν (1/N) Σ_i ℓ_i over the pairs, whose
+/// segments are rows of the rollout `signals` (`[B, num_signals]`). With d_i the
+/// ensemble-mean return difference, ∂ℓ_i/∂d_i = y_i − σ(d_i), so each real row of σ1_i gets
+/// weight (y_i − σ(d_i))/N, each of σ0_i its negative, and one `param_vjp` gives the gradient.
+pub fn term1_gradient(
+    model: &RewardModel,
+    pairs: &[PreferencePair],
+    signals: &[f32],
+    num_signals: usize,
+) -> Result<Vec<f64>> {
+    let rows = signals.len() / num_signals.max(1);
+    let mut w = vec![0f64; rows];
+    if !pairs.is_empty() {
+        let segs: Vec<_> = pairs.iter().flat_map(|p| [&p.seg0, &p.seg1]).collect();
+        let returns = model
+            .member_segment_returns(&segs)
+            .map_err(|e| BilevelError::Invalid(e.to_string()))?;
+        let e = returns.len() as f64;
+        let n = pairs.len() as f64;
+        for (i, p) in pairs.iter().enumerate() {
+            let d = returns.iter().map(|r| r[2 * i + 1] - r[2 * i]).sum::<f64>() / e;
+            let g = (p.label as f64 - 1.0 / (1.0 + (-d).exp())) / n;
+            for &row in &p.seg1.rows {
+                w[row] += g;
+            }
+            for &row in &p.seg0.rows {
+                w[row] -= g;
+            }
+        }
+    }
+    model
+        .param_vjp(&model.select_inputs(signals, num_signals), &w)
+        .map_err(|e| BilevelError::Invalid(e.to_string()))
+}
+
+/// What one applied correction did.
+#[derive(Clone, Copy, Debug)]
+pub struct CorrectionReport {
+    /// ‖correction‖.
+    pub norm: f64,
+    /// The step it was applied with.
+    pub step: f64,
+    /// ‖term 1‖ at the ν the correction was computed at (after the session's training).
+    pub term1_norm: f64,
+    /// Cosine between term 1 and the correction there.
+    pub cos_term1: f64,
+}
+
 /// The rollout and inner-problem settings the correction reads besides the model, the row
 /// weights and the policy (those of the PPO update that follows the session).
 pub struct CorrectionProblem<'a> {
@@ -220,15 +268,14 @@ pub fn correction(
     Ok(hypergradient(&mut oracle, neumann, false)?.grad)
 }
 
-/// Computes the correction on the trainer's fresh rollout and applies it with `settings.step`;
-/// returns its norm.
+/// Computes the correction on the trainer's fresh rollout and applies it with `settings.step`.
 pub fn apply_correction(
     model: &mut RewardModel,
     pairs: &[PreferencePair],
     trainer: &Trainer,
     collected: &Collected,
     settings: CorrectionSettings,
-) -> Result<f64> {
+) -> Result<CorrectionReport> {
     let ro = trainer.rollout();
     let ppo: &PpoConfig = &trainer.config.ppo;
     let weights = row_weights(model, pairs, ro.len())?;
@@ -251,6 +298,7 @@ pub fn apply_correction(
     };
     let mut policy = PolicyF64::new(trainer.network(), ppo.activation)?;
     let correction = correction(model, &weights, &mut policy, problem, &settings.neumann)?;
+    let term1 = term1_gradient(model, pairs, &ro.signals, ro.num_signals)?;
     let moved: Vec<f64> = model
         .parameters_f64()
         .iter()
@@ -260,5 +308,10 @@ pub fn apply_correction(
     model
         .set_parameters_f64(&moved)
         .map_err(|e| BilevelError::Invalid(e.to_string()))?;
-    Ok(norm(&correction))
+    Ok(CorrectionReport {
+        norm: norm(&correction),
+        step: settings.step,
+        term1_norm: norm(&term1),
+        cos_term1: cosine(&term1, &correction),
+    })
 }

@@ -19,16 +19,17 @@
 
 use carrot_agents::error::Result as AgentResult;
 use carrot_agents::{
-    AgentError, Collected, HookOutput, IterationHook, IterationMetrics, PreferenceConfig,
-    PreferenceMethod, TrainConfig, Trainer,
+    AgentError, Collected, CorrectionScale, HookOutput, IterationHook, IterationMetrics,
+    PreferenceConfig, PreferenceMethod, TrainConfig, Trainer,
 };
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{BilevelError, Result};
+use crate::neumann::norm;
 use crate::neumann::NeumannSettings;
-use crate::parl::aparl::{apply_correction, CorrectionSettings};
+use crate::parl::aparl::{apply_correction, term1_gradient, CorrectionReport, CorrectionSettings};
 use crate::parl::buffer::{PreferenceBuffer, PreferencePair};
 use crate::parl::config::{resolve_inputs, Selection};
 use crate::parl::model::{pearson, Normalization, RewardModel, RewardModelState};
@@ -71,6 +72,24 @@ pub struct ParlHook {
     query_rng: Pcg64Mcg,
     heldout_accuracy: f64,
     model_loss: f64,
+    /// What the latest session's training did: ‖Δν‖, and ‖term 1‖ before it (A-PARL only).
+    session_step: SessionStep,
+}
+
+/// The latest session's Bradley–Terry training, as the A-PARL gain needs it.
+#[derive(Clone, Copy, Debug)]
+struct SessionStep {
+    displacement: f64,
+    term1_norm_before: f64,
+}
+
+impl Default for SessionStep {
+    fn default() -> Self {
+        SessionStep {
+            displacement: f64::NAN,
+            term1_norm_before: f64::NAN,
+        }
+    }
 }
 
 impl ParlHook {
@@ -96,6 +115,7 @@ impl ParlHook {
             query_rng: Pcg64Mcg::seed_from_u64(seed ^ QUERY_SEED),
             heldout_accuracy: f64::NAN,
             model_loss: f64::NAN,
+            session_step: SessionStep::default(),
         })
     }
 
@@ -160,6 +180,17 @@ impl ParlHook {
         self.buffer
             .add_session(labelled.clone(), cfg.heldout_fraction, &mut self.query_rng)
             .map_err(parl_error)?;
+        let before = model.parameters_f64();
+        self.session_step.term1_norm_before = if cfg.method == PreferenceMethod::Aparl {
+            norm(&term1_gradient(
+                model,
+                &labelled,
+                view.signals,
+                view.num_signals,
+            )?)
+        } else {
+            f64::NAN
+        };
         if !self.buffer.train.is_empty() {
             self.model_loss = model
                 .train(&self.buffer.train)
@@ -167,13 +198,36 @@ impl ParlHook {
                 .last_loss;
         }
         self.heldout_accuracy = model.accuracy(&self.buffer.heldout).map_err(parl_error)?;
+        let moved: Vec<f64> = model
+            .parameters_f64()
+            .iter()
+            .zip(&before)
+            .map(|(a, b)| a - b)
+            .collect();
+        self.session_step.displacement = norm(&moved);
         Ok(labelled)
     }
 
-    /// A-PARL's correction on the session's pairs (after term-1 training); returns its norm.
-    fn correct(&mut self, pairs: &[PreferencePair], t: &Trainer, c: &Collected) -> Result<f64> {
+    /// A-PARL's correction on the session's pairs (after term-1 training).
+    fn correct(
+        &mut self,
+        pairs: &[PreferencePair],
+        t: &Trainer,
+        c: &Collected,
+    ) -> Result<CorrectionReport> {
+        let gain = match self.config.correction_scale {
+            CorrectionScale::Fixed => 1.0,
+            CorrectionScale::Term1 => {
+                let s = self.session_step;
+                if s.term1_norm_before > 0.0 {
+                    s.displacement / s.term1_norm_before
+                } else {
+                    0.0
+                }
+            }
+        };
         let settings = CorrectionSettings {
-            step: self.config.correction_step,
+            step: self.config.correction_step * gain,
             neumann: NeumannSettings {
                 terms: self.config.correction_terms,
                 alpha: self.config.correction_alpha,
@@ -201,13 +255,17 @@ fn select_columns(rows: &[f32], width: usize, indices: &[usize]) -> Vec<f32> {
 
 impl IterationHook for ParlHook {
     fn after_collect(&mut self, t: &mut Trainer, c: &Collected) -> AgentResult<HookOutput> {
-        let mut correction_norm = f64::NAN;
+        let mut correction: Option<CorrectionReport> = None;
+        let mut displacement = f64::NAN;
         if t.iteration().is_multiple_of(self.config.session_every) {
             let ro = t.rollout();
             let view = RolloutView::from_buffer(ro, &ro.env_rewards).map_err(parl_error)?;
             let pairs = self.session(&view).map_err(parl_error)?;
+            if !pairs.is_empty() {
+                displacement = self.session_step.displacement;
+            }
             if self.config.method == PreferenceMethod::Aparl && !pairs.is_empty() {
-                correction_norm = self.correct(&pairs, t, c).map_err(parl_error)?;
+                correction = Some(self.correct(&pairs, t, c).map_err(parl_error)?);
             }
         }
         let ro = t.rollout();
@@ -226,7 +284,13 @@ impl IterationHook for ParlHook {
         metrics.push("parl/reward_correlation", correlation);
         metrics.push("parl/teacher_agreement", self.teacher.stats.agreement());
         metrics.push("parl/model_loss", self.model_loss);
-        metrics.push("parl/correction_norm", correction_norm);
+        metrics.push("parl/term1_displacement", displacement);
+        let nan = f64::NAN;
+        let pick = |f: fn(&CorrectionReport) -> f64| correction.as_ref().map_or(nan, f);
+        metrics.push("parl/correction_norm", pick(|r| r.norm));
+        metrics.push("parl/correction_step", pick(|r| r.step));
+        metrics.push("parl/term1_norm", pick(|r| r.term1_norm));
+        metrics.push("parl/cos_term1_correction", pick(|r| r.cos_term1));
         Ok(HookOutput {
             metrics,
             ..HookOutput::default()
