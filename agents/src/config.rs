@@ -297,6 +297,10 @@ pub struct RunSettings {
     /// from fresh seeded resets at each checkpoint, which is what makes a resumed run replay
     /// exactly; keep `checkpoint_every x num_steps` well above the episode length.
     pub checkpoint_every: usize,
+    /// Also keep a copy of every checkpoint written at a multiple of this many iterations, in
+    /// `checkpoints/iter_<it>/` (0: keep none). A multiple of `checkpoint_every`; it changes
+    /// nothing in training, it lets earlier policies be evaluated (`carrot study eval --kept`).
+    pub keep_checkpoints_every: usize,
     /// Episodes of the final deterministic evaluation (0 skips it).
     pub eval_episodes: usize,
     /// Evaluation env seeds start at `seed + eval_seed_offset`, disjoint from training seeds.
@@ -309,6 +313,7 @@ impl Default for RunSettings {
     fn default() -> Self {
         RunSettings {
             checkpoint_every: 25,
+            keep_checkpoints_every: 0,
             eval_episodes: 10,
             eval_seed_offset: 1 << 32,
             eval_max_steps: 100_000,
@@ -359,6 +364,19 @@ impl TrainConfig {
             return Err(AgentError::config(
                 "run.checkpoint_every",
                 "must be at least 1",
+            ));
+        }
+        if !self
+            .run
+            .keep_checkpoints_every
+            .is_multiple_of(self.run.checkpoint_every)
+        {
+            return Err(AgentError::config(
+                "run.keep_checkpoints_every",
+                format!(
+                    "must be 0 or a multiple of run.checkpoint_every ({}), got {}",
+                    self.run.checkpoint_every, self.run.keep_checkpoints_every
+                ),
             ));
         }
         if self.run.eval_max_steps == 0 {

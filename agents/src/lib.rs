@@ -46,8 +46,8 @@ pub use policy::Policy;
 pub use policy64::{PgBatch, PolicyF64};
 pub use preference_config::{CorrectionScale, PreferenceConfig, PreferenceMethod};
 pub use run::{
-    evaluate_run, load_policy, train_run, train_run_with, LoadedPolicy, ProgressMode, RunOptions,
-    RunSummary,
+    evaluate_run, load_checkpoint_policy, load_policy, train_run, train_run_with, LoadedPolicy,
+    ProgressMode, RunOptions, RunSummary,
 };
 pub use train::{
     Collected, HookOutput, IterationHook, IterationMetrics, NoHook, Trainer, WALL_CLOCK_KEYS,

@@ -11,6 +11,7 @@
 //!   metrics.jsonl     one JSON object per iteration                       training
 //!   metrics.csv       the same rows as CSV                                training
 //!   checkpoint/       weights-<it>.safetensors + state.json               training
+//!   checkpoints/iter_<it>/  kept copies (run.keep_checkpoints_every)      training
 //!   eval.json         the final deterministic evaluation                  training
 //!   learning_curve.png/.svg                                               CLI
 //! ```
@@ -35,6 +36,8 @@ pub const LOG_FILE: &str = "carrot.log";
 pub const METRICS_JSONL: &str = "metrics.jsonl";
 pub const METRICS_CSV: &str = "metrics.csv";
 pub const CHECKPOINT_DIR: &str = "checkpoint";
+/// Where the kept checkpoint copies (`run.keep_checkpoints_every`) live.
+pub const KEPT_CHECKPOINTS_DIR: &str = "checkpoints";
 pub const EVAL_FILE: &str = "eval.json";
 /// Stem of the learning-curve plot (`.png` and `.svg`).
 pub const LEARNING_CURVE: &str = "learning_curve";
@@ -55,6 +58,29 @@ pub struct RunMeta {
 /// The checkpoint directory of a run.
 pub fn checkpoint_dir(run_dir: &Path) -> PathBuf {
     run_dir.join(CHECKPOINT_DIR)
+}
+
+/// The kept copy of the checkpoint written at `iteration`: `checkpoints/iter_000500/`.
+pub fn kept_checkpoint_dir(run_dir: &Path, iteration: usize) -> PathBuf {
+    run_dir
+        .join(KEPT_CHECKPOINTS_DIR)
+        .join(format!("iter_{iteration:06}"))
+}
+
+/// The iterations of the run's kept checkpoints, ascending (none without a `checkpoints/`).
+pub fn kept_iterations(run_dir: &Path) -> Result<Vec<usize>> {
+    let dir = run_dir.join(KEPT_CHECKPOINTS_DIR);
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|e| AgentError::io(&dir, format!("cannot read directory: {e}")))?;
+    let mut found: Vec<usize> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix("iter_")?.parse().ok())
+        .collect();
+    found.sort_unstable();
+    Ok(found)
 }
 
 /// Whether the run in `dir` has finished (its evaluation is written).

@@ -22,7 +22,9 @@ use crate::config::TrainConfig;
 use crate::error::{AgentError, Result};
 use crate::evaluate::{evaluate, EvalResult};
 use crate::policy::Policy;
-use crate::run_dir::{config_difference, config_value, write_atomic};
+use crate::run_dir::{
+    config_difference, config_value, kept_checkpoint_dir, temp_sibling, write_atomic,
+};
 use crate::train::{IterationHook, NoHook, Trainer};
 use progress::Progress;
 
@@ -128,7 +130,13 @@ fn train_run_on_pool(
         done_now += 1;
         let it = trainer.iteration();
         if it.is_multiple_of(config.run.checkpoint_every) || trainer.is_done() {
-            checkpoint::save(&trainer, &ckpt, hook.save()?)?;
+            let outer = hook.save()?;
+            let keep = config.run.keep_checkpoints_every;
+            if keep > 0 && it.is_multiple_of(keep) {
+                // Before the main checkpoint: a run killed in between redoes this iteration.
+                keep_checkpoint(&trainer, &kept_checkpoint_dir(run_dir, it), outer.clone())?;
+            }
+            checkpoint::save(&trainer, &ckpt, outer)?;
         }
     }
     progress.finish();
@@ -153,6 +161,20 @@ fn train_run_on_pool(
     })
 }
 
+/// Saves a copy of the checkpoint into `dir` (a temporary sibling renamed into place). An
+/// existing copy is left as it is: a resumed run reproduces it exactly.
+fn keep_checkpoint(trainer: &Trainer, dir: &Path, outer: Option<serde_json::Value>) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let tmp = temp_sibling(dir);
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(|e| AgentError::io(&tmp, e))?;
+    }
+    checkpoint::save(trainer, &tmp, outer)?;
+    fs::rename(&tmp, dir).map_err(|e| AgentError::io(dir, format!("cannot write: {e}")))
+}
+
 fn write_eval(run_dir: &Path, result: &EvalResult) -> Result<()> {
     let path = run_dir.join(EVAL_FILE);
     let json = serde_json::to_vec_pretty(result).map_err(|e| AgentError::io(&path, e))?;
@@ -168,14 +190,19 @@ pub struct LoadedPolicy {
 
 /// Loads the policy of the last checkpoint in `run_dir`.
 pub fn load_policy(run_dir: &Path) -> Result<LoadedPolicy> {
+    load_checkpoint_policy(&checkpoint_dir(run_dir))
+}
+
+/// Loads the policy of the checkpoint in `ckpt` (a run's `checkpoint/` or a kept copy,
+/// [`kept_checkpoint_dir`]).
+pub fn load_checkpoint_policy(ckpt: &Path) -> Result<LoadedPolicy> {
     crate::runtime::tune_for_cpu_training();
-    let ckpt = checkpoint_dir(run_dir);
-    let state = read_state(&ckpt)?;
+    let state = read_state(ckpt)?;
     let config = state.config.clone();
     let env = config.env.build()?;
     let obs_dim = env.observation_space().flat_dim();
     let mut policy = Policy::new(&config, obs_dim, env.action_space())?;
-    load_tensors(&ckpt, &state, &policy.net, None)?;
+    load_tensors(ckpt, &state, &policy.net, None)?;
     policy.obs_rms = state.obs_rms;
     Ok(LoadedPolicy {
         iteration: state.iteration,

@@ -25,6 +25,8 @@ pub struct Finished {
 pub struct Study {
     /// The command that regenerates the outputs.
     pub command: String,
+    /// Which policy of each run drove the routes (said in `results.md`).
+    pub policies: String,
     pub routes: RouteSet,
     pub finished: Vec<Finished>,
     /// Names of the runs that have not finished.

@@ -58,6 +58,7 @@ fn fake_study(single_seed_cell: bool) -> Study {
     }
     Study {
         command: "carrot study eval fake".into(),
+        policies: "final deterministic policy".into(),
         routes: route_set(),
         finished,
         missing: vec!["reward=roach,minibatch=2048,seed=0".into()],

@@ -10,9 +10,12 @@
 //! - [`tables`]: writes them out.
 //! - [`plots`]: `ds_vs_<axis>.png/.svg` (means, intervals and per-seed points, the expert as
 //!   the dashed reference) and `training_ds.png/.svg`.
+//! - [`kept`]: `--kept` / `--at-iterations`: the same evaluation of the kept checkpoints
+//!   (`run.keep_checkpoints_every`), with the iteration as one more axis, `updates`.
 
 mod analysis;
 mod eval;
+mod kept;
 mod plots;
 mod tables;
 
@@ -44,9 +47,13 @@ enum StudyCommand {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     carrot study eval runs/sweeps/carl_vs_roach --out experiments/results/carl_study\n  \
-    carrot study eval runs/sweeps/carl_vs_roach_smoke --routes 8\n\n\
+    carrot study eval runs/sweeps/carl_vs_roach_smoke --routes 8\n  \
+    carrot study eval runs/sweeps/town_scaling_pilot --kept\n\n\
     Runs whose training has not finished are listed as missing. Each run's per-route results\n\
-    are cached in <run>/held_out_eval.json (recomputed when the settings change).")]
+    are cached in <run>/held_out_eval.json (recomputed when the settings change).\n\
+    With --kept or --at-iterations, the kept checkpoints (run.keep_checkpoints_every) drive\n\
+    the routes instead, finished or not, cached in <run>/checkpoints/iter_<it>/; the outputs\n\
+    (per cell and number of updates) go to OUT/kept.")]
 pub struct StudyEvalArgs {
     /// A sweep directory of driving runs.
     #[arg(value_name = "DIR")]
@@ -63,6 +70,12 @@ pub struct StudyEvalArgs {
     /// Route k uses env seed `route_seed + k`.
     #[arg(long, default_value_t = 0, value_name = "SEED")]
     pub route_seed: u64,
+    /// Evaluate every kept checkpoint of every run (run.keep_checkpoints_every).
+    #[arg(long, conflicts_with = "at_iterations")]
+    pub kept: bool,
+    /// Evaluate the kept checkpoints of these iterations (each run must have them).
+    #[arg(long, value_delimiter = ',', value_name = "IT,IT,...")]
+    pub at_iterations: Option<Vec<usize>>,
 }
 
 pub fn run(args: &StudyArgs) -> Result<()> {
@@ -79,6 +92,9 @@ fn eval_sweep(args: &StudyEvalArgs) -> Result<()> {
     if dirs.is_empty() {
         bail!("no runs under {}", args.dir.display());
     }
+    if args.kept || args.at_iterations.is_some() {
+        return kept::eval_kept(args, &dirs);
+    }
     let mut routes: Option<RouteSet> = None;
     let mut finished = Vec::new();
     let mut missing = Vec::new();
@@ -88,34 +104,8 @@ fn eval_sweep(args: &StudyEvalArgs) -> Result<()> {
             missing.push(meta.name);
             continue;
         }
-        let policy =
-            carrot_agents::load_policy(&dir).map_err(|e| anyhow!("{}: {e}", dir.display()))?;
-        let EnvConfig::Driving(env) = &policy.config.env else {
-            bail!("{}: not a driving run", dir.display());
-        };
-        let set = eval::held_out(
-            env,
-            args.routes,
-            args.map_seed,
-            args.route_seed,
-            policy.config.run.eval_max_steps,
-        );
-        match &routes {
-            None => routes = Some(set.clone()),
-            Some(r) if r.env != set.env => {
-                bail!(
-                    "{}: its env config differs from the other runs",
-                    dir.display()
-                )
-            }
-            Some(_) => {}
-        }
-        let result = eval::cached_or(&dir.join(eval::EVAL_FILE), &set, || {
-            eval::evaluate(&set, |_env: &DrivingEnv, obs: &[f32]| {
-                let action = policy.policy.act(obs).map_err(|e| anyhow!("{e}"))?;
-                Ok([action[0], action[1]])
-            })
-        })?;
+        let ckpt = carrot_agents::checkpoint::checkpoint_dir(&dir);
+        let result = evaluate_checkpoint(args, &ckpt, &dir.join(eval::EVAL_FILE), &mut routes)?;
         eprintln!(
             "{}: DS {:.1} RC {:.1} IS {:.3} infractions/km {:.2}",
             meta.name, result.mean[0], result.mean[1], result.mean[2], result.mean[3]
@@ -129,23 +119,39 @@ fn eval_sweep(args: &StudyEvalArgs) -> Result<()> {
     let Some(routes) = routes else {
         bail!("no finished runs under {}", args.dir.display());
     };
+    let out = args.out.clone().unwrap_or_else(|| args.dir.join("study"));
+    let policies = "final deterministic policy".to_string();
+    finish(args, &out, policies, routes, finished, missing, None)
+}
+
+/// Drives the routes with the expert, writes the outputs into `out` and prints the table.
+/// `x_axis` names the trend's axis (default: the first numeric one); the training curves are
+/// drawn only without it.
+pub(crate) fn finish(
+    args: &StudyEvalArgs,
+    out: &Path,
+    policies: String,
+    routes: RouteSet,
+    finished: Vec<Finished>,
+    missing: Vec<String>,
+    x_axis: Option<&str>,
+) -> Result<()> {
     let expert = Expert::default();
     let expert_eval = eval::evaluate(
         &routes,
         |env: &DrivingEnv, _obs: &[f32]| Ok(expert.act(env)),
     )?;
     eprintln!("expert: DS {:.1}", expert_eval.mean[0]);
-
-    let out = args.out.clone().unwrap_or_else(|| args.dir.join("study"));
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let study = Study {
         command: command_line(args),
+        policies,
         routes,
         finished,
         missing,
         expert: expert_eval,
     };
-    let written = write_outputs(&out, &study)?;
+    let written = write_outputs(out, &study, x_axis)?;
     print!("{}", std::fs::read_to_string(out.join("results.md"))?);
     for path in written {
         eprintln!("wrote {}", path.display());
@@ -153,10 +159,53 @@ fn eval_sweep(args: &StudyEvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// The held-out evaluation of the policy in checkpoint directory `ckpt`, cached at `cache`;
+/// `routes` is the study's route set, fixed by the first run (every run must share its env).
+pub(crate) fn evaluate_checkpoint(
+    args: &StudyEvalArgs,
+    ckpt: &Path,
+    cache: &Path,
+    routes: &mut Option<RouteSet>,
+) -> Result<eval::DriverEval> {
+    let policy = carrot_agents::load_checkpoint_policy(ckpt).map_err(|e| anyhow!("{e}"))?;
+    let EnvConfig::Driving(env) = &policy.config.env else {
+        bail!("{}: not a driving run", ckpt.display());
+    };
+    let set = eval::held_out(
+        env,
+        args.routes,
+        args.map_seed,
+        args.route_seed,
+        policy.config.run.eval_max_steps,
+    );
+    match routes {
+        None => *routes = Some(set.clone()),
+        Some(r) if r.env != set.env => {
+            bail!(
+                "{}: its env config differs from the other runs",
+                ckpt.display()
+            )
+        }
+        Some(_) => {}
+    }
+    eval::cached_or(cache, &set, || {
+        eval::evaluate(&set, |_env: &DrivingEnv, obs: &[f32]| {
+            let action = policy.policy.act(obs).map_err(|e| anyhow!("{e}"))?;
+            Ok([action[0], action[1]])
+        })
+    })
+}
+
 /// Writes the tables and the plots; returns the paths written.
-fn write_outputs(out: &Path, study: &Study) -> Result<Vec<PathBuf>> {
+fn write_outputs(out: &Path, study: &Study, x_axis: Option<&str>) -> Result<Vec<PathBuf>> {
     let cells = analysis::cells(&study.finished);
-    let trends = analysis::numeric_axis(&cells).map(|x| (x, analysis::trends(&cells, x)));
+    let x = match x_axis {
+        Some(name) => cells
+            .first()
+            .and_then(|c| c.labels.iter().position(|(axis, _)| axis == name)),
+        None => analysis::numeric_axis(&cells),
+    };
+    let trends = x.map(|x| (x, analysis::trends(&cells, x)));
     let mut written = tables::write_tables(out, study, &cells, trends.as_ref().map(|t| &t.1))?;
     if let Some((x_axis, _)) = &trends {
         written.extend(plots::ds_vs_axis(
@@ -166,11 +215,13 @@ fn write_outputs(out: &Path, study: &Study) -> Result<Vec<PathBuf>> {
             study.expert.mean[0],
         )?);
     }
-    written.extend(plots::training_curves(out, &cells)?);
+    if x_axis.is_none() {
+        written.extend(plots::training_curves(out, &cells)?);
+    }
     Ok(written)
 }
 
-fn read_meta(dir: &Path) -> Result<RunMeta> {
+pub(crate) fn read_meta(dir: &Path) -> Result<RunMeta> {
     let path = dir.join(run_dir::RUN_META_FILE);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
@@ -187,6 +238,13 @@ fn command_line(args: &StudyEvalArgs) -> String {
     );
     if let Some(out) = &args.out {
         line += &format!(" --out {}", out.display());
+    }
+    if args.kept {
+        line += " --kept";
+    }
+    if let Some(its) = &args.at_iterations {
+        let its: Vec<String> = its.iter().map(usize::to_string).collect();
+        line += &format!(" --at-iterations {}", its.join(","));
     }
     line
 }

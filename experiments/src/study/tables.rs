@@ -61,7 +61,7 @@ fn cells_markdown(study: &Study, cells: &[Cell]) -> Result<String> {
     writeln!(md, "# Held-out evaluation\n")?;
     writeln!(
         md,
-        "{} held-out routes (map_seed {}, route seeds {}..{}), final deterministic policy. \
+        "{} held-out routes (map_seed {}, route seeds {}..{}), {}. \
          Each cell is the mean over the cell's seeds (column `seeds`) ± the half-width of its \
          95% t-interval (Student t on seeds − 1 df); n/a with fewer than 2 seeds. The \
          route-to-route spread within a run is not part of the interval (every run drives \
@@ -69,7 +69,8 @@ fn cells_markdown(study: &Study, cells: &[Cell]) -> Result<String> {
         routes.routes,
         routes.env.map_seed,
         routes.route_seed,
-        routes.route_seed + routes.routes as u64
+        routes.route_seed + routes.routes as u64,
+        study.policies
     )?;
     writeln!(md, "Regenerate: `{}`\n", study.command)?;
     let axes = axes(cells);
