@@ -133,4 +133,22 @@ mod tests {
         s.scale(&mut r, &[false, false], 100.0);
         assert_eq!(s.returns, vec![2.5, 2.0]);
     }
+
+    /// Checkpoints hold these statistics as JSON; resume is exact only if every f64 parses back
+    /// to the same bits (serde_json's `float_roundtrip`; without it some values come back one
+    /// ULP off, e.g. 0.39971416574153895).
+    #[test]
+    fn statistics_survive_a_json_round_trip_bit_for_bit() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
+        let mut values: Vec<f64> = (0..10_000)
+            .map(|_| rng.random::<f64>() * 10f64.powi(rng.random_range(-8..8)))
+            .collect();
+        values.push(0.39971416574153895);
+        let text = serde_json::to_string(&values).unwrap();
+        let back: Vec<f64> = serde_json::from_str(&text).unwrap();
+        for (a, b) in values.iter().zip(&back) {
+            assert_eq!(a.to_bits(), b.to_bits(), "{a} came back as {b}");
+        }
+    }
 }
