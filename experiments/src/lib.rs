@@ -28,7 +28,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "carrot",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("CARROT_REVISION"), ")"),
     about = "carrot: rapier2d environments, PPO on candle, reward modules and experiment tools",
     after_help = "Examples:\n  \
         carrot train --config experiments/configs/cartpole.toml\n  \

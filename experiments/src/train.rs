@@ -129,7 +129,7 @@ pub fn train_in_dir(
             config.env.id(),
             config.reward.id(),
             config.seed,
-            run_dir::revision(),
+            run_dir::REVISION,
         ));
         let finished = launch(config, dir, &log, max_iterations)?;
         if !finished {
