@@ -20,6 +20,7 @@ pub mod report;
 pub mod run_dir;
 pub mod stats;
 pub mod study;
+pub mod suggest;
 pub mod sweep;
 pub mod train;
 
