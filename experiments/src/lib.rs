@@ -33,7 +33,7 @@ use clap::{Parser, Subcommand};
     about = "carrot: rapier2d environments, PPO on candle, reward modules and experiment tools",
     after_help = "Examples:\n  \
         carrot train --config experiments/configs/cartpole.toml\n  \
-        carrot eval --run runs/cartpole\n  \
+        carrot eval runs/cartpole\n  \
         carrot sweep run experiments/configs/sweeps/tiny.toml --workers 2\n  \
         carrot report runs/sweeps/tiny\n\n\
         Run `carrot <command> --help` for the options of each command."

@@ -6,24 +6,57 @@ mod common;
 
 use std::path::Path;
 
+use clap::CommandFactory;
 use common::{carrot, config, run, run_ok};
+
+/// Every command path of the CLI (`[]` for `carrot` itself, `["bench", "envs"]`, ...), read
+/// from its clap definition so that a new command is covered without editing this test.
+fn command_paths() -> Vec<Vec<String>> {
+    fn walk(command: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) {
+        for sub in command.get_subcommands() {
+            let mut child = path.clone();
+            child.push(sub.get_name().to_string());
+            walk(sub, child, out);
+        }
+        out.push(path);
+    }
+    let mut paths = Vec::new();
+    walk(&carrot_experiments::Cli::command(), Vec::new(), &mut paths);
+    paths
+}
 
 #[test]
 fn every_command_explains_itself_with_examples() {
-    for args in [
-        &["--help"][..],
-        &["train", "--help"],
-        &["eval", "--help"],
-        &["sweep", "--help"],
-        &["sweep", "run", "--help"],
-        &["sweep", "slurm", "--help"],
-        &["sweep", "list", "--help"],
-        &["report", "--help"],
-        &["bench", "--help"],
-        &["bench", "bilevel", "--help"],
+    let paths = command_paths();
+    for expected in [
+        &["render"][..],
+        &["bench", "envs"],
+        &["bench", "parl"],
+        &["sweep", "run"],
     ] {
-        let help = run_ok(carrot().args(args));
-        assert!(help.contains("Examples:"), "{args:?}:\n{help}");
+        assert!(
+            paths.iter().any(|p| p == expected),
+            "{expected:?} not in {paths:?}"
+        );
+    }
+    for path in &paths {
+        let help = run_ok(carrot().args(path).arg("--help"));
+        let examples = help
+            .split_once("Examples:\n")
+            .map(|(_, rest)| rest)
+            .unwrap_or_else(|| panic!("carrot {path:?} --help has no examples:\n{help}"));
+        // At least one example line that runs this very command.
+        let invocation = ["carrot".to_string()]
+            .iter()
+            .chain(path)
+            .cloned()
+            .collect::<Vec<_>>();
+        assert!(
+            examples
+                .lines()
+                .any(|l| l.trim_start().starts_with(&invocation.join(" "))),
+            "carrot {path:?} --help shows no example of itself:\n{help}"
+        );
     }
     let top = run_ok(carrot().arg("--help"));
     for command in ["train", "eval", "sweep", "report", "render", "bench"] {

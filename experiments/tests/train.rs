@@ -95,13 +95,15 @@ fn a_run_directory_holds_everything_about_the_run() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr.contains("ppo.total_timesteps"), "{stderr}");
 
-    // `carrot eval` re-evaluates the trained policy.
-    let eval = run_ok(
+    // `carrot eval RUN` re-evaluates the trained policy; `--run RUN` still works.
+    let eval = run_ok(carrot().arg("eval").arg(&run_dir).args(["--episodes", "2"]));
+    assert!(eval.contains("over 2 episodes"), "{eval}");
+    let flagged = run_ok(
         carrot()
             .args(["eval", "--episodes", "2", "--run"])
             .arg(&run_dir),
     );
-    assert!(eval.contains("over 2 episodes"), "{eval}");
+    assert_eq!(flagged, eval);
 }
 
 #[test]
