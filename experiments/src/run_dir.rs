@@ -201,7 +201,11 @@ mod tests {
         assert!(err.contains("in use"), "{err}");
         drop(lock);
         assert!(prepare(&run, &config, &meta).unwrap().0);
-        let mut other = config.clone();
+        // The device is not part of the run.
+        let mut on_gpu = config.clone();
+        on_gpu.ppo.device = carrot_agents::DeviceKind::Cuda;
+        assert!(prepare(&run, &on_gpu, &meta).unwrap().0);
+        let mut other = on_gpu.clone();
         other.ppo.learning_rate = 1e-3;
         let err = prepare(&run, &other, &meta).unwrap_err().to_string();
         assert!(err.contains("`ppo.learning_rate`"), "{err}");

@@ -18,7 +18,7 @@ pub use metrics::{read_jsonl, MetricsWriter, CSV as METRICS_CSV, JSONL as METRIC
 pub use progress::ProgressMode;
 
 use crate::checkpoint::{self, checkpoint_dir, load_tensors, read_state};
-use crate::config::TrainConfig;
+use crate::config::{DeviceKind, TrainConfig};
 use crate::error::{AgentError, Result};
 use crate::evaluate::{evaluate, EvalResult};
 use crate::policy::Policy;
@@ -166,12 +166,15 @@ pub struct LoadedPolicy {
     pub policy: Policy,
 }
 
-/// Loads the policy of the last checkpoint in `run_dir`.
+/// Loads the policy of the last checkpoint in `run_dir`, on the CPU whatever device trained
+/// it (the returned config says `cpu`): evaluation and rendering step small batches, and a
+/// run trained on a GPU stays loadable, with the same results, on a build without CUDA.
 pub fn load_policy(run_dir: &Path) -> Result<LoadedPolicy> {
     crate::runtime::tune_for_cpu_training();
     let ckpt = checkpoint_dir(run_dir);
     let state = read_state(&ckpt)?;
-    let config = state.config.clone();
+    let mut config = state.config.clone();
+    config.ppo.device = DeviceKind::Cpu;
     let env = config.env.build()?;
     let obs_dim = env.observation_space().flat_dim();
     let mut policy = Policy::new(&config, obs_dim, env.action_space())?;
