@@ -173,7 +173,11 @@ impl PpoConfig {
                 spec.names().position(|n| n == name).ok_or_else(|| {
                     AgentError::config(
                         "ppo.critic_signals",
-                        format!("unknown signal \"{name}\" for env {}", spec.env),
+                        format!(
+                            "unknown signal \"{name}\" for env {} (signals: {})",
+                            spec.env,
+                            spec.names().collect::<Vec<_>>().join(", ")
+                        ),
                     )
                 })
             })

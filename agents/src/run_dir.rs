@@ -154,11 +154,20 @@ pub fn find_runs(root: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The first dotted key where two configs differ, `None` when they are equal.
+///
+/// `ppo.device` is not compared: where the tensors live is a choice of each invocation, not
+/// part of the run, so a run started on a GPU resumes on a CPU and a failed `cuda` start
+/// leaves a directory that a `cpu` start can still use.
 pub fn config_difference(a: &TrainConfig, b: &TrainConfig) -> Option<String> {
-    if a == b {
+    let mut b = b.clone();
+    b.ppo.device = a.ppo.device;
+    if *a == b {
         return None;
     }
-    let (x, y) = (serde_json::to_value(a).ok()?, serde_json::to_value(b).ok()?);
+    let (x, y) = (
+        serde_json::to_value(a).ok()?,
+        serde_json::to_value(&b).ok()?,
+    );
     Some(first_difference(&x, &y, String::new()).unwrap_or_else(|| "?".into()))
 }
 

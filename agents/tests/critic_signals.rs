@@ -65,7 +65,9 @@ fn bad_critic_signals_are_one_line_errors_naming_the_key() {
     c.ppo.critic_signals = vec!["theta_dot".into(), "foo".into()];
     assert_eq!(
         build_error(&c),
-        "invalid config: ppo.critic_signals: unknown signal \"foo\" for env cartpole"
+        "invalid config: ppo.critic_signals: unknown signal \"foo\" for env cartpole \
+         (signals: alive, x, x_dot, theta, theta_dot, force, x_before, x_dot_before, \
+         theta_before, theta_dot_before)"
     );
     let err = train_run(&c, &fresh_dir("unknown"), &quiet(None))
         .unwrap_err()

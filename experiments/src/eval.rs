@@ -9,14 +9,17 @@ use crate::run_dir::EVAL_FILE;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
-    carrot eval --run runs/cartpole\n  \
-    carrot eval --run runs/sweeps/tiny/runs/seed=1 --episodes 50\n\n\
+    carrot eval runs/cartpole\n  \
+    carrot eval runs/sweeps/tiny/runs/seed=1 --episodes 50\n\n\
     Evaluates the run's latest checkpoint with the deterministic policy (argmax / mean) on\n\
     env seeds disjoint from the training seeds, and prints mean, std and per-episode returns.")]
 pub struct EvalArgs {
     /// Run directory made by `carrot train`.
-    #[arg(long, value_name = "DIR")]
-    pub run: PathBuf,
+    #[arg(value_name = "RUN", required_unless_present = "run_flag")]
+    pub run: Option<PathBuf>,
+    /// The run directory as an option, as older versions took it.
+    #[arg(long = "run", value_name = "DIR", conflicts_with = "run", hide = true)]
+    pub run_flag: Option<PathBuf>,
     /// Episodes to evaluate [default: the run's `run.eval_episodes`].
     #[arg(long, value_name = "N")]
     pub episodes: Option<usize>,
@@ -54,12 +57,23 @@ pub fn summary_line(dir: &Path) -> Result<String> {
     ))
 }
 
+impl EvalArgs {
+    /// The run directory, given positionally or with `--run`.
+    pub fn run_dir(&self) -> Result<&Path> {
+        self.run
+            .as_deref()
+            .or(self.run_flag.as_deref())
+            .ok_or_else(|| anyhow!("name the run directory: carrot eval RUN"))
+    }
+}
+
 pub fn run(args: &EvalArgs) -> Result<()> {
-    let result = carrot_agents::evaluate_run(&args.run, args.episodes)?;
+    let run = args.run_dir()?;
+    let result = carrot_agents::evaluate_run(run, args.episodes)?;
     println!(
         "evaluation of {}: mean return {:.2} ± {:.2} (min {:.2}, max {:.2}) over {} episodes, \
          mean length {:.1}{}",
-        args.run.display(),
+        run.display(),
         result.mean_return,
         result.std_return,
         result.min_return,

@@ -20,6 +20,7 @@ pub mod report;
 pub mod run_dir;
 pub mod stats;
 pub mod study;
+pub mod suggest;
 pub mod sweep;
 pub mod train;
 
@@ -28,11 +29,11 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "carrot",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("CARROT_REVISION"), ")"),
     about = "carrot: rapier2d environments, PPO on candle, reward modules and experiment tools",
     after_help = "Examples:\n  \
         carrot train --config experiments/configs/cartpole.toml\n  \
-        carrot eval --run runs/cartpole\n  \
+        carrot eval runs/cartpole\n  \
         carrot sweep run experiments/configs/sweeps/tiny.toml --workers 2\n  \
         carrot report runs/sweeps/tiny\n\n\
         Run `carrot <command> --help` for the options of each command."

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use carrot_experiments::{layered, run_command, Cli};
+use carrot_experiments::{layered, run_command, suggest, Cli};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -21,7 +21,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", layered::one_line(&format!("{err:#}")));
+            let line = layered::one_line(&format!("{err:#}"));
+            eprintln!("error: {}", suggest::with_suggestion(&line));
             ExitCode::FAILURE
         }
     }

@@ -14,6 +14,13 @@ use carrot_envs::{Env, EnvConfig};
 
 /// Options of `carrot render`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    carrot render --map town --png town.png\n  \
+    carrot render --map highway --traffic 20 --seed 3 --gif highway.gif --steps 400\n  \
+    carrot render --config experiments/configs/study/driving_base.toml --view map --png map.png\n  \
+    carrot render --run runs/driving --gif policy.gif\n\n\
+    Without --run the expert drives; with --run the run's last checkpoint does, on the run's\n\
+    own driving config.")]
 pub struct RenderArgs {
     /// Map family: town, rural or highway (ignored with --run or --config).
     #[arg(long, default_value = "town")]

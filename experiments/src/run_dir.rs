@@ -6,7 +6,7 @@
 //! ```text
 //! run_dir/
 //!   config.toml       resolved config (every key, defaults included)
-//!   revision.txt      git revision of the code that started the run (+ "-dirty")
+//!   revision.txt      git revision the binary that started the run was built from
 //!   run.json          name, sweep axis labels and seed (what `carrot report` groups by)
 //!   carrot.log        what the command printed, one timestamped line each, across resumes
 //!   metrics.jsonl/.csv, checkpoints, eval.json   written by training
@@ -70,10 +70,7 @@ pub fn prepare(dir: &Path, config: &TrainConfig, meta: &RunMeta) -> Result<(bool
         }
     } else {
         write_atomic(&config_path, config_to_toml(config)?.as_bytes())?;
-        write_atomic(
-            &dir.join(REVISION_FILE),
-            format!("{}\n", revision()).as_bytes(),
-        )?;
+        write_atomic(&dir.join(REVISION_FILE), format!("{REVISION}\n").as_bytes())?;
     }
     write_atomic(
         &dir.join(RUN_META_FILE),
@@ -114,33 +111,10 @@ pub fn lock(dir: &Path) -> Result<RunLock> {
     Ok(RunLock { _file: file })
 }
 
-/// The git revision of the source tree this binary was built from, `-dirty` when it has
-/// uncommitted changes, or `unknown` outside a git checkout.
-pub fn revision() -> String {
-    let source = env!("CARGO_MANIFEST_DIR");
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(source)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    match git(&["rev-parse", "HEAD"]) {
-        Some(head) if !head.is_empty() => {
-            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
-                .is_some_and(|s| !s.is_empty());
-            if dirty {
-                format!("{head}-dirty")
-            } else {
-                head
-            }
-        }
-        _ => "unknown".into(),
-    }
-}
+/// The git revision of the source this binary was built from (`-dirty` when it had
+/// uncommitted changes, `unknown` when built without git), embedded by `build.rs`: what ran,
+/// whatever the checkout holds by the time the binary runs.
+pub const REVISION: &str = env!("CARROT_REVISION");
 
 /// A log that appends timestamped lines to a file and echoes them to stderr.
 pub struct RunLog {
@@ -227,7 +201,11 @@ mod tests {
         assert!(err.contains("in use"), "{err}");
         drop(lock);
         assert!(prepare(&run, &config, &meta).unwrap().0);
-        let mut other = config.clone();
+        // The device is not part of the run.
+        let mut on_gpu = config.clone();
+        on_gpu.ppo.device = carrot_agents::DeviceKind::Cuda;
+        assert!(prepare(&run, &on_gpu, &meta).unwrap().0);
+        let mut other = on_gpu.clone();
         other.ppo.learning_rate = 1e-3;
         let err = prepare(&run, &other, &meta).unwrap_err().to_string();
         assert!(err.contains("`ppo.learning_rate`"), "{err}");

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Result};
-use carrot_agents::{RunOptions, TrainConfig};
+use carrot_agents::{AgentError, RunOptions, TrainConfig};
 
 use crate::layered::Layers;
 use crate::run_dir::{self, RunLog, RunMeta};
@@ -31,7 +31,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
     /// Where tensors live (the same as `--set ppo.device=...`); `cuda` needs a build with
-    /// `--features cuda`.
+    /// `--features cuda`. Not part of the run: a run resumes on either device.
     #[arg(long, value_parser = ["cpu", "cuda"])]
     pub device: Option<String>,
     /// Print the resolved config and exit.
@@ -86,6 +86,11 @@ pub fn resolve(file: Option<&Path>, sets: &[String]) -> Result<TrainConfig> {
 /// fails before a run directory is made.
 pub fn validate(config: &TrainConfig) -> Result<()> {
     config.validate()?;
+    // A device this build or machine lacks fails here, before a run directory exists.
+    carrot_agents::networks::make_device(config.ppo.device).map_err(|e| match e {
+        AgentError::Device(message) => anyhow!("config key `ppo.device`: {message}"),
+        other => anyhow!("config key `ppo.device`: {other}"),
+    })?;
     let env = config
         .env
         .build()
@@ -129,7 +134,7 @@ pub fn train_in_dir(
             config.env.id(),
             config.reward.id(),
             config.seed,
-            run_dir::revision(),
+            run_dir::REVISION,
         ));
         let finished = launch(config, dir, &log, max_iterations)?;
         if !finished {

@@ -1,29 +1,62 @@
 //! The command line itself: help texts, layered configs, and one-line errors for a corpus of
 //! bad configs (`tests/bad_configs/*.toml`, each naming the text its error must contain in
-//! `# expect:` lines).
+//! `# expect:` lines and may name text it must not contain in `# absent:` lines).
 
 mod common;
 
 use std::path::Path;
 
+use clap::CommandFactory;
 use common::{carrot, config, run, run_ok};
+
+/// Every command path of the CLI (`[]` for `carrot` itself, `["bench", "envs"]`, ...), read
+/// from its clap definition so that a new command is covered without editing this test.
+fn command_paths() -> Vec<Vec<String>> {
+    fn walk(command: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) {
+        for sub in command.get_subcommands() {
+            let mut child = path.clone();
+            child.push(sub.get_name().to_string());
+            walk(sub, child, out);
+        }
+        out.push(path);
+    }
+    let mut paths = Vec::new();
+    walk(&carrot_experiments::Cli::command(), Vec::new(), &mut paths);
+    paths
+}
 
 #[test]
 fn every_command_explains_itself_with_examples() {
-    for args in [
-        &["--help"][..],
-        &["train", "--help"],
-        &["eval", "--help"],
-        &["sweep", "--help"],
-        &["sweep", "run", "--help"],
-        &["sweep", "slurm", "--help"],
-        &["sweep", "list", "--help"],
-        &["report", "--help"],
-        &["bench", "--help"],
-        &["bench", "bilevel", "--help"],
+    let paths = command_paths();
+    for expected in [
+        &["render"][..],
+        &["bench", "envs"],
+        &["bench", "parl"],
+        &["sweep", "run"],
     ] {
-        let help = run_ok(carrot().args(args));
-        assert!(help.contains("Examples:"), "{args:?}:\n{help}");
+        assert!(
+            paths.iter().any(|p| p == expected),
+            "{expected:?} not in {paths:?}"
+        );
+    }
+    for path in &paths {
+        let help = run_ok(carrot().args(path).arg("--help"));
+        let examples = help
+            .split_once("Examples:\n")
+            .map(|(_, rest)| rest)
+            .unwrap_or_else(|| panic!("carrot {path:?} --help has no examples:\n{help}"));
+        // At least one example line that runs this very command.
+        let invocation = ["carrot".to_string()]
+            .iter()
+            .chain(path)
+            .cloned()
+            .collect::<Vec<_>>();
+        assert!(
+            examples
+                .lines()
+                .any(|l| l.trim_start().starts_with(&invocation.join(" "))),
+            "carrot {path:?} --help shows no example of itself:\n{help}"
+        );
     }
     let top = run_ok(carrot().arg("--help"));
     for command in ["train", "eval", "sweep", "report", "render", "bench"] {
@@ -125,13 +158,25 @@ fn bad_configs_fail_with_one_line_naming_the_key() {
                 file.display()
             );
         }
+        for needle in text.lines().filter_map(|l| l.strip_prefix("# absent: ")) {
+            assert!(
+                !error.contains(needle),
+                "{}: `{needle}` must not be in: {error}",
+                file.display()
+            );
+        }
     }
 }
 
 #[test]
 fn bad_overrides_fail_with_one_line() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["--set", "ppo.num_envs=0"], "ppo.num_envs"),
+        // A reward without parameters still rejects unknown keys.
+        (
+            &["--set", "reward={ id = \"env_default\", id2 = 3 }"],
+            "`reward.id2`",
+        ),
         (&["--set", "ppo.learning_rate=-3e-4"], "ppo.learning_rate"),
         (&["--set", "ppo.learning_rat=3e-4"], "`ppo.learning_rat`"),
         (&["--set", "ppo"], "key.path=value"),
@@ -146,6 +191,57 @@ fn bad_overrides_fail_with_one_line() {
     }
     let missing = expect_one_line_error(&[], Some(Path::new("/no/such/config.toml")));
     assert!(missing.contains("/no/such/config.toml"), "{missing}");
+}
+
+#[test]
+fn typos_get_the_closest_name_and_far_names_get_none() {
+    let cases: [(&[&str], Option<&str>); 4] = [
+        (&["--set", "ppo.lerning_rate=1e-3"], Some("learning_rate")),
+        (&["--set", "env.id=mountaincar"], Some("mountain_car")),
+        (&["--set", "run.eval_episode=3"], Some("eval_episodes")),
+        (&["--set", "ppo.optimizer=adam"], None),
+    ];
+    for (args, suggestion) in cases {
+        let error = expect_one_line_error(args, None);
+        match suggestion {
+            Some(name) => assert!(
+                error
+                    .trim_end()
+                    .ends_with(&format!("; did you mean `{name}`?")),
+                "{args:?}: {error}"
+            ),
+            None => assert!(!error.contains("did you mean"), "{args:?}: {error}"),
+        }
+    }
+    // Sweep files: their own keys and the config keys their axes set.
+    let dir = tempfile::tempdir().unwrap();
+    let base = config("cartpole.toml");
+    for (body, name) in [
+        (format!("base = {base:?}\nseed = [1]\n"), "seeds"),
+        (
+            format!("base = {base:?}\nseeds = [1]\n[[axes]]\nkey = \"ppo.gama\"\nvalues = [0.9]\n"),
+            "gamma",
+        ),
+    ] {
+        let file = dir.path().join("typo.toml");
+        std::fs::write(&file, body).unwrap();
+        let out = dir.path().join("out");
+        let output = run(carrot()
+            .args(["sweep", "run"])
+            .arg(&file)
+            .arg("--out")
+            .arg(&out));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr
+                .trim_end()
+                .ends_with(&format!("; did you mean `{name}`?")),
+            "{stderr}"
+        );
+        assert!(!out.join("runs").exists(), "nothing ran");
+    }
 }
 
 #[test]

@@ -95,13 +95,15 @@ fn a_run_directory_holds_everything_about_the_run() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr.contains("ppo.total_timesteps"), "{stderr}");
 
-    // `carrot eval` re-evaluates the trained policy.
-    let eval = run_ok(
+    // `carrot eval RUN` re-evaluates the trained policy; `--run RUN` still works.
+    let eval = run_ok(carrot().arg("eval").arg(&run_dir).args(["--episodes", "2"]));
+    assert!(eval.contains("over 2 episodes"), "{eval}");
+    let flagged = run_ok(
         carrot()
             .args(["eval", "--episodes", "2", "--run"])
             .arg(&run_dir),
     );
-    assert!(eval.contains("over 2 episodes"), "{eval}");
+    assert_eq!(flagged, eval);
 }
 
 #[test]
@@ -183,4 +185,37 @@ fn max_iterations_below_the_checkpoint_interval_still_progresses() {
     }
     let all = iterations(&run_dir);
     assert_eq!(all, (1..=14).collect::<Vec<u64>>());
+}
+
+/// `revision.txt`, the run banner and `carrot --version` all name the revision embedded when
+/// the binary was built, not what git says at run time: here git is not even on the PATH.
+#[test]
+fn the_recorded_revision_is_the_one_the_binary_was_built_from() {
+    let built_from = env!("CARROT_REVISION");
+    assert!(!built_from.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let tiny = [
+        "--set",
+        "ppo.total_timesteps=1024",
+        "--set",
+        "run.eval_episodes=1",
+    ];
+    run_ok(
+        train(&run_dir, &tiny)
+            .current_dir(dir.path())
+            .env("PATH", ""),
+    );
+    let recorded = std::fs::read_to_string(run_dir.join("revision.txt")).unwrap();
+    assert_eq!(recorded, format!("{built_from}\n"));
+    let log = std::fs::read_to_string(run_dir.join("carrot.log")).unwrap();
+    assert!(log.contains(&format!("revision {built_from})")), "{log}");
+    let version = run_ok(carrot().arg("--version"));
+    assert_eq!(
+        version.trim(),
+        format!(
+            "carrot {} (revision {built_from})",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
 }

@@ -18,7 +18,7 @@ pub use metrics::{read_jsonl, MetricsWriter, CSV as METRICS_CSV, JSONL as METRIC
 pub use progress::ProgressMode;
 
 use crate::checkpoint::{self, checkpoint_dir, load_tensors, read_state};
-use crate::config::TrainConfig;
+use crate::config::{DeviceKind, TrainConfig};
 use crate::error::{AgentError, Result};
 use crate::evaluate::{evaluate, EvalResult};
 use crate::policy::Policy;
@@ -188,17 +188,20 @@ pub struct LoadedPolicy {
     pub policy: Policy,
 }
 
-/// Loads the policy of the last checkpoint in `run_dir`.
+/// Loads the policy of the last checkpoint in `run_dir`, on the CPU whatever device trained
+/// it (the returned config says `cpu`): evaluation and rendering step small batches, and a
+/// run trained on a GPU stays loadable, with the same results, on a build without CUDA.
 pub fn load_policy(run_dir: &Path) -> Result<LoadedPolicy> {
     load_checkpoint_policy(&checkpoint_dir(run_dir))
 }
 
 /// Loads the policy of the checkpoint in `ckpt` (a run's `checkpoint/` or a kept copy,
-/// [`kept_checkpoint_dir`]).
+/// [`kept_checkpoint_dir`]), on the CPU as [`load_policy`].
 pub fn load_checkpoint_policy(ckpt: &Path) -> Result<LoadedPolicy> {
     crate::runtime::tune_for_cpu_training();
     let state = read_state(ckpt)?;
-    let config = state.config.clone();
+    let mut config = state.config.clone();
+    config.ppo.device = DeviceKind::Cpu;
     let env = config.env.build()?;
     let obs_dim = env.observation_space().flat_dim();
     let mut policy = Policy::new(&config, obs_dim, env.action_space())?;

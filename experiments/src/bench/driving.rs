@@ -11,6 +11,10 @@ use serde::Serialize;
 
 /// Options of `carrot bench driving`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    carrot bench driving\n  \
+    carrot bench driving --vehicles 30 --maps town --driver random --steps 5000\n  \
+    carrot bench driving --json driving_bench.json")]
 pub struct BenchDrivingArgs {
     /// Traffic vehicle counts to measure.
     #[arg(long, value_delimiter = ',', default_value = "0,10,30")]

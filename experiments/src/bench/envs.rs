@@ -17,6 +17,10 @@ const CONTROL_IDS: [&str; 4] = ["cartpole", "pendulum", "acrobot", "mountain_car
 
 /// Options of `carrot bench envs`.
 #[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "Examples:\n  \
+    carrot bench envs\n  \
+    carrot bench envs --env cartpole,pendulum --num-envs 8,64 --threads 1,2\n  \
+    carrot bench envs --env driving --vehicles 0,30 --num-envs 8")]
 pub struct BenchEnvsArgs {
     /// Env ids to measure: control tasks and `driving` (default: all control tasks).
     #[arg(long = "env", value_delimiter = ',')]

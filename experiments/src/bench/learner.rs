@@ -17,12 +17,11 @@ use carrot_agents::{TrainConfig, Trainer};
 use serde::Serialize;
 
 /// Options of `carrot bench learner`.
-///
-/// Examples:
-///   carrot bench learner                       # batches 4096,32768 x hidden 64,256
-///   carrot bench learner --batch 4096 --hidden 64 --profile
-///   carrot bench learner --cartpole            # also end-to-end PPO training on cartpole
 #[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "Examples:\n  \
+    carrot bench learner                       # batches 4096,32768 x hidden 64,256\n  \
+    carrot bench learner --batch 4096 --hidden 64 --profile\n  \
+    carrot bench learner --cartpole            # also end-to-end PPO training on cartpole")]
 pub struct BenchLearnerArgs {
     /// Samples per PPO epoch (comma-separated list).
     #[arg(long, value_delimiter = ',', default_values_t = vec![4096, 32768])]

@@ -16,11 +16,12 @@ use clap::Subcommand;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
-    carrot bench envs --help\n  \
-    carrot bench learner --help\n  \
-    carrot bench driving --help\n  \
-    carrot bench bilevel --help\n  \
-    carrot bench parl --help")]
+    carrot bench envs --env cartpole,pendulum\n  \
+    carrot bench learner --batch 4096 --hidden 64\n  \
+    carrot bench driving --vehicles 0,30\n  \
+    carrot bench bilevel\n  \
+    carrot bench parl\n\n\
+    Run `carrot bench <benchmark> --help` for the options and examples of each.")]
 pub struct BenchArgs {
     #[command(subcommand)]
     pub which: BenchCommand,
