@@ -6,6 +6,7 @@ mod collect;
 mod paired;
 mod plots;
 mod table;
+mod target;
 
 use std::path::PathBuf;
 
@@ -51,6 +52,18 @@ pub struct ReportArgs {
     /// and a section of `report.md`.
     #[arg(long, value_name = "AXIS:A:B")]
     pub paired: Vec<paired::PairedSpec>,
+    /// How much of the numeric axis `--along` (a query budget) each label of AXIS needs to
+    /// reach `--fraction` of label REF's final score (e.g. `method:oracle`), with returns
+    /// normalized between the untrained policy and REF; written to `target_<axis>_<ref>.csv`
+    /// and a section of `report.md`.
+    #[arg(long, value_name = "AXIS:REF", requires = "along")]
+    pub fraction_of: Option<target::ReferenceSpec>,
+    /// The numeric axis of `--fraction-of`.
+    #[arg(long, value_name = "AXIS", requires = "fraction_of")]
+    pub along: Option<String>,
+    /// The fraction of `--fraction-of`.
+    #[arg(long, default_value_t = 0.9, value_name = "F")]
+    pub fraction: f64,
 }
 
 impl ReportArgs {
@@ -65,6 +78,12 @@ impl ReportArgs {
         }
         for p in &self.paired {
             line += &format!(" --paired {}:{}:{}", p.axis, p.a, p.b);
+        }
+        if let (Some(r), Some(along)) = (&self.fraction_of, &self.along) {
+            line += &format!(" --fraction-of {}:{} --along {along}", r.axis, r.label);
+            if self.fraction != 0.9 {
+                line += &format!(" --fraction {}", self.fraction);
+            }
         }
         if let Some(out) = &self.out {
             line += &format!(" --out {}", out.display());
@@ -122,12 +141,18 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         metric: &args.metric,
     };
     let mut written = table::write_all(&out, &tables, &axes, &by, &groups, &runs)?;
-    if !args.paired.is_empty() {
+    if !args.paired.is_empty() || args.fraction_of.is_some() {
         let report_md = out.join("report.md");
         let mut text = std::fs::read_to_string(&report_md)?;
         for spec in &args.paired {
             let rows = paired::paired_rows(&axes, &runs, spec)?;
             let (section, path) = paired::write(&out, &axes, spec, &rows)?;
+            text += &section;
+            written.push(path);
+        }
+        if let (Some(spec), Some(along)) = (&args.fraction_of, &args.along) {
+            let table = target::target_rows(&axes, &runs, spec, along, args.fraction)?;
+            let (section, path) = target::write(&out, spec, along, args.fraction, &table)?;
             text += &section;
             written.push(path);
         }
