@@ -73,13 +73,8 @@ pub struct TargetTable {
     pub rows: Vec<TargetRow>,
 }
 
-pub fn target_rows(
-    axes: &[AxisInfo],
-    runs: &[RunRecord],
-    spec: &ReferenceSpec,
-    along: &str,
-    fraction: f64,
-) -> Result<TargetTable> {
+/// Checks the axes of `--fraction-of` and `--along`; returns the method axis.
+fn check_axes<'a>(axes: &'a [AxisInfo], spec: &ReferenceSpec, along: &str) -> Result<&'a AxisInfo> {
     let find = |name: &str| axes.iter().find(|a| a.name == name);
     let known = || {
         axes.iter()
@@ -101,44 +96,34 @@ pub fn target_rows(
     match find(along) {
         None => bail!("--along: no axis `{along}` (axes: {})", known()),
         Some(a) if !a.numeric => bail!("--along: axis `{along}` is not numeric"),
-        Some(_) => {}
+        Some(_) => Ok(method_axis),
     }
-    let starts: Vec<f64> = runs
-        .iter()
-        .filter_map(|r| r.curve.first().map(|p| p.1))
-        .collect();
-    let finals_of = |label: &str| -> Vec<f64> {
-        runs.iter()
-            .filter(|r| label_of(r, &spec.axis) == label)
-            .filter_map(|r| r.final_score)
-            .collect()
-    };
-    let reference_finals = finals_of(&spec.label);
-    if starts.is_empty() || reference_finals.is_empty() {
-        bail!(
-            "--fraction-of: no complete `{}` runs or no logged curves",
-            spec.label
-        );
-    }
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let (initial, reference) = (mean(&starts), mean(&reference_finals));
-    let others: Vec<&AxisInfo> = axes
-        .iter()
-        .filter(|a| a.name != spec.axis && a.name != along)
-        .collect();
-    // (cell ranks, method rank) -> budget -> normalized finals
-    let mut cells: BTreeMap<(Vec<usize>, usize), BTreeMap<u64, Vec<f64>>> = BTreeMap::new();
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// (cell ranks on `others`, method rank) -> budget bits -> scores normalized by `scale`.
+type NormalizedCells = BTreeMap<(Vec<usize>, usize), BTreeMap<u64, Vec<f64>>>;
+
+fn normalized_cells(
+    runs: &[RunRecord],
+    method_axis: &AxisInfo,
+    reference_label: &str,
+    others: &[&AxisInfo],
+    along: &str,
+    scale: impl Fn(f64) -> f64,
+) -> NormalizedCells {
     let rank = |axis: &AxisInfo, label: &str| axis.labels.iter().position(|l| l == label);
+    let mut cells = NormalizedCells::new();
     for run in runs {
-        let method = label_of(run, &spec.axis);
+        let method = label_of(run, &method_axis.name);
         let (Some(final_score), Some(&budget)) = (run.final_score, run.meta.numeric.get(along))
         else {
             continue;
         };
-        if method == spec.label {
-            continue;
-        }
-        let Some(m) = rank(method_axis, method) else {
+        let Some(m) = rank(method_axis, method).filter(|_| method != reference_label) else {
             continue;
         };
         let cell: Option<Vec<usize>> = others
@@ -146,14 +131,47 @@ pub fn target_rows(
             .map(|a| rank(a, label_of(run, &a.name)))
             .collect();
         let Some(cell) = cell else { continue };
-        let normalized = (final_score - initial) / (reference - initial);
         cells
             .entry((cell, m))
             .or_default()
             .entry(budget.to_bits())
             .or_default()
-            .push(normalized);
+            .push(scale(final_score));
     }
+    cells
+}
+
+pub fn target_rows(
+    axes: &[AxisInfo],
+    runs: &[RunRecord],
+    spec: &ReferenceSpec,
+    along: &str,
+    fraction: f64,
+) -> Result<TargetTable> {
+    let method_axis = check_axes(axes, spec, along)?;
+    let starts: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.curve.first().map(|p| p.1))
+        .collect();
+    let reference_finals: Vec<f64> = runs
+        .iter()
+        .filter(|r| label_of(r, &spec.axis) == spec.label)
+        .filter_map(|r| r.final_score)
+        .collect();
+    if starts.is_empty() || reference_finals.is_empty() {
+        bail!(
+            "--fraction-of: no complete `{}` runs or no logged curves",
+            spec.label
+        );
+    }
+    let (initial, reference) = (mean(&starts), mean(&reference_finals));
+    let others: Vec<&AxisInfo> = axes
+        .iter()
+        .filter(|a| a.name != spec.axis && a.name != along)
+        .collect();
+    let cells = normalized_cells(runs, method_axis, &spec.label, &others, along, |f| {
+        (f - initial) / (reference - initial)
+    });
     let rows = cells
         .into_iter()
         .map(|((cell, m), budgets)| {
