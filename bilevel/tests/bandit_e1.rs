@@ -7,117 +7,42 @@
 
 mod common;
 
-use candle_core::Device;
-use carrot_agents::config::{Activation, PpoConfig};
 use carrot_agents::gae::GaeInput;
-use carrot_agents::networks::{ActorCritic, HeadKind};
-use carrot_agents::{PgBatch, PolicyF64};
+
+use carrot_agents::PolicyF64;
 use carrot_bilevel::hypergrad::hypergradient;
 use carrot_bilevel::learned::{LearnedReward, SignalBlend};
 use carrot_bilevel::neumann::{cosine, NeumannSettings};
 use carrot_bilevel::oracle::{OracleInputs, PolicyOracle};
-use common::{rel_err, rng};
+use common::bandit::{tabular_policy, Bandit, ROWS};
+use common::rel_err;
 
-const STATES: usize = 3;
-const ACTIONS: usize = 2;
-const ROWS: usize = STATES * ACTIONS;
 const ENT: f64 = 1.0;
 /// Primary and auxiliary reward per (state, action); the auxiliary disagrees in state 2. All
 /// values, φ and the difference step are dyadic, so the f32 relabel is exact.
 const PRIMARY: [f32; ROWS] = [1.0, 0.0, 0.25, 0.625, 0.0, 1.0];
 const AUX: [f32; ROWS] = [0.5, 0.0, 0.375, 0.125, 1.0, 0.0];
 
-struct Bandit {
-    obs: Vec<f32>,
-    actions: Vec<f32>,
-    signals: Vec<f32>,
+fn bandit() -> Bandit {
+    Bandit::new(|row| vec![PRIMARY[row], AUX[row]])
 }
 
-impl Bandit {
-    fn new() -> Self {
-        let mut obs = vec![0f32; ROWS * STATES];
-        let mut actions = vec![0f32; ROWS];
-        let mut signals = vec![0f32; ROWS * 2];
-        for s in 0..STATES {
-            for a in 0..ACTIONS {
-                let row = s * ACTIONS + a;
-                obs[row * STATES + s] = 1.0;
-                actions[row] = a as f32;
-                signals[row * 2] = PRIMARY[row];
-                signals[row * 2 + 1] = AUX[row];
-            }
-        }
-        Bandit {
-            obs,
-            actions,
-            signals,
-        }
-    }
-
-    fn batch(&self) -> PgBatch<'_> {
-        PgBatch {
-            obs: &self.obs,
-            obs_dim: STATES,
-            actions: &self.actions,
-            action_dim: 1,
-            rows: None,
-        }
-    }
-
-    /// B · P(row) = B · (1/|S|) · π(a|s): turns the oracle's row averages into expectations.
-    fn weights(&self, policy: &PolicyF64) -> (Vec<f64>, Vec<f64>) {
-        let logp = policy.log_probs(&self.batch()).unwrap();
-        let w = logp
-            .iter()
-            .map(|lp| ROWS as f64 / STATES as f64 * lp.exp())
-            .collect();
-        (w, logp)
-    }
-
-    /// θ*(φ): gradient ascent on E_π[r_φ] + c·H̄ with the f64 surrogate gradient.
-    fn solve(&self, policy: &mut PolicyF64, reward: &SignalBlend) {
-        let mut r = vec![0f32; ROWS];
-        reward.relabel(&self.signals, &mut r);
-        for _ in 0..20_000 {
-            let (w, logp) = self.weights(policy);
-            let weights: Vec<f64> = w.iter().zip(&r).map(|(w, &r)| w * r as f64).collect();
-            let g = policy
-                .surrogate_grad(&self.batch(), &weights, &logp, ENT)
-                .unwrap();
-            if g.iter().map(|x| x * x).sum::<f64>().sqrt() < 1e-13 {
-                return;
-            }
-            let theta: Vec<f64> = policy
-                .theta()
-                .unwrap()
-                .iter()
-                .zip(&g)
-                .map(|(t, g)| t + 3.0 * g)
-                .collect();
-            policy.set_theta(&theta).unwrap();
-        }
-        panic!("the inner problem did not converge");
-    }
-
-    /// J_p = E_π[r_p].
-    fn primary_return(&self, policy: &PolicyF64) -> f64 {
-        let (w, _) = self.weights(policy);
-        w.iter()
-            .zip(PRIMARY)
-            .map(|(w, r)| w * r as f64)
-            .sum::<f64>()
-            / ROWS as f64
-    }
+/// θ*(φ) for the blend's relabel of the bandit's signals.
+fn solve(bandit: &Bandit, policy: &mut PolicyF64, reward: &SignalBlend) {
+    let mut r = vec![0f32; ROWS];
+    reward.relabel(&bandit.signals, &mut r);
+    let r: Vec<f64> = r.iter().map(|&x| x as f64).collect();
+    bandit.solve(policy, &r, ENT);
 }
 
-fn policy() -> PolicyF64 {
-    let cfg = PpoConfig {
-        hidden_sizes: vec![],
-        ..PpoConfig::default()
-    };
-    let head = HeadKind::Categorical { n: ACTIONS };
-    let net = ActorCritic::new(&cfg, STATES, head, &Device::Cpu, &mut rng(1)).unwrap();
-    PolicyF64::new(&net, Activation::Tanh).unwrap()
+/// J_p = E_π[r_p].
+fn primary_return(bandit: &Bandit, policy: &PolicyF64) -> f64 {
+    let (w, _) = bandit.row_weights(policy);
+    w.iter()
+        .zip(PRIMARY)
+        .map(|(w, r)| w * r as f64)
+        .sum::<f64>()
+        / ROWS as f64
 }
 
 fn blend(phi: &[f64]) -> SignalBlend {
@@ -128,13 +53,13 @@ fn blend(phi: &[f64]) -> SignalBlend {
 
 #[test]
 fn e1_implicit_hypergradient_matches_the_outer_finite_difference() {
-    let bandit = Bandit::new();
+    let bandit = bandit();
     let phi = [0.25, 0.625];
     // Central difference of J_p(θ*(φ)).
     let outer = |phi: &[f64]| {
-        let mut p = policy();
-        bandit.solve(&mut p, &blend(phi));
-        bandit.primary_return(&p)
+        let mut p = tabular_policy();
+        solve(&bandit, &mut p, &blend(phi));
+        primary_return(&bandit, &p)
     };
     let h = 1.0 / 1024.0;
     let fd: Vec<f64> = (0..2)
@@ -146,9 +71,9 @@ fn e1_implicit_hypergradient_matches_the_outer_finite_difference() {
         })
         .collect();
     let reward = blend(&phi);
-    let mut p = policy();
-    bandit.solve(&mut p, &reward);
-    let (row_weights, _) = bandit.weights(&p);
+    let mut p = tabular_policy();
+    solve(&bandit, &mut p, &reward);
+    let (row_weights, _) = bandit.row_weights(&p);
     let mut learned = vec![0f32; ROWS];
     reward.relabel(&bandit.signals, &mut learned);
     let primary: Vec<f64> = PRIMARY.iter().map(|&r| r as f64).collect();

@@ -10,11 +10,7 @@
 
 mod common;
 
-use candle_core::Device;
-use carrot_agents::config::{Activation, PpoConfig};
 use carrot_agents::gae::GaeInput;
-use carrot_agents::networks::{ActorCritic, HeadKind};
-use carrot_agents::{PgBatch, PolicyF64};
 use carrot_bilevel::neumann::NeumannSettings;
 use carrot_bilevel::parl::aparl::{
     correction, row_weights, term1_gradient, weighted_row_weights, CorrectionProblem,
@@ -23,11 +19,9 @@ use carrot_bilevel::parl::buffer::PreferencePair;
 use carrot_bilevel::parl::config::ModelConfig;
 use carrot_bilevel::parl::model::{Normalization, RewardModel};
 use carrot_bilevel::parl::segments::Segment;
-use common::{norm, rel_err, rng};
+use common::bandit::{tabular_policy, Bandit, ACTIONS, ROWS, STATES};
+use common::{norm, rel_err};
 
-const STATES: usize = 3;
-const ACTIONS: usize = 2;
-const ROWS: usize = STATES * ACTIONS;
 const ENT: f64 = 0.5;
 const SIGNALS: usize = 3;
 /// Per (state, action) row: the true reward (the teacher's, all distinct) and the two signals
@@ -41,67 +35,8 @@ const NORM_STD: [f32; 2] = [2.0, 0.5];
 /// exact in the model's f32).
 const NU: [f64; 6] = [0.5, 0.25, 0.75, -0.25, 0.125, -0.25];
 
-struct Bandit {
-    obs: Vec<f32>,
-    actions: Vec<f32>,
-    signals: Vec<f32>,
-}
-
-impl Bandit {
-    fn new() -> Self {
-        let mut obs = vec![0f32; ROWS * STATES];
-        let mut actions = vec![0f32; ROWS];
-        let mut signals = vec![0f32; ROWS * SIGNALS];
-        for row in 0..ROWS {
-            obs[row * STATES + row / ACTIONS] = 1.0;
-            actions[row] = (row % ACTIONS) as f32;
-            signals[row * SIGNALS..(row + 1) * SIGNALS]
-                .copy_from_slice(&[TRUE[row], X[row], Y[row]]);
-        }
-        Bandit {
-            obs,
-            actions,
-            signals,
-        }
-    }
-
-    fn batch(&self) -> PgBatch<'_> {
-        PgBatch {
-            obs: &self.obs,
-            obs_dim: STATES,
-            actions: &self.actions,
-            action_dim: 1,
-            rows: None,
-        }
-    }
-
-    /// θ*: gradient ascent on E_π[r] + c·H̄ with the f64 surrogate gradient, rows weighted by
-    /// B·P(row) = B·π(a|s)/|S|.
-    fn solve(&self, policy: &mut PolicyF64, rewards: &[f64]) {
-        for _ in 0..50_000 {
-            let logp = policy.log_probs(&self.batch()).unwrap();
-            let weights: Vec<f64> = logp
-                .iter()
-                .zip(rewards)
-                .map(|(lp, r)| ROWS as f64 / STATES as f64 * lp.exp() * r)
-                .collect();
-            let g = policy
-                .surrogate_grad(&self.batch(), &weights, &logp, ENT)
-                .unwrap();
-            if norm(&g) < 1e-13 {
-                return;
-            }
-            let theta: Vec<f64> = policy
-                .theta()
-                .unwrap()
-                .iter()
-                .zip(&g)
-                .map(|(t, g)| t + 3.0 * g)
-                .collect();
-            policy.set_theta(&theta).unwrap();
-        }
-        panic!("the inner problem did not converge");
-    }
+fn bandit() -> Bandit {
+    Bandit::new(|row| vec![TRUE[row], X[row], Y[row]])
 }
 
 /// r_ν per row in f64: the ensemble mean of tanh(w_e · (x − mean)/std + b_e).
@@ -244,19 +179,9 @@ fn term1(model: &RewardModel, bandit: &Bandit, probabilities: &[f64]) -> Vec<f64
     model.param_vjp(&rows, &coefficient).unwrap()
 }
 
-fn policy() -> PolicyF64 {
-    let cfg = PpoConfig {
-        hidden_sizes: vec![],
-        ..PpoConfig::default()
-    };
-    let head = HeadKind::Categorical { n: ACTIONS };
-    let net = ActorCritic::new(&cfg, STATES, head, &Device::Cpu, &mut rng(1)).unwrap();
-    PolicyF64::new(&net, Activation::Tanh).unwrap()
-}
-
 #[test]
 fn e1_aparl_term1_plus_correction_matches_the_upper_finite_difference() {
-    let bandit = Bandit::new();
+    let bandit = bandit();
     let model = model();
     // The model is the f64 formula the finite differences use.
     let r32 = model.evaluate_signals(&bandit.signals, SIGNALS).unwrap();
@@ -265,8 +190,8 @@ fn e1_aparl_term1_plus_correction_matches_the_upper_finite_difference() {
         assert!((*a as f64 - b).abs() < 1e-6, "{r32:?} vs {rewards:?}");
     }
     // θ*(ν) through the real surrogate, and the closed form the finite differences re-solve.
-    let mut p = policy();
-    bandit.solve(&mut p, &rewards);
+    let mut p = tabular_policy();
+    bandit.solve(&mut p, &rewards, ENT);
     let logp = p.log_probs(&bandit.batch()).unwrap();
     let probabilities = optimal_row_probabilities(&rewards);
     for (lp, q) in logp.iter().zip(&probabilities) {
@@ -359,7 +284,7 @@ fn uniform_pair_probabilities_give_the_sampled_row_weights() {
 /// term 1 when the N pairs are the enumerated ones with uniform rows (q = 1/N each).
 #[test]
 fn the_runs_term1_gradient_is_the_uniform_pair_term1() {
-    let bandit = Bandit::new();
+    let bandit = bandit();
     let model = model();
     let uniform = vec![1.0 / ROWS as f64; ROWS];
     let (pairs, _) = enumerated_pairs(&uniform);
