@@ -93,9 +93,13 @@ fn eval_columns_appear_exactly_every_eval_every_iterations_and_change_nothing_el
         let it = value(row, "iteration") as usize;
         for key in EVAL_KEYS {
             let v = value(row, key);
-            assert_eq!(v.is_finite(), it % 2 == 0, "{key} at iteration {it}: {v}");
+            assert_eq!(
+                v.is_finite(),
+                it.is_multiple_of(2),
+                "{key} at iteration {it}: {v}"
+            );
         }
-        if it % 2 == 0 {
+        if it.is_multiple_of(2) {
             // The evaluation of this iteration's policy: the kept copy evaluates the same.
             let kept = evaluate_checkpoint(&kept_checkpoint_dir(&dir, it), None).unwrap();
             assert_eq!(value(row, "eval/mean_return"), kept.mean_return, "{it}");
