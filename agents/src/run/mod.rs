@@ -101,31 +101,7 @@ fn train_run_on_pool(
     fs::create_dir_all(run_dir).map_err(|e| AgentError::io(run_dir, e))?;
     let ckpt = checkpoint_dir(run_dir);
     let mut trainer = Trainer::new(config)?;
-    let resumed_from = match read_state(&ckpt) {
-        Ok(_) => {
-            let state = checkpoint::restore(&mut trainer, &ckpt)?;
-            let mut comparable = config.clone();
-            if config.run.eval_every == 0 {
-                // Only the final evaluation uses them: it may change on resume.
-                comparable.run.eval_episodes = state.config.run.eval_episodes;
-                comparable.run.eval_max_steps = state.config.run.eval_max_steps;
-            }
-            if let Some(key) = config_difference(&state.config, &comparable) {
-                return Err(AgentError::config(
-                    &key,
-                    format!(
-                        "differs from the run in {} (checkpoint value {}); resume with the same config or use a new run dir",
-                        run_dir.display(),
-                        config_value(&state.config, &key)
-                    ),
-                ));
-            }
-            hook.restore(state.outer)?;
-            Some(state.iteration)
-        }
-        Err(AgentError::MissingCheckpoint(_)) => None,
-        Err(e) => return Err(e),
-    };
+    let resumed_from = resume(config, run_dir, &mut trainer, hook)?;
     let mut writer = MetricsWriter::open(run_dir, trainer.iteration())?;
     let mut periodic = PeriodicEval::open(config, run_dir)?;
     let mut last_eval = None;
@@ -175,6 +151,42 @@ fn train_run_on_pool(
         wall_seconds: started.elapsed().as_secs_f64(),
         eval,
     })
+}
+
+/// Restores the trainer and the hook from the run's checkpoint, if there is one, after checking
+/// that the config is the run's; returns the checkpoint's iteration.
+fn resume(
+    config: &TrainConfig,
+    run_dir: &Path,
+    trainer: &mut Trainer,
+    hook: &mut dyn IterationHook,
+) -> Result<Option<usize>> {
+    let ckpt = checkpoint_dir(run_dir);
+    match read_state(&ckpt) {
+        Ok(_) => {
+            let state = checkpoint::restore(trainer, &ckpt)?;
+            let mut comparable = config.clone();
+            if config.run.eval_every == 0 {
+                // Only the final evaluation uses them: it may change on resume.
+                comparable.run.eval_episodes = state.config.run.eval_episodes;
+                comparable.run.eval_max_steps = state.config.run.eval_max_steps;
+            }
+            if let Some(key) = config_difference(&state.config, &comparable) {
+                return Err(AgentError::config(
+                    &key,
+                    format!(
+                        "differs from the run in {} (checkpoint value {}); resume with the same config or use a new run dir",
+                        run_dir.display(),
+                        config_value(&state.config, &key)
+                    ),
+                ));
+            }
+            hook.restore(state.outer)?;
+            Ok(Some(state.iteration))
+        }
+        Err(AgentError::MissingCheckpoint(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Saves a copy of the checkpoint into `dir` (a temporary sibling renamed into place). An
