@@ -311,6 +311,12 @@ pub struct RunSettings {
     pub eval_seed_offset: u64,
     /// Safety cap on evaluation steps per episode.
     pub eval_max_steps: usize,
+    /// Also evaluate (as the final evaluation does) every this many iterations, logged as the
+    /// `eval/*` columns of that iteration's metrics row (0: never). Changes nothing in training.
+    pub eval_every: usize,
+    /// Keep a copy of the checkpoint with the best `eval/mean_return` so far in
+    /// `checkpoints/best/` (with `best.json`); needs `eval_every`.
+    pub keep_best: bool,
 }
 
 impl Default for RunSettings {
@@ -321,7 +327,27 @@ impl Default for RunSettings {
             eval_episodes: 10,
             eval_seed_offset: 1 << 32,
             eval_max_steps: 100_000,
+            eval_every: 0,
+            keep_best: false,
         }
+    }
+}
+
+impl RunSettings {
+    fn validate_periodic_eval(&self) -> Result<()> {
+        if self.eval_every > 0 && self.eval_episodes == 0 {
+            return Err(AgentError::config(
+                "run.eval_every",
+                "needs run.eval_episodes >= 1 (the episodes of each evaluation)",
+            ));
+        }
+        if self.keep_best && self.eval_every == 0 {
+            return Err(AgentError::config(
+                "run.keep_best",
+                "needs run.eval_every > 0 (the best checkpoint is chosen by eval/mean_return)",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -389,6 +415,7 @@ impl TrainConfig {
                 "must be at least 1",
             ));
         }
+        self.run.validate_periodic_eval()?;
         // Training env seeds are seed + [0, num_envs x segments); evaluation seeds must not
         // overlap them.
         let segments = self

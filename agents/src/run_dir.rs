@@ -12,6 +12,7 @@
 //!   metrics.csv       the same rows as CSV                                training
 //!   checkpoint/       weights-<it>.safetensors + state.json               training
 //!   checkpoints/iter_<it>/  kept copies (run.keep_checkpoints_every)      training
+//!   checkpoints/best/ best eval/mean_return so far + best.json (run.keep_best) training
 //!   eval.json         the final deterministic evaluation                  training
 //!   learning_curve.png/.svg                                               CLI
 //! ```
@@ -39,6 +40,8 @@ pub const CHECKPOINT_DIR: &str = "checkpoint";
 /// Where the kept checkpoint copies (`run.keep_checkpoints_every`) live.
 pub const KEPT_CHECKPOINTS_DIR: &str = "checkpoints";
 pub const EVAL_FILE: &str = "eval.json";
+/// Inside the best checkpoint's directory: its iteration and score ([`best_checkpoint_dir`]).
+pub const BEST_FILE: &str = "best.json";
 /// Stem of the learning-curve plot (`.png` and `.svg`).
 pub const LEARNING_CURVE: &str = "learning_curve";
 
@@ -65,6 +68,12 @@ pub fn kept_checkpoint_dir(run_dir: &Path, iteration: usize) -> PathBuf {
     run_dir
         .join(KEPT_CHECKPOINTS_DIR)
         .join(format!("iter_{iteration:06}"))
+}
+
+/// The copy of the checkpoint with the best `eval/mean_return` so far (`run.keep_best`):
+/// `checkpoints/best/`.
+pub fn best_checkpoint_dir(run_dir: &Path) -> PathBuf {
+    run_dir.join(KEPT_CHECKPOINTS_DIR).join("best")
 }
 
 /// The iterations of the run's kept checkpoints, ascending (none without a `checkpoints/`).

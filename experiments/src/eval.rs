@@ -10,9 +10,12 @@ use crate::run_dir::EVAL_FILE;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     carrot eval runs/cartpole\n  \
-    carrot eval runs/sweeps/tiny/runs/seed=1 --episodes 50\n\n\
+    carrot eval runs/sweeps/tiny/runs/seed=1 --episodes 50\n  \
+    carrot eval runs/cartpole --best\n\n\
     Evaluates the run's latest checkpoint with the deterministic policy (argmax / mean) on\n\
-    env seeds disjoint from the training seeds, and prints mean, std and per-episode returns.")]
+    env seeds disjoint from the training seeds, and prints mean, std and per-episode returns\n\
+    (and the env's episode metrics, e.g. the driving score). --best evaluates the best\n\
+    checkpoint kept by run.keep_best instead.")]
 pub struct EvalArgs {
     /// Run directory made by `carrot train`.
     #[arg(value_name = "RUN", required_unless_present = "run_flag")]
@@ -23,6 +26,9 @@ pub struct EvalArgs {
     /// Episodes to evaluate [default: the run's `run.eval_episodes`].
     #[arg(long, value_name = "N")]
     pub episodes: Option<usize>,
+    /// Evaluate the best checkpoint (`checkpoints/best/`, kept with `run.keep_best`).
+    #[arg(long)]
+    pub best: bool,
     /// Also write the result as JSON to this file (the run's own eval.json is left as is).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -69,9 +75,23 @@ impl EvalArgs {
 
 pub fn run(args: &EvalArgs) -> Result<()> {
     let run = args.run_dir()?;
-    let result = carrot_agents::evaluate_run(run, args.episodes)?;
+    let (result, which) = if args.best {
+        let ckpt = carrot_agents::run::best_checkpoint(run)?;
+        let record = carrot_agents::run::read_best(&ckpt)?;
+        let result = carrot_agents::run::evaluate_checkpoint(&ckpt, args.episodes)?;
+        let which = format!(
+            "best checkpoint (iteration {}, {} {:.2}) of ",
+            record.iteration, record.metric, record.score
+        );
+        (result, which)
+    } else {
+        (
+            carrot_agents::evaluate_run(run, args.episodes)?,
+            String::new(),
+        )
+    };
     println!(
-        "evaluation of {}: mean return {:.2} ± {:.2} (min {:.2}, max {:.2}) over {} episodes, \
+        "evaluation of {which}{}: mean return {:.2} ± {:.2} (min {:.2}, max {:.2}) over {} episodes, \
          mean length {:.1}{}",
         run.display(),
         result.mean_return,
@@ -88,6 +108,14 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     );
     let returns: Vec<String> = result.returns.iter().map(|r| format!("{r:.2}")).collect();
     println!("returns: {}", returns.join(" "));
+    if !result.episode_metrics.is_empty() {
+        let metrics: Vec<String> = result
+            .episode_metrics
+            .iter()
+            .map(|(name, v)| format!("{name} {v:.2}"))
+            .collect();
+        println!("episode metrics (mean): {}", metrics.join(", "));
+    }
     if let Some(out) = &args.out {
         crate::run_dir::write_atomic(out, serde_json::to_string_pretty(&result)?.as_bytes())?;
         println!("wrote {}", out.display());

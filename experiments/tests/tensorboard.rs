@@ -45,6 +45,9 @@ fn tensorboard_reads_every_metric_also_after_a_resume() {
                 "ppo.total_timesteps=8192",
                 "--set",
                 "run.checkpoint_every=2",
+                // The eval/* curves too: a value every 3 iterations, none in between.
+                "--set",
+                "run.eval_every=3",
             ])
             .args(extra);
         run_ok(&mut c)

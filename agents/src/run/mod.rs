@@ -6,6 +6,7 @@
 //! other tools (rendering).
 
 mod metrics;
+mod periodic_eval;
 mod progress;
 
 use std::fs;
@@ -15,6 +16,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 pub use metrics::{read_jsonl, MetricsWriter, CSV as METRICS_CSV, JSONL as METRICS_JSONL};
+pub use periodic_eval::{read_best, BestRecord, BEST_METRIC};
 pub use progress::ProgressMode;
 
 use crate::checkpoint::{self, checkpoint_dir, load_tensors, read_state};
@@ -23,9 +25,11 @@ use crate::error::{AgentError, Result};
 use crate::evaluate::{evaluate, EvalResult};
 use crate::policy::Policy;
 use crate::run_dir::{
-    config_difference, config_value, kept_checkpoint_dir, temp_sibling, write_atomic,
+    best_checkpoint_dir, config_difference, config_value, kept_checkpoint_dir, temp_sibling,
+    write_atomic,
 };
 use crate::train::{IterationHook, NoHook, Trainer};
+use periodic_eval::PeriodicEval;
 use progress::Progress;
 
 pub use crate::run_dir::EVAL_FILE;
@@ -97,34 +101,18 @@ fn train_run_on_pool(
     fs::create_dir_all(run_dir).map_err(|e| AgentError::io(run_dir, e))?;
     let ckpt = checkpoint_dir(run_dir);
     let mut trainer = Trainer::new(config)?;
-    let resumed_from = match read_state(&ckpt) {
-        Ok(_) => {
-            let state = checkpoint::restore(&mut trainer, &ckpt)?;
-            let mut comparable = config.clone();
-            comparable.run.eval_episodes = state.config.run.eval_episodes;
-            comparable.run.eval_max_steps = state.config.run.eval_max_steps;
-            if let Some(key) = config_difference(&state.config, &comparable) {
-                return Err(AgentError::config(
-                    &key,
-                    format!(
-                        "differs from the run in {} (checkpoint value {}); resume with the same config or use a new run dir",
-                        run_dir.display(),
-                        config_value(&state.config, &key)
-                    ),
-                ));
-            }
-            hook.restore(state.outer)?;
-            Some(state.iteration)
-        }
-        Err(AgentError::MissingCheckpoint(_)) => None,
-        Err(e) => return Err(e),
-    };
+    let resumed_from = resume(config, run_dir, &mut trainer, hook)?;
     let mut writer = MetricsWriter::open(run_dir, trainer.iteration())?;
+    let mut periodic = PeriodicEval::open(config, run_dir)?;
+    let mut last_eval = None;
     let mut progress = Progress::new(opts.progress, trainer.iteration(), trainer.num_iterations());
     let (start_step, train_clock) = (trainer.global_step(), Instant::now());
     let mut done_now = 0;
     while !trainer.is_done() && opts.max_iterations.is_none_or(|m| done_now < m) {
-        let m = trainer.iterate_with(hook)?;
+        let mut m = trainer.iterate_with(hook)?;
+        if let Some(periodic) = periodic.as_mut() {
+            last_eval = periodic.after_iteration(&trainer, hook, &mut m)?;
+        }
         writer.write(&m)?;
         progress.update(&m);
         done_now += 1;
@@ -142,7 +130,11 @@ fn train_run_on_pool(
     progress.finish();
     let train_seconds = train_clock.elapsed().as_secs_f64();
     let eval = if trainer.is_done() && config.run.eval_episodes > 0 {
-        let result = evaluate(config, trainer.policy(), config.run.eval_episodes)?;
+        // An evaluation of the last iteration is the final one (same policy, seeds, episodes).
+        let result = match last_eval {
+            Some(result) => result,
+            None => evaluate(config, trainer.policy(), config.run.eval_episodes)?,
+        };
         write_eval(run_dir, &result)?;
         Some(result)
     } else {
@@ -159,6 +151,42 @@ fn train_run_on_pool(
         wall_seconds: started.elapsed().as_secs_f64(),
         eval,
     })
+}
+
+/// Restores the trainer and the hook from the run's checkpoint, if there is one, after checking
+/// that the config is the run's; returns the checkpoint's iteration.
+fn resume(
+    config: &TrainConfig,
+    run_dir: &Path,
+    trainer: &mut Trainer,
+    hook: &mut dyn IterationHook,
+) -> Result<Option<usize>> {
+    let ckpt = checkpoint_dir(run_dir);
+    match read_state(&ckpt) {
+        Ok(_) => {
+            let state = checkpoint::restore(trainer, &ckpt)?;
+            let mut comparable = config.clone();
+            if config.run.eval_every == 0 {
+                // Only the final evaluation uses them: it may change on resume.
+                comparable.run.eval_episodes = state.config.run.eval_episodes;
+                comparable.run.eval_max_steps = state.config.run.eval_max_steps;
+            }
+            if let Some(key) = config_difference(&state.config, &comparable) {
+                return Err(AgentError::config(
+                    &key,
+                    format!(
+                        "differs from the run in {} (checkpoint value {}); resume with the same config or use a new run dir",
+                        run_dir.display(),
+                        config_value(&state.config, &key)
+                    ),
+                ));
+            }
+            hook.restore(state.outer)?;
+            Ok(Some(state.iteration))
+        }
+        Err(AgentError::MissingCheckpoint(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Saves a copy of the checkpoint into `dir` (a temporary sibling renamed into place). An
@@ -217,7 +245,26 @@ pub fn load_checkpoint_policy(ckpt: &Path) -> Result<LoadedPolicy> {
 /// Evaluates the run's last checkpoint deterministically over `episodes` episodes (default:
 /// the config's `run.eval_episodes`) on the evaluation seeds.
 pub fn evaluate_run(run_dir: &Path, episodes: Option<usize>) -> Result<EvalResult> {
-    let policy = load_policy(run_dir)?;
+    evaluate_checkpoint(&checkpoint_dir(run_dir), episodes)
+}
+
+/// [`evaluate_run`] on the checkpoint in `ckpt` (a run's `checkpoint/`, a kept copy or the
+/// best one, [`best_checkpoint_dir`]).
+pub fn evaluate_checkpoint(ckpt: &Path, episodes: Option<usize>) -> Result<EvalResult> {
+    let policy = load_checkpoint_policy(ckpt)?;
     let n = episodes.unwrap_or(policy.config.run.eval_episodes).max(1);
     evaluate(&policy.config, &policy.policy, n)
+}
+
+/// The best checkpoint of a run trained with `run.keep_best` (`checkpoints/best/`).
+pub fn best_checkpoint(run_dir: &Path) -> Result<PathBuf> {
+    let dir = best_checkpoint_dir(run_dir);
+    if dir.join(crate::run_dir::BEST_FILE).is_file() {
+        Ok(dir)
+    } else {
+        Err(AgentError::io(
+            &dir,
+            "no best checkpoint (train with run.keep_best = true and run.eval_every > 0)",
+        ))
+    }
 }
