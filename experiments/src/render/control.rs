@@ -124,7 +124,7 @@ pub fn render(
     let Some(gif_path) = &args.gif else {
         return Ok(());
     };
-    let mut rng = env_rng(args.seed ^ 0x5eed_0f_a0c7);
+    let mut rng = env_rng(args.seed ^ 0x5eed_a0c7);
     let random = args.policy == "random";
     let act: &mut Actor<'_, dyn Env> = &mut |env, obs, action| {
         match policy {

@@ -10,7 +10,7 @@ pub mod control;
 pub mod driving;
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -138,7 +138,7 @@ pub fn record_gif<E: Env + ?Sized>(
         steps: 0,
     };
     loop {
-        if rec.steps % every == 0 {
+        if rec.steps.is_multiple_of(every) {
             write(draw(env, obs), frame_delay)?;
             rec.frames += 1;
         }
@@ -153,8 +153,7 @@ pub fn record_gif<E: Env + ?Sized>(
             break;
         }
     }
-    drop(write);
-    drop(gif);
+    gif.into_inner()?.flush()?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(rec)
 }
