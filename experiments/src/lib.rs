@@ -6,11 +6,13 @@
 //! - `sweep run` / `sweep slurm`: grids of runs from a sweep file, on a local worker pool or as a
 //!   Slurm job array.
 //! - `report`: aggregates a sweep (mean, IQM, stratified bootstrap CIs) into tables and plots.
-//! - `render` and `bench`: videos of policies and throughput benchmarks.
+//! - `envs`: every env (spaces, signals, config defaults) and every reward.
+//! - `render` and `bench`: pictures and videos of envs and policies, throughput benchmarks.
 
 //! - `study eval`: the driving study's held-out evaluation and its analysis.
 
 pub mod bench;
+pub mod envs_cmd;
 pub mod eval;
 pub mod layered;
 pub mod metrics;
@@ -55,6 +57,8 @@ pub enum Command {
     Study(study::StudyArgs),
     /// Aggregate runs under a directory into tables and plots.
     Report(report::ReportArgs),
+    /// List every env (spaces, signals, config defaults) and every reward.
+    Envs(envs_cmd::EnvsArgs),
     /// Render episodes of an env or a trained policy.
     Render(render::RenderArgs),
     /// Throughput benchmarks.
@@ -69,6 +73,7 @@ pub fn run_command(cli: &Cli) -> anyhow::Result<()> {
         Command::Sweep(args) => sweep::run(args),
         Command::Study(args) => study::run(args),
         Command::Report(args) => report::run(args),
+        Command::Envs(args) => envs_cmd::run(args),
         Command::Render(args) => render::run(args),
         Command::Bench(args) => bench::run(args),
     }
