@@ -7,8 +7,6 @@
 
 mod common;
 
-use carrot_agents::gae::GaeInput;
-
 use carrot_agents::PolicyF64;
 use carrot_bilevel::hypergrad::hypergradient;
 use carrot_bilevel::learned::{LearnedReward, SignalBlend};
@@ -77,20 +75,11 @@ fn e1_implicit_hypergradient_matches_the_outer_finite_difference() {
     let mut learned = vec![0f32; ROWS];
     reward.relabel(&bandit.signals, &mut learned);
     let primary: Vec<f64> = PRIMARY.iter().map(|&r| r as f64).collect();
-    let zeros = vec![0f32; ROWS];
     let hypergrad = |p: &mut PolicyF64, terms: usize| {
         let inputs = OracleInputs {
             batch: bandit.batch(),
             curvature_rows: None,
-            gae: GaeInput {
-                num_envs: ROWS,
-                rewards: &learned,
-                values: &zeros,
-                terminated: &[true; ROWS],
-                truncated: &[false; ROWS],
-                truncation_values: &zeros,
-                last_values: &zeros,
-            },
+            gae: bandit.gae(&learned),
             signals: &bandit.signals,
             primary_advantages: &primary,
             gamma: 0.99,

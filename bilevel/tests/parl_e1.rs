@@ -10,7 +10,6 @@
 
 mod common;
 
-use carrot_agents::gae::GaeInput;
 use carrot_bilevel::neumann::NeumannSettings;
 use carrot_bilevel::parl::aparl::{
     correction, row_weights, term1_gradient, weighted_row_weights, CorrectionProblem,
@@ -209,15 +208,7 @@ fn e1_aparl_term1_plus_correction_matches_the_upper_finite_difference() {
     let mut correction_with = |terms: usize| {
         let problem = CorrectionProblem {
             batch: bandit.batch(),
-            gae: GaeInput {
-                num_envs: ROWS,
-                rewards: &zeros,
-                values: &zeros,
-                terminated: &[true; ROWS],
-                truncated: &[false; ROWS],
-                truncation_values: &zeros,
-                last_values: &zeros,
-            },
+            gae: bandit.gae(&zeros),
             signals: &bandit.signals,
             num_signals: SIGNALS,
             gamma: 0.99,

@@ -5,6 +5,7 @@
 
 use candle_core::Device;
 use carrot_agents::config::{Activation, PpoConfig};
+use carrot_agents::gae::GaeInput;
 use carrot_agents::networks::{ActorCritic, HeadKind};
 use carrot_agents::{PgBatch, PolicyF64};
 
@@ -19,6 +20,9 @@ pub struct Bandit {
     pub actions: Vec<f32>,
     /// `[ROWS, num_signals]`.
     pub signals: Vec<f32>,
+    zeros: Vec<f32>,
+    terminated: Vec<bool>,
+    truncated: Vec<bool>,
 }
 
 impl Bandit {
@@ -36,6 +40,22 @@ impl Bandit {
             obs,
             actions,
             signals,
+            zeros: vec![0.0; ROWS],
+            terminated: vec![true; ROWS],
+            truncated: vec![false; ROWS],
+        }
+    }
+
+    /// GAE inputs of the one-step episodes: every row terminates, values are zero.
+    pub fn gae<'a>(&'a self, rewards: &'a [f32]) -> GaeInput<'a> {
+        GaeInput {
+            num_envs: ROWS,
+            rewards,
+            values: &self.zeros,
+            terminated: &self.terminated,
+            truncated: &self.truncated,
+            truncation_values: &self.zeros,
+            last_values: &self.zeros,
         }
     }
 
