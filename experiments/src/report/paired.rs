@@ -160,7 +160,20 @@ pub fn write(
         b = spec.b,
         axis = spec.axis
     );
-    let header: Vec<String> = others.iter().map(|s| s.to_string()).collect();
+    // With no other axis there is one cell: it still gets a first column, so the table keeps
+    // its shape.
+    let header: Vec<String> = if others.is_empty() {
+        vec!["cell".into()]
+    } else {
+        others.iter().map(|s| s.to_string()).collect()
+    };
+    let cell_label = |row: &PairedRow, sep: &str| {
+        if row.cell.is_empty() {
+            "all".to_string()
+        } else {
+            row.cell.join(sep)
+        }
+    };
     let _ = writeln!(
         md,
         "| {} | seeds | final diff, t-interval | bootstrap | {b} > {a} | AUC diff, t-interval | bootstrap |",
@@ -168,7 +181,7 @@ pub fn write(
         a = spec.a,
         b = spec.b
     );
-    let _ = writeln!(md, "|{}", " --- |".repeat(others.len() + 6));
+    let _ = writeln!(md, "|{}", " --- |".repeat(header.len() + 6));
     let mut csv = format!(
         "{},seeds,final_diff_mean,final_diff_low,final_diff_high,final_wins,auc_diff_mean,auc_diff_low,auc_diff_high\n",
         header.join(",")
@@ -180,7 +193,7 @@ pub fn write(
         let _ = writeln!(
             md,
             "| {} | {} | {ft} | {fb} | {wins}/{} | {at} | {ab} |",
-            row.cell.join(" | "),
+            cell_label(row, " | "),
             row.seeds.len(),
             row.seeds.len()
         );
@@ -193,7 +206,7 @@ pub fn write(
         let _ = writeln!(
             csv,
             "{},{},{},{},{},{wins},{},{},{}",
-            row.cell.join(","),
+            cell_label(row, ","),
             row.seeds.len(),
             num(f, |m| m.mean),
             num(f, |m| m.low()),
@@ -273,6 +286,35 @@ mod tests {
         assert!(md.contains("| 1/2 |"), "{md}");
         let csv = std::fs::read_to_string(path).unwrap();
         assert!(csv.starts_with("budget,seeds,final_diff_mean"), "{csv}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_single_axis_gives_one_well_formed_row() {
+        let only_method = vec![axes().remove(1)];
+        let runs = vec![
+            run("pebble", "q100", 1, Some(10.0)),
+            run("aparl", "q100", 1, Some(13.0)),
+        ];
+        let spec: PairedSpec = "method:pebble:aparl".parse().unwrap();
+        let rows = paired_rows(&only_method, &runs, &spec).unwrap();
+        assert!(rows[0].cell.is_empty());
+        let dir = std::env::temp_dir().join(format!("carrot-paired1-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (md, path) = write(&dir, &only_method, &spec, &rows).unwrap();
+        let table: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+        let columns = |l: &str| l.matches('|').count();
+        assert_eq!(table.len(), 3, "{md}");
+        assert!(
+            table.iter().all(|l| columns(l) == columns(table[0])),
+            "{md}"
+        );
+        assert!(table[2].starts_with("| all | 1 |"), "{md}");
+        let csv = std::fs::read_to_string(path).unwrap();
+        assert!(
+            csv.starts_with("cell,seeds,") && csv.contains("\nall,1,"),
+            "{csv}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
