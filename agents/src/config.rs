@@ -357,9 +357,17 @@ impl RunSettings {
 pub struct TrainConfig {
     #[serde(default)]
     pub seed: u64,
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "carrot_envs::deserialize_env_config",
+        serialize_with = "carrot_envs::serialize_env_config"
+    )]
     pub env: EnvConfig,
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "carrot_rewards::deserialize_reward_config",
+        serialize_with = "carrot_rewards::serialize_reward_config"
+    )]
     pub reward: RewardConfig,
     #[serde(default)]
     pub ppo: PpoConfig,

@@ -50,6 +50,10 @@ pub struct OuterConfig {
     pub method: OuterMethod,
     /// The learned reward the learner sees (a `blend` of the primary and its auxiliaries). The
     /// run's own `[reward]` stays the task reward: it ends episodes and scores the run.
+    #[serde(
+        deserialize_with = "carrot_rewards::deserialize_reward_config",
+        serialize_with = "carrot_rewards::serialize_reward_config"
+    )]
     pub reward: RewardConfig,
     /// An outer step every `every` iterations ...
     pub every: usize,

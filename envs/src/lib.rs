@@ -5,7 +5,8 @@
 //!   ([`SignalSpec`]) that reward modules turn into a scalar.
 //! - [`VecEnv`]: N envs stepped in parallel with rayon into caller-owned [`StepBuffers`], with
 //!   same-step autoreset, final observations and per-episode statistics.
-//! - [`EnvConfig`]: the typed registry that configs name envs through.
+//! - [`EnvConfig`]: the typed registry that configs name envs through; [`register_env`] adds
+//!   envs defined in other crates to it.
 //! - Control tasks on rapier2d: cartpole, pendulum, acrobot, mountain car.
 //! - [`driving`]: the top-down driving world with routes, traffic and CARLA-style metrics.
 //! - A physics-free grid world ([`GridWorld`], BARFI's GridWorld) for exact reward-learning
@@ -14,6 +15,7 @@
 
 pub mod check;
 mod control;
+mod custom;
 pub mod driving;
 mod env;
 mod error;
@@ -29,6 +31,10 @@ mod vec_env;
 pub use control::{
     Acrobot, AcrobotConfig, CartPole, CartPoleConfig, MountainCar, MountainCarConfig, Pendulum,
     PendulumConfig,
+};
+pub use custom::{
+    deserialize_env_config, register_env, registered_env_ids, serialize_env_config,
+    CustomEnvConfig, EnvFactory,
 };
 pub use driving::{DrivingConfig, DrivingEnv};
 pub use env::{checked_step, Env, StepOutcome};

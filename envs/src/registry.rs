@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Acrobot, AcrobotConfig, CartPole, CartPoleConfig, DrivingConfig, DrivingEnv, Env, EnvError,
-    GridWorld, GridWorldConfig, MountainCar, MountainCarConfig, Pendulum, PendulumConfig, VecEnv,
+    custom::CustomEnvConfig, Acrobot, AcrobotConfig, CartPole, CartPoleConfig, DrivingConfig,
+    DrivingEnv, Env, EnvError, GridWorld, GridWorldConfig, MountainCar, MountainCarConfig,
+    Pendulum, PendulumConfig, VecEnv,
 };
 
 /// The env registry: a typed choice of env and its config, named by `id` in config files.
@@ -24,6 +25,10 @@ pub enum EnvConfig {
     MountainCar(MountainCarConfig),
     Driving(DrivingConfig),
     GridWorld(GridWorldConfig),
+    /// An env registered by a downstream crate ([`crate::register_env`]). Config fields parse
+    /// it through [`crate::deserialize_env_config`]; serde's derive never sees it.
+    #[serde(skip)]
+    Custom(CustomEnvConfig),
 }
 
 impl Default for EnvConfig {
@@ -52,6 +57,7 @@ impl EnvConfig {
             EnvConfig::MountainCar(_) => "mountain_car",
             EnvConfig::Driving(_) => "driving",
             EnvConfig::GridWorld(_) => "grid_world",
+            EnvConfig::Custom(c) => c.id,
         }
     }
 
@@ -64,6 +70,7 @@ impl EnvConfig {
             EnvConfig::MountainCar(c) => Box::new(MountainCar::new(c.clone())?),
             EnvConfig::Driving(c) => Box::new(DrivingEnv::new(c.clone())?),
             EnvConfig::GridWorld(c) => Box::new(GridWorld::new(c.clone())?),
+            EnvConfig::Custom(c) => c.build()?,
         })
     }
 

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use anyhow::{bail, Context};
 use carrot_envs::{
-    AcrobotConfig, CartPoleConfig, DrivingConfig, EnvConfig, GridWorldConfig, MountainCarConfig,
-    PendulumConfig, Space,
+    AcrobotConfig, CartPoleConfig, CustomEnvConfig, DrivingConfig, EnvConfig, GridWorldConfig,
+    MountainCarConfig, PendulumConfig, Space,
 };
 use carrot_rewards::{CarlConfig, RoachConfig};
 
@@ -87,16 +87,21 @@ pub const REWARDS: &[RewardInfo] = &[
     },
 ];
 
-/// The default config of every registered env, in registry order.
+/// The default config of every registered env: the built-ins in registry order, then the envs
+/// other crates registered ([`carrot_envs::register_env`]), with empty tables.
 pub fn default_env_configs() -> Vec<EnvConfig> {
-    vec![
+    let custom = carrot_envs::registered_env_ids()
+        .into_iter()
+        .filter_map(|id| CustomEnvConfig::new(id).ok().map(EnvConfig::Custom));
+    let builtin = [
         EnvConfig::Cartpole(CartPoleConfig::default()),
         EnvConfig::Pendulum(PendulumConfig::default()),
         EnvConfig::Acrobot(AcrobotConfig::default()),
         EnvConfig::MountainCar(MountainCarConfig::default()),
         EnvConfig::Driving(DrivingConfig::default()),
         EnvConfig::GridWorld(GridWorldConfig::default()),
-    ]
+    ];
+    builtin.into_iter().chain(custom).collect()
 }
 
 /// The default config of env `name`, or a one-line error naming the known envs.
@@ -104,13 +109,11 @@ pub fn default_env_config(name: &str) -> anyhow::Result<EnvConfig> {
     if let Some(config) = default_env_configs().into_iter().find(|c| c.id() == name) {
         return Ok(config);
     }
-    let hint = crate::suggest::closest(name, EnvConfig::IDS)
+    let ids: Vec<&str> = default_env_configs().iter().map(|c| c.id()).collect();
+    let hint = crate::suggest::closest(name, &ids)
         .map(|n| format!("; did you mean `{n}`?"))
         .unwrap_or_default();
-    bail!(
-        "unknown env '{name}' (envs: {}){hint}",
-        EnvConfig::IDS.join(", ")
-    )
+    bail!("unknown env '{name}' (envs: {}){hint}", ids.join(", "))
 }
 
 fn space_line(space: &Space) -> String {
@@ -168,7 +171,10 @@ pub fn describe_env(config: &EnvConfig, full: bool) -> anyhow::Result<String> {
         )?;
     }
     writeln!(out, "config defaults ([env] table):")?;
-    let toml = toml::to_string(config).context("serializing the env config")?;
+    let toml = match config {
+        EnvConfig::Custom(_) => "# defined by the crate that registered this env\n".to_string(),
+        builtin => toml::to_string(builtin).context("serializing the env config")?,
+    };
     for line in toml.lines() {
         writeln!(out, "  {line}")?;
     }
@@ -182,6 +188,10 @@ pub fn describe_rewards() -> anyhow::Result<String> {
         writeln!(out, "{}", r.id)?;
         writeln!(out, "  parameters: {}", r.parameters)?;
         writeln!(out, "  needs:      {}", r.needs)?;
+    }
+    for id in carrot_rewards::registered_reward_ids() {
+        writeln!(out, "{id}")?;
+        writeln!(out, "  parameters: defined by the crate that registered it")?;
     }
     for (id, toml) in [
         ("carl", toml::to_string(&CarlConfig::default())?),

@@ -65,6 +65,34 @@ pub enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// The whole `carrot` command line: parse, run, and report an error as one line with a
+/// non-zero exit code. A downstream binary that registers its own envs and rewards
+/// (`carrot_envs::register_env`, `carrot_rewards::register_reward`) calls this afterwards and
+/// gets every command with them (see `examples/custom_env`).
+pub fn cli_main() -> std::process::ExitCode {
+    use clap::Parser;
+    // Sets process-wide environment variables, so it runs before any other thread exists.
+    carrot_agents::runtime::tune_for_cpu_training();
+    // `carrot sweep list | head` must end quietly, as other command-line tools do, instead of
+    // panicking on the broken pipe: restore the default SIGPIPE action Rust's runtime ignores.
+    // SAFETY: called before any other thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    // Run the command on a rayon worker: parallel sections started from a worker join inline,
+    // where started from the main thread each one pays a cross-thread wake-up and sleep.
+    let result = rayon::scope(|_| run_command(&cli));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            let line = layered::one_line(&format!("{err:#}"));
+            eprintln!("error: {}", suggest::with_suggestion(&line));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the parsed command.
 pub fn run_command(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {

@@ -5,9 +5,9 @@ use carrot_envs::SignalSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AgreementConfig, AgreementReward, BlendConfig, BlendReward, CarlConfig, CarlReward, MixReward,
-    ProductReward, Reward, RewardError, RewardTerm, RoachConfig, RoachReward, SignalReward,
-    SumReward, Transform, WeightedSignal,
+    custom::CustomRewardConfig, AgreementConfig, AgreementReward, BlendConfig, BlendReward,
+    CarlConfig, CarlReward, MixReward, ProductReward, Reward, RewardError, RewardTerm, RoachConfig,
+    RoachReward, SignalReward, SumReward, Transform, WeightedSignal,
 };
 
 /// The reward registry, selected by `id` in a config file:
@@ -49,6 +49,10 @@ pub enum RewardConfig {
     Agreement(AgreementConfig),
     /// BARFI's learned blend of a primary reward with auxiliary ones.
     Blend(BlendConfig),
+    /// A reward registered by a downstream crate ([`crate::register_reward`]). Config fields
+    /// parse it through [`crate::deserialize_reward_config`]; serde's derive never sees it.
+    #[serde(skip)]
+    Custom(CustomRewardConfig),
 }
 
 impl Default for RewardConfig {
@@ -62,6 +66,19 @@ fn one() -> f32 {
 }
 
 impl RewardConfig {
+    /// Every built-in reward id.
+    pub const IDS: &'static [&'static str] = &[
+        "env_default",
+        "signal",
+        "sum",
+        "product",
+        "carl",
+        "roach",
+        "mix",
+        "agreement",
+        "blend",
+    ];
+
     pub fn id(&self) -> &'static str {
         match self {
             RewardConfig::EnvDefault {} => "env_default",
@@ -73,6 +90,7 @@ impl RewardConfig {
             RewardConfig::Mix { .. } => "mix",
             RewardConfig::Agreement(_) => "agreement",
             RewardConfig::Blend(_) => "blend",
+            RewardConfig::Custom(c) => c.id,
         }
     }
 
@@ -102,6 +120,7 @@ impl RewardConfig {
             RewardConfig::Mix { terms } => Box::new(MixReward::new(spec, terms)?),
             RewardConfig::Agreement(c) => Box::new(AgreementReward::new(spec, c)?),
             RewardConfig::Blend(c) => Box::new(BlendReward::new(spec, c)?),
+            RewardConfig::Custom(c) => c.build(spec)?,
         })
     }
 }

@@ -14,12 +14,14 @@
 //! judged against a target direction, BARFI's PD auxiliaries) and `blend` (BARFI's learned blend
 //! of a primary reward with auxiliaries, with parameters and analytic gradients). Every reward
 //! logs per-term values and names its termination causes. [`shaping`] relabels a stored rollout
-//! with potential-based shaping, the classic baseline for auxiliary rewards.
+//! with potential-based shaping, the classic baseline for auxiliary rewards. Rewards written in
+//! other crates join the registry through [`register_reward`].
 
 mod agreement;
 mod carl;
 mod combinators;
 mod config;
+mod custom;
 mod error;
 mod events;
 pub mod learned;
@@ -33,6 +35,10 @@ pub use carl::{CarlConfig, CarlReward};
 pub use carrot_envs::driving::EVENTS;
 pub use combinators::{ProductReward, SignalReward, SumReward, Transform, WeightedSignal};
 pub use config::RewardConfig;
+pub use custom::{
+    deserialize_reward_config, register_reward, registered_reward_ids, serialize_reward_config,
+    CustomRewardConfig, RewardFactory,
+};
 pub use error::RewardError;
 pub use learned::{BlendConfig, BlendReward, BlendRows, FeatureConfig, FeatureSignal};
 pub use mix::{MixReward, RewardTerm};

@@ -16,6 +16,10 @@ use crate::{Reward, RewardConfig, RewardError};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RewardTerm {
+    #[serde(
+        deserialize_with = "crate::deserialize_reward_config",
+        serialize_with = "crate::serialize_reward_config"
+    )]
     pub reward: RewardConfig,
     /// One of the reward's term names; the whole reward when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

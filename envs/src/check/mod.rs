@@ -195,7 +195,8 @@ pub fn check_env_config(
     check_env(|| config.build().expect("built once above"), &options)
 }
 
-/// The fixed time limit of a registered env (driving's depends on the route, so none).
+/// The fixed time limit of a built-in env (driving's depends on the route, so none; a custom
+/// env's is unknown here: pass `CheckOptions::max_episode_steps`).
 fn time_limit(config: &EnvConfig) -> Option<u64> {
     match config {
         EnvConfig::Cartpole(c) => Some(c.max_episode_steps.into()),
@@ -203,6 +204,6 @@ fn time_limit(config: &EnvConfig) -> Option<u64> {
         EnvConfig::Acrobot(c) => Some(c.max_episode_steps.into()),
         EnvConfig::MountainCar(c) => Some(c.episode_limit().into()),
         EnvConfig::GridWorld(c) => Some(c.max_episode_steps.into()),
-        EnvConfig::Driving(_) => None,
+        EnvConfig::Driving(_) | EnvConfig::Custom(_) => None,
     }
 }

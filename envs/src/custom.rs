@@ -1,0 +1,186 @@
+//! Envs defined outside this crate: a downstream crate registers a factory under an id, and
+//! configs then name it like a built-in (`[env] id = "my_env"`), with the rest of the table
+//! handed to the factory. The run directory, metrics, checkpoints and resume are the same as
+//! for a built-in env (see `examples/custom_env`).
+//!
+//! The registry is process-wide because configs are parsed deep inside the library (layered
+//! files, sweeps, checkpoints): register before parsing any config, first thing in `main`.
+
+use std::collections::BTreeMap;
+use std::sync::{OnceLock, RwLock};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::{Env, EnvConfig, EnvError};
+
+/// Builds one env from the `[env]` table without its `id` (reject unknown keys in it).
+pub type EnvFactory = fn(&toml::Table) -> Result<Box<dyn Env>, EnvError>;
+
+/// A registered env chosen by a config: its id and the rest of its `[env]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomEnvConfig {
+    pub id: &'static str,
+    pub params: toml::Table,
+}
+
+impl CustomEnvConfig {
+    /// The registered env `id` with its defaults (an empty table).
+    pub fn new(id: &str) -> Result<Self, EnvError> {
+        let id = lookup(id).map(|(id, _)| id).ok_or_else(|| unknown(id))?;
+        Ok(Self {
+            id,
+            params: toml::Table::new(),
+        })
+    }
+
+    pub fn build(&self) -> Result<Box<dyn Env>, EnvError> {
+        let (_, factory) = lookup(self.id).ok_or_else(|| unknown(self.id))?;
+        factory(&self.params)
+    }
+}
+
+fn registry() -> &'static RwLock<BTreeMap<&'static str, EnvFactory>> {
+    static REGISTRY: OnceLock<RwLock<BTreeMap<&'static str, EnvFactory>>> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+fn lookup(id: &str) -> Option<(&'static str, EnvFactory)> {
+    let map = registry().read().unwrap_or_else(|e| e.into_inner());
+    map.get_key_value(id).map(|(k, f)| (*k, *f))
+}
+
+fn unknown(id: &str) -> EnvError {
+    EnvError::InvalidConfig {
+        env: id.into(),
+        message: "no env is registered under this id".into(),
+    }
+}
+
+/// Registers `factory` under `id`. Registering the same factory twice is a no-op; an id of a
+/// built-in env, or one already taken by another factory, is an error.
+pub fn register_env(id: &'static str, factory: EnvFactory) -> Result<(), EnvError> {
+    if EnvConfig::IDS.contains(&id) {
+        return Err(EnvError::InvalidConfig {
+            env: id.into(),
+            message: "this id is a built-in env's".into(),
+        });
+    }
+    let mut map = registry().write().unwrap_or_else(|e| e.into_inner());
+    match map.get(id) {
+        Some(existing) if *existing as usize != factory as usize => Err(EnvError::InvalidConfig {
+            env: id.into(),
+            message: "another env is already registered under this id".into(),
+        }),
+        _ => {
+            map.insert(id, factory);
+            Ok(())
+        }
+    }
+}
+
+/// The ids of the registered (non-built-in) envs, sorted.
+pub fn registered_env_ids() -> Vec<&'static str> {
+    let map = registry().read().unwrap_or_else(|e| e.into_inner());
+    map.keys().copied().collect()
+}
+
+/// `deserialize_with` for an `EnvConfig` field: a registered id becomes
+/// [`EnvConfig::Custom`], anything else goes through the built-in registry (and its errors).
+pub fn deserialize_env_config<'de, D: Deserializer<'de>>(d: D) -> Result<EnvConfig, D::Error> {
+    let mut table = toml::Table::deserialize(d)?;
+    let registered = table
+        .get("id")
+        .and_then(|id| id.as_str())
+        .and_then(lookup)
+        .map(|(id, _)| id);
+    match registered {
+        Some(id) => {
+            table.remove("id");
+            Ok(EnvConfig::Custom(CustomEnvConfig { id, params: table }))
+        }
+        None => EnvConfig::deserialize(toml::Value::Table(table)).map_err(serde::de::Error::custom),
+    }
+}
+
+/// `serialize_with` for an `EnvConfig` field: a custom env is written back as its own table.
+pub fn serialize_env_config<S: Serializer>(config: &EnvConfig, s: S) -> Result<S::Ok, S::Error> {
+    match config {
+        EnvConfig::Custom(custom) => {
+            let mut table = custom.params.clone();
+            table.insert("id".into(), toml::Value::String(custom.id.into()));
+            table.serialize(s)
+        }
+        builtin => builtin.serialize(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CartPole, CartPoleConfig};
+
+    fn cartpole_factory(params: &toml::Table) -> Result<Box<dyn Env>, EnvError> {
+        let config: CartPoleConfig =
+            params
+                .clone()
+                .try_into()
+                .map_err(|e: toml::de::Error| EnvError::InvalidConfig {
+                    env: "my_cartpole".into(),
+                    message: e.message().to_string(),
+                })?;
+        Ok(Box::new(CartPole::new(config)?))
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Holder {
+        #[serde(
+            deserialize_with = "deserialize_env_config",
+            serialize_with = "serialize_env_config"
+        )]
+        env: EnvConfig,
+    }
+
+    #[test]
+    fn a_registered_id_parses_builds_and_round_trips() {
+        register_env("my_cartpole", cartpole_factory).unwrap();
+        register_env("my_cartpole", cartpole_factory).unwrap();
+        assert!(registered_env_ids().contains(&"my_cartpole"));
+        let holder: Holder =
+            toml::from_str("[env]\nid = \"my_cartpole\"\ncontinuous = true").unwrap();
+        let EnvConfig::Custom(custom) = &holder.env else {
+            panic!("{holder:?}")
+        };
+        assert_eq!(custom.id, "my_cartpole");
+        assert_eq!(holder.env.id(), "my_cartpole");
+        let env = holder.env.build().unwrap();
+        assert_eq!(env.action_space().flat_dim(), 1);
+        let text = toml::to_string(&holder).unwrap();
+        let back: Holder = toml::from_str(&text).unwrap();
+        assert_eq!(back.env, holder.env);
+        // Unknown keys reach the factory, which rejects them.
+        let bad: Holder = toml::from_str("[env]\nid = \"my_cartpole\"\ncontinous = true").unwrap();
+        let err = bad.env.build().err().unwrap().to_string();
+        assert!(err.contains("continous"), "{err}");
+    }
+
+    #[test]
+    fn builtins_keep_their_parsing_and_ids_cannot_be_taken() {
+        let holder: Holder = toml::from_str("[env]\nid = \"pendulum\"").unwrap();
+        assert_eq!(holder.env.id(), "pendulum");
+        let err = toml::from_str::<Holder>("[env]\nid = \"pendulum\"\nmax_sped = 3.0")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `max_sped`"), "{err}");
+        let err = toml::from_str::<Holder>("[env]\nid = \"walker\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown variant `walker`"), "{err}");
+        assert!(register_env("cartpole", cartpole_factory).is_err());
+        fn other(_: &toml::Table) -> Result<Box<dyn Env>, EnvError> {
+            Err(EnvError::BufferShape("unused".into()))
+        }
+        register_env("taken", cartpole_factory).unwrap();
+        assert!(register_env("taken", other).is_err());
+        assert!(CustomEnvConfig::new("never_registered").is_err());
+    }
+}
