@@ -32,6 +32,40 @@ pub struct RouteSet {
     pub max_steps: usize,
 }
 
+/// How an infraction ends a held-out route (`carrot study eval --eval-mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalMode {
+    /// CARLA leaderboard: collisions and red lights are counted and the route goes on.
+    Leaderboard,
+    /// Collisions and red lights end the route, as in training.
+    Terminating,
+}
+
+impl EvalMode {
+    /// The mode a held-out env was set up in.
+    pub fn of(env: &DrivingConfig) -> Self {
+        if env.continue_after_infractions {
+            EvalMode::Leaderboard
+        } else {
+            EvalMode::Terminating
+        }
+    }
+
+    /// The sentence the result tables use.
+    pub fn describe(self) -> &'static str {
+        match self {
+            EvalMode::Leaderboard => {
+                "leaderboard mode: collisions and red lights lower the infraction score and the \
+                 route goes on; blocked, route deviation, off-road and the time limit end it"
+            }
+            EvalMode::Terminating => {
+                "terminating mode: collisions, red lights, blocked, route deviation, off-road and \
+                 the time limit end the route"
+            }
+        }
+    }
+}
+
 /// Per-route metrics of one driver, in the order of [`METRICS`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DriverEval {
@@ -47,9 +81,14 @@ pub fn held_out(
     map_seed: u64,
     route_seed: u64,
     max_steps: usize,
+    mode: EvalMode,
 ) -> RouteSet {
     let mut env = env.clone();
     env.map_seed = map_seed;
+    // Runs of different rewards train with their own terminations (Roach's lane deviation,
+    // CaRL's off-road end); the held-out routes end the same way for all of them.
+    env.terminate_on = carrot_envs::driving::terminating_default();
+    env.continue_after_infractions = mode == EvalMode::Leaderboard;
     RouteSet {
         env,
         routes,

@@ -70,6 +70,12 @@ pub struct StudyEvalArgs {
     /// Route k uses env seed `route_seed + k`.
     #[arg(long, default_value_t = 0, value_name = "SEED")]
     pub route_seed: u64,
+    /// How an infraction ends a held-out route: `leaderboard` (the CARLA leaderboard's: a
+    /// collision or red light lowers the infraction score and the route goes on) or
+    /// `terminating` (it ends the route, as in training). Either way every policy is judged
+    /// with the same termination set (the env's default), whatever its reward trained with.
+    #[arg(long, value_enum, default_value_t = eval::EvalMode::Leaderboard)]
+    pub eval_mode: eval::EvalMode,
     /// Evaluate every kept checkpoint of every run (run.keep_checkpoints_every).
     #[arg(long, conflicts_with = "at_iterations")]
     pub kept: bool,
@@ -177,6 +183,7 @@ pub(crate) fn evaluate_checkpoint(
         args.map_seed,
         args.route_seed,
         policy.config.run.eval_max_steps,
+        args.eval_mode,
     );
     match routes {
         None => *routes = Some(set.clone()),
@@ -230,11 +237,15 @@ pub(crate) fn read_meta(dir: &Path) -> Result<RunMeta> {
 
 fn command_line(args: &StudyEvalArgs) -> String {
     let mut line = format!(
-        "carrot study eval {} --routes {} --map-seed {} --route-seed {}",
+        "carrot study eval {} --routes {} --map-seed {} --route-seed {} --eval-mode {}",
         args.dir.display(),
         args.routes,
         args.map_seed,
-        args.route_seed
+        args.route_seed,
+        match args.eval_mode {
+            eval::EvalMode::Leaderboard => "leaderboard",
+            eval::EvalMode::Terminating => "terminating",
+        }
     );
     if let Some(out) = &args.out {
         line += &format!(" --out {}", out.display());

@@ -9,7 +9,7 @@ use anyhow::Result;
 use crate::run_dir;
 use crate::stats::regression::SlopeEstimate;
 use crate::study::analysis::{Cell, Finished, Study, Trends};
-use crate::study::eval::{HEADERS, METRICS};
+use crate::study::eval::{EvalMode, HEADERS, METRICS};
 
 /// Decimals shown for a metric in the Markdown table.
 fn precision(metric: &str) -> usize {
@@ -61,7 +61,7 @@ fn cells_markdown(study: &Study, cells: &[Cell]) -> Result<String> {
     writeln!(md, "# Held-out evaluation\n")?;
     writeln!(
         md,
-        "{} held-out routes (map_seed {}, route seeds {}..{}), {}. \
+        "{} held-out routes (map_seed {}, route seeds {}..{}), {}; {}. \
          Each cell is the mean over the cell's seeds (column `seeds`) ± the half-width of its \
          95% t-interval (Student t on seeds − 1 df); n/a with fewer than 2 seeds. The \
          route-to-route spread within a run is not part of the interval (every run drives \
@@ -70,7 +70,8 @@ fn cells_markdown(study: &Study, cells: &[Cell]) -> Result<String> {
         routes.env.map_seed,
         routes.route_seed,
         routes.route_seed + routes.routes as u64,
-        study.policies
+        study.policies,
+        EvalMode::of(&routes.env).describe()
     )?;
     writeln!(md, "Regenerate: `{}`\n", study.command)?;
     let axes = axes(cells);
