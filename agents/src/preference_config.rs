@@ -12,6 +12,7 @@
 //! queries_per_session = 25
 //! session_every = 10
 //! max_queries = 200
+//! unsupervised_iterations = 10  # PEBBLE's state-entropy pre-training first (0 = off)
 //! [preference.teacher]
 //! mistake = 0.1
 //! [preference.model]
@@ -134,6 +135,12 @@ pub struct PreferenceConfig {
     pub correction_terms: usize,
     /// The series' step α.
     pub correction_alpha: f64,
+    /// PEBBLE's unsupervised pre-training: the first K PPO iterations train on the k-NN
+    /// state-entropy reward over `inputs` and make no query; the first feedback session is at
+    /// iteration K, then every `session_every`. 0 = off. Ignored by `oracle`.
+    pub unsupervised_iterations: usize,
+    /// k of the k-th nearest neighbour in the state-entropy estimate (B-Pref: 5).
+    pub unsupervised_k: usize,
 }
 
 impl Default for PreferenceConfig {
@@ -154,6 +161,8 @@ impl Default for PreferenceConfig {
             correction_scale: CorrectionScale::Fixed,
             correction_terms: 5,
             correction_alpha: 1e-3,
+            unsupervised_iterations: 0,
+            unsupervised_k: 5,
         }
     }
 }
@@ -170,6 +179,7 @@ impl PreferenceConfig {
         positive("session_every", self.session_every)?;
         positive("max_queries", self.max_queries)?;
         positive("candidates_factor", self.candidates_factor)?;
+        positive("unsupervised_k", self.unsupervised_k)?;
         if self.inputs.is_empty() {
             return Err(config_error("inputs", "list at least one input signal"));
         }
@@ -193,6 +203,18 @@ impl PreferenceConfig {
     /// [`Self::validate`] plus the PPO settings the method needs.
     pub fn validate_with(&self, ppo: &PpoConfig) -> Result<()> {
         self.validate()?;
+        // The oracle accepts the key (and ignores it) so that a sweep's method axis can share
+        // one base config; the bound below still applies to every method.
+        let iterations = ppo.num_iterations();
+        if self.unsupervised_iterations > 0 && self.unsupervised_iterations >= iterations {
+            return Err(config_error(
+                "unsupervised_iterations",
+                format!(
+                    "must be less than the run's {iterations} PPO iterations (a feedback session must follow the phase), got {}",
+                    self.unsupervised_iterations
+                ),
+            ));
+        }
         if self.method == PreferenceMethod::Aparl {
             if ppo.normalize_reward {
                 return Err(AgentError::config(

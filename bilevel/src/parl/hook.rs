@@ -12,9 +12,15 @@
 //!    signals. The env-side `[reward]` stays the true reward: it ends episodes, scores
 //!    `charts/episodic_return` and `eval.json`, and is what the teacher sees.
 //!
+//! With `unsupervised_iterations = K > 0`, PEBBLE's unsupervised pre-training comes first:
+//! iterations 0..K relabel the rollout with the k-NN state-entropy reward
+//! ([`crate::parl::unsupervised`]) and make no query; the first session is at iteration K, then
+//! every `session_every` (the session schedule above shifted by K).
+//!
 //! The reward model is created at the first session, its fixed input normalization taken from
 //! that rollout. Everything that evolves (buffer, model weights and Adam moments, the model's,
-//! the teacher's and the query RNGs, the last session's diagnostics) is saved in the trainer's
+//! the teacher's and the query RNGs, the last session's diagnostics, the phase's running
+//! statistics) is saved in the trainer's
 //! checkpoint, so a killed run resumes exactly, queries included.
 
 use carrot_agents::error::Result as AgentResult;
@@ -37,6 +43,7 @@ use crate::parl::query::{select_pairs, QueryPlan};
 use crate::parl::segments::{RolloutView, SegmentPool};
 use crate::parl::teacher::Teacher;
 use crate::parl::true_reward::signals_read;
+use crate::parl::unsupervised::StateEntropy;
 
 /// Offsets of the hook's RNG streams from the run seed (distinct from the trainer's).
 const MODEL_SEED: u64 = 0x9a71_0001;
@@ -58,6 +65,9 @@ struct SavedState {
     model: Option<RewardModelState>,
     heldout_accuracy: Option<f64>,
     model_loss: Option<f64>,
+    /// Absent without the unsupervised phase (checkpoints as before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unsupervised: Option<StateEntropy>,
 }
 
 /// PEBBLE-style alternation driving a [`Trainer`].
@@ -74,6 +84,8 @@ pub struct ParlHook {
     model_loss: f64,
     /// What the latest session's training did: ‖Δν‖, and ‖term 1‖ before it (A-PARL only).
     session_step: SessionStep,
+    /// The unsupervised phase's reward (`None` when `unsupervised_iterations = 0`).
+    state_entropy: Option<StateEntropy>,
 }
 
 /// The latest session's Bradley–Terry training, as the A-PARL gain needs it.
@@ -116,6 +128,8 @@ impl ParlHook {
             heldout_accuracy: f64::NAN,
             model_loss: f64::NAN,
             session_step: SessionStep::default(),
+            state_entropy: (preference.unsupervised_iterations > 0)
+                .then(|| StateEntropy::new(preference.inputs.len(), preference.unsupervised_k)),
         })
     }
 
@@ -239,6 +253,57 @@ impl ParlHook {
     }
 }
 
+impl ParlHook {
+    /// An iteration of the unsupervised phase: the learner's rewards are the state-entropy
+    /// rewards of the rollout's input rows; no query, no reward model. The metrics are the
+    /// session loop's keys (NaN where nothing happened) plus the phase's.
+    fn pretrain(&mut self, t: &mut Trainer) -> AgentResult<HookOutput> {
+        let ro = t.rollout();
+        let rows = select_columns(&ro.signals, ro.num_signals, &self.input_indices);
+        let entropy = self
+            .state_entropy
+            .as_mut()
+            .expect("created when unsupervised_iterations > 0");
+        let intrinsic = entropy.rewards(&rows);
+        t.rollout_mut().rewards.copy_from_slice(&intrinsic.rewards);
+        let mut metrics = IterationMetrics::default();
+        metrics.push("parl/queries", self.buffer.len() as f64);
+        for key in ["parl/heldout_accuracy", "parl/reward_correlation"] {
+            metrics.push(key, f64::NAN);
+        }
+        metrics.push("parl/teacher_agreement", self.teacher.stats.agreement());
+        for key in [
+            "parl/model_loss",
+            "parl/term1_displacement",
+            "parl/correction_norm",
+            "parl/correction_step",
+            "parl/term1_norm",
+            "parl/cos_term1_correction",
+        ] {
+            metrics.push(key, f64::NAN);
+        }
+        self.push_phase(&mut metrics, Some(intrinsic.raw_mean));
+        Ok(HookOutput {
+            metrics,
+            ..HookOutput::default()
+        })
+    }
+
+    /// With the phase configured: `parl/unsupervised` (1 during it) and
+    /// `parl/intrinsic_reward_mean` (the mean of ln(1 + d_k) before the running-std division,
+    /// NaN after the phase). Nothing without it, so such runs log what they always did.
+    fn push_phase(&self, metrics: &mut IterationMetrics, intrinsic_mean: Option<f64>) {
+        if self.state_entropy.is_some() {
+            let during = intrinsic_mean.is_some();
+            metrics.push("parl/unsupervised", if during { 1.0 } else { 0.0 });
+            metrics.push(
+                "parl/intrinsic_reward_mean",
+                intrinsic_mean.unwrap_or(f64::NAN),
+            );
+        }
+    }
+}
+
 /// The teacher's threshold scale: |mean true step reward| × L (B-Pref's mean episode return
 /// × L / episode length), in f64 and row order.
 fn teacher_scale(env_rewards: &[f32], segment_length: usize) -> f64 {
@@ -255,9 +320,13 @@ fn select_columns(rows: &[f32], width: usize, indices: &[usize]) -> Vec<f32> {
 
 impl IterationHook for ParlHook {
     fn after_collect(&mut self, t: &mut Trainer, c: &Collected) -> AgentResult<HookOutput> {
+        let phase = self.config.unsupervised_iterations;
+        if t.iteration() < phase {
+            return self.pretrain(t);
+        }
         let mut correction: Option<CorrectionReport> = None;
         let mut displacement = f64::NAN;
-        if t.iteration().is_multiple_of(self.config.session_every) {
+        if (t.iteration() - phase).is_multiple_of(self.config.session_every) {
             let ro = t.rollout();
             let view = RolloutView::from_buffer(ro, &ro.env_rewards).map_err(parl_error)?;
             let pairs = self.session(&view).map_err(parl_error)?;
@@ -291,6 +360,7 @@ impl IterationHook for ParlHook {
         metrics.push("parl/correction_step", pick(|r| r.step));
         metrics.push("parl/term1_norm", pick(|r| r.term1_norm));
         metrics.push("parl/cos_term1_correction", pick(|r| r.cos_term1));
+        self.push_phase(&mut metrics, None);
         Ok(HookOutput {
             metrics,
             ..HookOutput::default()
@@ -306,6 +376,7 @@ impl IterationHook for ParlHook {
             model: self.model.as_ref().map(RewardModel::state),
             heldout_accuracy: finite(self.heldout_accuracy),
             model_loss: finite(self.model_loss),
+            unsupervised: self.state_entropy.clone(),
         };
         // As a JSON string inside the checkpoint's value: the RNG states are u128, which
         // `serde_json::Value` numbers cannot hold.
@@ -330,6 +401,9 @@ impl IterationHook for ParlHook {
         self.query_rng = state.query_rng;
         self.heldout_accuracy = state.heldout_accuracy.unwrap_or(f64::NAN);
         self.model_loss = state.model_loss.unwrap_or(f64::NAN);
+        if state.unsupervised.is_some() {
+            self.state_entropy = state.unsupervised;
+        }
         Ok(())
     }
 }

@@ -17,6 +17,7 @@
 //! - [`hook`]: [`ParlHook`], the session loop as a trainer hook (collect → segments → query →
 //!   teacher → buffer → model training → relabel with r_ν), checkpointed with the run.
 //! - [`aparl`]: the A-PARL correction through BARFI's oracle and Neumann machinery.
+//! - [`unsupervised`]: PEBBLE's unsupervised pre-training reward (k-NN state entropy).
 //! - [`true_reward`]: which signals the run's `[reward]` reads (the inputs r_ν must not read).
 
 pub mod aparl;
@@ -29,6 +30,7 @@ pub mod segments;
 pub mod teacher;
 pub mod training;
 pub mod true_reward;
+pub mod unsupervised;
 
 pub use buffer::{PreferenceBuffer, PreferencePair};
 pub use config::{Method, ModelConfig, ParlConfig, Selection, TeacherConfig};
