@@ -1,8 +1,8 @@
-//! Checkpoints: `weights-<iteration>.safetensors` (network parameters and Adam moments) plus
-//! `state.json` (iteration, step count, optimizer scalars, normalizer statistics, RNG states,
-//! the config). Each file is written to a temporary name and renamed into place; `state.json`
-//! is renamed last and names its weights file, so a crash at any point leaves the previous
-//! checkpoint intact.
+//! Checkpoints: `weights-<iteration>.safetensors` (network parameters and Adam moments),
+//! `collection-<iteration>.json` (the envs mid-episode, [`CollectionState`]) and `state.json`
+//! (iteration, step count, optimizer scalars, normalizer statistics, RNG states, the config).
+//! Each file is written to a temporary name and renamed into place; `state.json` is renamed
+//! last and names the other two, so a crash at any point leaves the previous checkpoint intact.
 
 use std::collections::HashMap;
 use std::fs;
@@ -18,7 +18,7 @@ use crate::networks::ActorCritic;
 use crate::normalization::{RewardScaler, RunningMeanStd};
 use crate::optimizer::{host_params, write_params, Adam};
 use crate::run_dir::{write_atomic, write_atomic_with};
-use crate::train::Trainer;
+use crate::train::{CollectionState, Trainer};
 
 pub use crate::run_dir::checkpoint_dir;
 
@@ -42,6 +42,10 @@ pub struct CheckpointState {
     /// absent in plain PPO runs and in checkpoints written before hooks existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outer: Option<serde_json::Value>,
+    /// The file holding the envs' [`CollectionState`]; absent in checkpoints written before
+    /// env snapshots existed and for envs that cannot snapshot (resumed with an env reset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection_file: Option<String>,
 }
 
 /// Saves the trainer's state and an outer loop's `outer` state into `dir`, replacing the
@@ -64,6 +68,15 @@ pub fn save(trainer: &Trainer, dir: &Path, outer: Option<serde_json::Value>) -> 
     write_atomic_with(&dir.join(&weights_file), |tmp| {
         candle_core::safetensors::save(&tensors, tmp).map_err(|e| e.to_string())
     })?;
+    let collection_file = match trainer.collection_state()? {
+        Some(collection) => {
+            let file = format!("collection-{:06}.json", trainer.iteration);
+            let json = serde_json::to_vec(&collection).map_err(|e| AgentError::io(dir, e))?;
+            write_atomic(&dir.join(&file), &json)?;
+            Some(file)
+        }
+        None => None,
+    };
     let state = CheckpointState {
         format: FORMAT,
         iteration: trainer.iteration,
@@ -76,14 +89,18 @@ pub fn save(trainer: &Trainer, dir: &Path, outer: Option<serde_json::Value>) -> 
         action_rng: trainer.action_rng.clone(),
         shuffle_rng: trainer.shuffle_rng.clone(),
         outer,
+        collection_file: collection_file.clone(),
     };
     let json = serde_json::to_vec_pretty(&state).map_err(|e| AgentError::io(dir, e))?;
     write_atomic(&dir.join(STATE_FILE), &json)?;
-    // Older weights are unreferenced now.
+    // Older weights and env snapshots are unreferenced now.
     if let Ok(entries) = fs::read_dir(dir) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with("weights-") && name != weights_file {
+            let stale = (name.starts_with("weights-") && name != weights_file)
+                || (name.starts_with("collection-")
+                    && Some(name.as_str()) != collection_file.as_deref());
+            if stale {
                 let _ = fs::remove_file(entry.path());
             }
         }
@@ -171,7 +188,8 @@ pub fn load_tensors(
 }
 
 /// Restores a trainer (built from the same config) to the checkpoint in `dir`, returning the
-/// checkpoint's state (its `outer` field is for the hook).
+/// checkpoint's state (its `outer` field is for the hook). The envs are restored separately,
+/// by [`restore_collection`], once the caller has checked the config.
 pub fn restore(trainer: &mut Trainer, dir: &Path) -> Result<CheckpointState> {
     let state = read_state(dir)?;
     let mut adam = trainer.adam.clone();
@@ -185,4 +203,28 @@ pub fn restore(trainer: &mut Trainer, dir: &Path) -> Result<CheckpointState> {
     trainer.iteration = state.iteration;
     trainer.global_step = state.global_step;
     Ok(state)
+}
+
+/// Restores the envs mid-episode from the checkpoint's [`CollectionState`]; returns false (the
+/// trainer then resets its envs before the next rollout) when the checkpoint has none.
+pub fn restore_collection(
+    trainer: &mut Trainer,
+    dir: &Path,
+    state: &CheckpointState,
+) -> Result<bool> {
+    let Some(file) = &state.collection_file else {
+        return Ok(false);
+    };
+    let path = dir.join(file);
+    let err = |message: String| AgentError::Checkpoint {
+        path: path.clone(),
+        message,
+    };
+    let text = fs::read(&path).map_err(|e| AgentError::io(&path, e))?;
+    let collection: CollectionState =
+        serde_json::from_slice(&text).map_err(|e| err(e.to_string()))?;
+    trainer
+        .restore_collection_state(&collection)
+        .map_err(|e| err(e.to_string()))?;
+    Ok(true)
 }

@@ -297,9 +297,9 @@ impl PpoConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunSettings {
-    /// Write a checkpoint every this many iterations (and always at the end). The envs restart
-    /// from fresh seeded resets at each checkpoint, which is what makes a resumed run replay
-    /// exactly; keep `checkpoint_every x num_steps` well above the episode length.
+    /// Write a checkpoint every this many iterations (and always at the end). Checkpoints carry
+    /// the envs mid-episode, so this changes nothing in training: a resumed run replays an
+    /// uninterrupted one exactly, whatever the value.
     pub checkpoint_every: usize,
     /// Also keep a copy of every checkpoint written at a multiple of this many iterations, in
     /// `checkpoints/iter_<it>/` (0: keep none). A multiple of `checkpoint_every`; it changes

@@ -10,7 +10,7 @@
 //!   carrot.log        what the command printed, across resumes            CLI
 //!   metrics.jsonl     one JSON object per iteration                       training
 //!   metrics.csv       the same rows as CSV                                training
-//!   checkpoint/       weights-<it>.safetensors + state.json               training
+//!   checkpoint/       weights-<it>.safetensors + collection-<it>.json (envs) + state.json  training
 //!   checkpoints/iter_<it>/  kept copies (run.keep_checkpoints_every)      training
 //!   checkpoints/best/ best eval/mean_return so far + best.json (run.keep_best) training
 //!   eval.json         the final deterministic evaluation                  training

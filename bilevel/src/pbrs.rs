@@ -2,9 +2,9 @@
 //!
 //! The learner sees `r_p + γ Φ(s') − Φ(s)` with `Φ = Σ_i κ_i aux_i` over the auxiliaries of the
 //! `[outer] reward` blend, and `r_p` the run's own `[reward]` (which still ends episodes and
-//! scores the run). Φ of each env's last row is carried across rollouts; the envs restart from
-//! seeded resets at every checkpoint segment, so the carry restarts at zero there and a resumed
-//! run needs no saved state.
+//! scores the run). Φ of each env's last row is carried across rollouts and saved in the
+//! checkpoint (the envs go on mid-episode after a resume); a checkpoint without it (older
+//! carrot, whose resume resets the envs) restarts the carry at zero.
 
 use carrot_agents::error::Result as AgentResult;
 use carrot_agents::{
@@ -19,7 +19,6 @@ pub struct PbrsHook {
     shaping: PotentialShaping,
     carry: Vec<f64>,
     gamma: f64,
-    checkpoint_every: usize,
 }
 
 impl PbrsHook {
@@ -41,16 +40,12 @@ impl PbrsHook {
             shaping,
             carry: vec![0.0; config.ppo.num_envs],
             gamma: config.ppo.gamma,
-            checkpoint_every: config.run.checkpoint_every,
         })
     }
 }
 
 impl IterationHook for PbrsHook {
     fn after_collect(&mut self, t: &mut Trainer, _c: &Collected) -> AgentResult<HookOutput> {
-        if t.iteration().is_multiple_of(self.checkpoint_every) {
-            self.carry.fill(0.0);
-        }
         let ro = t.rollout();
         let rows = RolloutRows {
             num_envs: ro.num_envs,
@@ -75,5 +70,23 @@ impl IterationHook for PbrsHook {
             metrics,
             ..HookOutput::default()
         })
+    }
+
+    fn save(&self) -> AgentResult<Option<serde_json::Value>> {
+        Ok(Some(serde_json::json!({ "carry": self.carry })))
+    }
+
+    fn restore(&mut self, state: Option<serde_json::Value>) -> AgentResult<()> {
+        let carry = state.as_ref().and_then(|s| s.get("carry"));
+        match carry.map(|c| serde_json::from_value::<Vec<f64>>(c.clone())) {
+            Some(Ok(c)) if c.len() == self.carry.len() => self.carry = c,
+            Some(_) => {
+                return Err(AgentError::Outer(
+                    "the checkpoint's pbrs carry does not fit ppo.num_envs".into(),
+                ))
+            }
+            None => self.carry.fill(0.0),
+        }
+        Ok(())
     }
 }

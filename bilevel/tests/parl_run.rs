@@ -203,9 +203,13 @@ fn bad_preference_configs_are_one_line_errors() {
 
 /// The reward model earns its keep: after 4 sessions (8 iterations) of 25 perfect-teacher labels, r_ν
 /// correlates with pendulum's true reward on the latest rollout and orders held-out pairs.
+/// The correlation on one 128-step rollout is noisy from seed to seed (0.48 to 0.92 over seeds
+/// 1-8 since the envs no longer reset at checkpoints; held-out accuracy 0.75 to 1), so it is
+/// judged on its mean over 8 seeds, with a per-seed floor.
 #[test]
 fn the_reward_model_learns_the_true_reward_from_preferences() {
-    for seed in [1, 2] {
+    let mut correlations = Vec::new();
+    for seed in 1..=8 {
         let mut c = config(PreferenceMethod::Pebble);
         c.seed = seed;
         c.ppo.total_timesteps = 4 * 32 * 8;
@@ -224,10 +228,13 @@ fn the_reward_model_learns_the_true_reward_from_preferences() {
         }
         let corr = last.get("parl/reward_correlation").unwrap();
         let acc = last.get("parl/heldout_accuracy").unwrap();
-        // Measured 0.93 / 0.88 and 0.90 / 0.75 (20 held-out pairs) for seeds 1 / 2.
-        assert!(corr > 0.7, "seed {seed}: correlation {corr}");
+        assert!(corr > 0.4, "seed {seed}: correlation {corr}");
         assert!(acc >= 0.65, "seed {seed}: held-out accuracy {acc}");
+        correlations.push(corr);
     }
+    let mean = correlations.iter().sum::<f64>() / correlations.len() as f64;
+    // Measured 0.765.
+    assert!(mean > 0.7, "mean correlation {mean}: {correlations:?}");
 }
 
 fn aparl(step: f64) -> TrainConfig {

@@ -1,7 +1,7 @@
 //! The `Env` trait (Gymnasium-style `reset` / `step` that write into caller buffers and emit
 //! signals) and `StepOutcome`, which keeps termination and truncation apart.
 
-use crate::{SignalSpec, Space};
+use crate::{EnvError, EnvSnapshot, SignalSpec, Space};
 
 /// How a step ended, Gymnasium style. `terminated` is a physical or task ending (no bootstrap);
 /// `truncated` is a time limit or other cut (bootstrap from the final observation).
@@ -59,6 +59,24 @@ pub trait Env: Send {
     /// [`Env::signal_spec`]'s length.
     fn reset_signals(&self, signals: &mut [f32]) {
         signals.iter_mut().for_each(|x| *x = 0.0);
+    }
+
+    /// The env's full state (physics, RNG, episode clock, ...) for a checkpoint that resumes
+    /// exactly: after [`Env::restore`] into an env built from the same config, every later
+    /// `step` and `reset(None)` returns what this env would have. Envs that cannot snapshot
+    /// keep the default, [`EnvError::SnapshotUnsupported`]; a training run then resets its
+    /// envs when it resumes.
+    fn snapshot(&self) -> Result<EnvSnapshot, EnvError> {
+        Err(EnvError::SnapshotUnsupported {
+            env: self.name().into(),
+        })
+    }
+
+    /// Puts the env in the state of a [`Env::snapshot`] of an env built from the same config.
+    fn restore(&mut self, _snapshot: &EnvSnapshot) -> Result<(), EnvError> {
+        Err(EnvError::SnapshotUnsupported {
+            env: self.name().into(),
+        })
     }
 }
 

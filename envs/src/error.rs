@@ -25,4 +25,8 @@ pub enum EnvError {
     InvalidConfig { env: String, message: String },
     #[error("buffer shape mismatch: {0}")]
     BufferShape(String),
+    #[error("env '{env}' does not support snapshots (implement Env::snapshot and Env::restore)")]
+    SnapshotUnsupported { env: String },
+    #[error("env '{env}': cannot restore the snapshot: {message}")]
+    Snapshot { env: String, message: String },
 }

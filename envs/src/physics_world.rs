@@ -5,6 +5,7 @@
 //! (rapier's step still makes a few small allocations).
 
 use rapier2d::prelude::*;
+use serde::{Deserialize, Serialize};
 
 pub(crate) struct PhysicsWorld {
     pub gravity: Vector,
@@ -21,7 +22,75 @@ pub(crate) struct PhysicsWorld {
     ccd_solver: CCDSolver,
 }
 
+/// Everything a world carries from one step to the next (bodies, colliders, joints with their
+/// warm-start impulses, islands, broad and narrow phases), for env snapshots. The pipeline is
+/// scratch space and the integration parameters and gravity come from the env's config.
+#[derive(Serialize)]
+pub(crate) struct PhysicsStateRef<'a> {
+    bodies: &'a RigidBodySet,
+    colliders: &'a ColliderSet,
+    impulse_joints: &'a ImpulseJointSet,
+    multibody_joints: &'a MultibodyJointSet,
+    soft_bodies: &'a SoftBodySet,
+    islands: &'a IslandManager,
+    broad_phase: &'a BroadPhaseBvh,
+    narrow_phase: &'a NarrowPhase,
+    ccd_solver: &'a CCDSolver,
+}
+
+/// [`PhysicsStateRef`] read back.
+#[derive(Deserialize)]
+pub(crate) struct PhysicsState {
+    bodies: RigidBodySet,
+    colliders: ColliderSet,
+    impulse_joints: ImpulseJointSet,
+    multibody_joints: MultibodyJointSet,
+    soft_bodies: SoftBodySet,
+    islands: IslandManager,
+    broad_phase: BroadPhaseBvh,
+    narrow_phase: NarrowPhase,
+    ccd_solver: CCDSolver,
+}
+
 impl PhysicsWorld {
+    /// The world's state for a snapshot (see [`PhysicsStateRef`]).
+    pub fn state(&self) -> PhysicsStateRef<'_> {
+        PhysicsStateRef {
+            bodies: &self.bodies,
+            colliders: &self.colliders,
+            impulse_joints: &self.impulse_joints,
+            multibody_joints: &self.multibody_joints,
+            soft_bodies: &self.soft_bodies,
+            islands: &self.islands,
+            broad_phase: &self.broad_phase,
+            narrow_phase: &self.narrow_phase,
+            ccd_solver: &self.ccd_solver,
+        }
+    }
+
+    /// Puts the world in a snapshotted state taken from a world of the same layout; returns
+    /// false (the world untouched) when the body or joint counts differ. The pipeline starts
+    /// afresh: it memoizes selections against the sets it last stepped.
+    pub fn restore(&mut self, state: PhysicsState) -> bool {
+        if state.bodies.len() != self.bodies.len()
+            || state.colliders.len() != self.colliders.len()
+            || state.impulse_joints.len() != self.impulse_joints.len()
+        {
+            return false;
+        }
+        self.bodies = state.bodies;
+        self.colliders = state.colliders;
+        self.impulse_joints = state.impulse_joints;
+        self.multibody_joints = state.multibody_joints;
+        self.soft_bodies = state.soft_bodies;
+        self.islands = state.islands;
+        self.broad_phase = state.broad_phase;
+        self.narrow_phase = state.narrow_phase;
+        self.ccd_solver = state.ccd_solver;
+        self.pipeline = PhysicsPipeline::new();
+        true
+    }
+
     /// An empty world under gravity `gravity` (pointing down, m/s^2) stepping `dt` seconds with
     /// `substeps` solver substeps (rapier's `num_solver_iterations`: each one integrates and
     /// solves the joints once).

@@ -1,6 +1,6 @@
 //! `VecEnv`: N envs stepped in parallel with rayon into caller-owned `StepBuffers`, with the
 //! reward applied inside the step, same-step autoreset with final observations, per-episode
-//! statistics, and env `i` seeded `seed + i`.
+//! statistics, and env `i` seeded `seed + i`; snapshots of all of it in `vec_env_snapshot`.
 
 use crate::{env_seed, Env, EnvError, SignalSpec, Space, StepReward};
 
@@ -432,6 +432,10 @@ fn run_blocks(block: Block<'_>, chunk: usize, reward: &dyn StepReward) {
         || run_blocks(right, chunk, reward),
     );
 }
+
+#[path = "vec_env_snapshot.rs"]
+mod snapshot;
+pub use snapshot::VecEnvSnapshot;
 
 #[cfg(test)]
 #[path = "vec_env_tests.rs"]

@@ -263,3 +263,17 @@ fn state_signals_follow_obs_across_autoresets() {
     }
     assert!(ended >= 3 && went_on >= 3, "{ended} {went_on}");
 }
+
+/// An env without snapshots (the trait's default) says so by name, so a trainer can fall back
+/// to resetting it on resume.
+#[test]
+fn an_env_without_snapshots_reports_it_by_name() {
+    let mut venv = walks(2);
+    let mut buf = venv.make_buffers(&NoReward);
+    venv.reset(1, &mut buf).unwrap();
+    let err = venv.snapshot(&buf).unwrap_err();
+    assert_eq!(err, EnvError::SnapshotUnsupported { env: "walk".into() });
+    assert!(err
+        .to_string()
+        .contains("'walk' does not support snapshots"));
+}

@@ -195,6 +195,9 @@ fn launch(
     if let Some(from) = summary.resumed_from {
         log.line(&format!("resumed from the checkpoint of iteration {from}"));
     }
+    for note in &summary.notes {
+        log.line(note);
+    }
     log.line(&format!(
         "trained to iteration {}/{} ({} env steps) at {:.0} env steps/s, {:.1} s",
         summary.iterations,

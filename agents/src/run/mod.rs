@@ -57,6 +57,8 @@ pub struct RunSummary {
     pub steps_per_second: f64,
     pub wall_seconds: f64,
     pub eval: Option<EvalResult>,
+    /// Lines for the run's log (for example a resume that had to reset the envs).
+    pub notes: Vec<String>,
 }
 
 /// Trains `config` in `run_dir`, resuming from `run_dir/checkpoint` if there is one.
@@ -101,7 +103,8 @@ fn train_run_on_pool(
     fs::create_dir_all(run_dir).map_err(|e| AgentError::io(run_dir, e))?;
     let ckpt = checkpoint_dir(run_dir);
     let mut trainer = Trainer::new(config)?;
-    let resumed_from = resume(config, run_dir, &mut trainer, hook)?;
+    let mut notes = Vec::new();
+    let resumed_from = resume(config, run_dir, &mut trainer, hook, &mut notes)?;
     let mut writer = MetricsWriter::open(run_dir, trainer.iteration())?;
     let mut periodic = PeriodicEval::open(config, run_dir)?;
     let mut last_eval = None;
@@ -150,16 +153,19 @@ fn train_run_on_pool(
         steps_per_second: (trainer.global_step() - start_step) as f64 / train_seconds.max(1e-9),
         wall_seconds: started.elapsed().as_secs_f64(),
         eval,
+        notes,
     })
 }
 
-/// Restores the trainer and the hook from the run's checkpoint, if there is one, after checking
-/// that the config is the run's; returns the checkpoint's iteration.
+/// Restores the trainer, its envs and the hook from the run's checkpoint, if there is one,
+/// after checking that the config is the run's; returns the checkpoint's iteration. A
+/// checkpoint without an env snapshot resumes with seeded env resets, said in `notes`.
 fn resume(
     config: &TrainConfig,
     run_dir: &Path,
     trainer: &mut Trainer,
     hook: &mut dyn IterationHook,
+    notes: &mut Vec<String>,
 ) -> Result<Option<usize>> {
     let ckpt = checkpoint_dir(run_dir);
     match read_state(&ckpt) {
@@ -180,6 +186,16 @@ fn resume(
                         config_value(&state.config, &key)
                     ),
                 ));
+            }
+            if !checkpoint::restore_collection(trainer, &ckpt, &state)? {
+                let note = format!(
+                    "the checkpoint of iteration {} holds no env snapshot (written by an older \
+                     carrot, or env '{}' cannot snapshot): the envs restart from seeded resets, \
+                     so this run no longer replays an uninterrupted one exactly",
+                    state.iteration,
+                    config.env.id()
+                );
+                notes.push(note);
             }
             hook.restore(state.outer)?;
             Ok(Some(state.iteration))

@@ -1,4 +1,4 @@
-//! Rollout collection: seeded segment resets, stepping the envs with sampled actions,
+//! Rollout collection: seeded resets, stepping the envs with sampled actions,
 //! truncation bootstrap values, and the (deferred) reward scaling.
 
 use candle_core::Tensor;
@@ -11,7 +11,8 @@ use crate::rollout::EpisodeStats;
 use crate::train::Trainer;
 
 impl Trainer {
-    /// Resets every env from its segment seed.
+    /// Resets every env from the seed of the current checkpoint segment: `seed + i` at the
+    /// start of a run, the old per-segment seeds when resuming without an env snapshot.
     pub(super) fn start_segment(&mut self) -> Result<()> {
         let n = self.config.ppo.num_envs as u64;
         let segment = (self.iteration / self.config.run.checkpoint_every) as u64;

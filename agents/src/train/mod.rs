@@ -3,13 +3,17 @@
 //! [`IterationHook`] between the two (`collect` and `update` are the submodules of the phases).
 //!
 //! Seeding: the network init, the action sampler and the mini-batch shuffler each get their own
-//! PCG stream derived from the config seed. The envs restart from seeded resets at the start of
-//! every checkpoint segment (`run.checkpoint_every` iterations; segment k resets env i with
-//! seed `seed + k N + i`), so the state at a segment boundary is fully described by what a
-//! checkpoint saves, and a resumed run replays the uninterrupted one exactly.
+//! PCG stream derived from the config seed. The envs are reset once, before the first
+//! iteration (env i with seed `seed + i`), and then autoreset forever: checkpoints carry the
+//! envs mid-episode ([`CollectionState`]), so `run.checkpoint_every` changes nothing in
+//! training and a resumed run replays the uninterrupted one exactly. A checkpoint without that
+//! state (older carrot, or an env without snapshots) resumes with a seeded reset instead (env
+//! i with seed `seed + k N + i` at iteration k x `checkpoint_every`, as checkpoint segments
+//! used to start).
 
 mod collect;
 mod hook;
+mod snapshot;
 mod update;
 
 use std::time::Instant;
@@ -31,6 +35,7 @@ use crate::rollout::{explained_variance, mean, EpisodeStats, RolloutBuffer};
 use crate::train::update::UpdateStats;
 
 pub use crate::train::hook::{Collected, HookOutput, IterationHook, NoHook};
+pub use crate::train::snapshot::CollectionState;
 
 /// An RNG stream for `purpose` derived from the run seed.
 pub(crate) fn stream(seed: u64, purpose: u64) -> EnvRng {
@@ -86,6 +91,9 @@ pub struct Trainer {
     device: Device,
     sps_clock: Option<(Instant, u64)>,
     last_returns: Vec<f64>,
+    /// The envs need a seeded reset before the next rollout: before the first one, and after
+    /// resuming from a checkpoint without a [`CollectionState`].
+    needs_reset: bool,
 }
 
 impl Trainer {
@@ -132,6 +140,7 @@ impl Trainer {
             device,
             sps_clock: None,
             last_returns: Vec::new(),
+            needs_reset: true,
         })
     }
 
@@ -244,11 +253,9 @@ impl Trainer {
         let clock = *self
             .sps_clock
             .get_or_insert_with(|| (Instant::now(), self.global_step));
-        if self
-            .iteration
-            .is_multiple_of(self.config.run.checkpoint_every)
-        {
+        if self.needs_reset {
             self.start_segment()?;
+            self.needs_reset = false;
         }
         let mut stats = EpisodeStats::new(
             self.envs.signal_spec().len(),

@@ -8,7 +8,7 @@ use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::world::{massive_body, wrap_angle, PhysicsWorld};
+use super::world::{control_snapshot, massive_body, wrap_angle, PhysicsWorld};
 use crate::{env_rng, Env, EnvError, EnvRng, SignalSpec, Space, StepOutcome};
 
 const GRAVITY: f32 = 9.8;
@@ -226,6 +226,7 @@ fn tip_height(theta1: f32, theta2: f32) -> f32 {
 
 impl Env for Acrobot {
     spec_accessors!("acrobot");
+    control_snapshot!("acrobot");
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
         if let Some(seed) = seed {

@@ -8,7 +8,7 @@ use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::world::{massive_body, PhysicsWorld};
+use super::world::{control_snapshot, massive_body, PhysicsWorld};
 use crate::{env_rng, Env, EnvError, EnvRng, SignalSpec, Space, StepOutcome};
 
 const GRAVITY: f32 = 9.8;
@@ -209,6 +209,7 @@ impl CartPole {
 
 impl Env for CartPole {
     spec_accessors!("cartpole");
+    control_snapshot!("cartpole");
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
         if let Some(seed) = seed {

@@ -16,7 +16,7 @@ use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::world::PhysicsWorld;
+use super::world::{control_snapshot, PhysicsWorld};
 use crate::{env_rng, Env, EnvError, EnvRng, SignalSpec, Space, StepOutcome};
 
 const GRAVITY: f32 = 9.8;
@@ -246,6 +246,7 @@ impl MountainCar {
 
 impl Env for MountainCar {
     spec_accessors!("mountain_car");
+    control_snapshot!("mountain_car");
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
         if let Some(seed) = seed {

@@ -7,7 +7,7 @@ use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::world::{massive_body, wrap_angle, PhysicsWorld};
+use super::world::{control_snapshot, massive_body, wrap_angle, PhysicsWorld};
 use crate::{env_rng, Env, EnvError, EnvRng, SignalSpec, Space, StepOutcome};
 
 const GRAVITY: f32 = 10.0;
@@ -161,6 +161,7 @@ fn write_obs(theta: f32, theta_dot: f32, obs: &mut [f32]) {
 
 impl Env for Pendulum {
     spec_accessors!("pendulum");
+    control_snapshot!("pendulum");
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
         use std::f32::consts::PI;

@@ -18,12 +18,13 @@ use super::observation::ObsLayout;
 use super::physics::Physics;
 use super::planner::Occupant;
 use super::rays::RaySensor;
+use super::replay::Replay;
 use super::route::Route;
 use super::signals::{self, NUM_SIGNALS};
 use super::tracking::RouteTracker;
 use super::traffic::TrafficVehicle;
 use super::vehicle::{BodyVelocity, VehicleParams};
-use crate::{env_rng, Env, EnvError, EnvRng, SignalSpec, Space, StepOutcome};
+use crate::{env_rng, Env, EnvError, EnvRng, EnvSnapshot, SignalSpec, Space, StepOutcome};
 
 pub const CONTROL_DT: f32 = 0.1;
 
@@ -144,6 +145,8 @@ pub struct DrivingEnv {
     pub(crate) light_override: Option<LightState>,
     pub(crate) rays: RaySensor,
     pub(crate) scratch: Scratch,
+    /// The current episode's RNG start and actions, for snapshots.
+    pub(crate) replay: Replay,
 }
 
 impl DrivingEnv {
@@ -215,6 +218,7 @@ impl DrivingEnv {
             light_override: None,
             rays: RaySensor::new(config.rays, config.ray_range_m),
             scratch: Scratch::default(),
+            replay: Replay::new(&env_rng(0)),
             config,
         };
         let mut obs = vec![0.0; env.layout.dim()];
@@ -329,6 +333,7 @@ impl Env for DrivingEnv {
         if let Some(seed) = seed {
             self.rng = env_rng(seed);
         }
+        self.replay.start(&self.rng);
         self.map = self.draw_map();
         self.tracker.route = Route::generate(
             &self.map,
@@ -342,7 +347,16 @@ impl Env for DrivingEnv {
 
     fn step(&mut self, action: &[f32], obs: &mut [f32], signals: &mut [f32]) -> StepOutcome {
         debug_assert_eq!(signals.len(), NUM_SIGNALS);
+        self.replay.record(action);
         self.step_inner(action, obs, signals)
+    }
+
+    fn snapshot(&self) -> Result<EnvSnapshot, EnvError> {
+        self.snapshot_replay()
+    }
+
+    fn restore(&mut self, snapshot: &EnvSnapshot) -> Result<(), EnvError> {
+        self.restore_replay(snapshot)
     }
 
     fn episode_metric_names(&self) -> &[&'static str] {

@@ -30,7 +30,7 @@
 //! - Code map: `env` (the state, in parts), `episode` (setup), `step` (the control step in
 //!   phases), `tracking` (route progress), `hazards` (red lights, off-road, time-to-collision,
 //!   desired speed), `rays`, `sense` (observation), `physics` (the rapier world), `scene`
-//!   (hooks for scripted scenes).
+//!   (hooks for scripted scenes), `replay` (snapshots).
 
 mod comfort;
 mod config;
@@ -47,6 +47,7 @@ mod observation;
 mod physics;
 pub mod planner;
 mod rays;
+mod replay;
 pub mod route;
 mod scene;
 mod sense;

@@ -12,18 +12,21 @@ impl DrivingEnv {
     /// Forces every light to one state (`None` restores the signal plans). For scripted scenes.
     pub fn override_lights(&mut self, state: Option<LightState>) {
         self.light_override = state;
+        self.replay.mark_scripted();
     }
 
     /// Replaces the route (and restarts the episode on it). For scripted scenes and demos.
     pub fn restart_on_route(&mut self, route: Route, obs: &mut [f32]) {
         self.tracker.route = route;
         self.start_episode();
+        self.replay.mark_scripted();
         self.write_observation(obs);
     }
 
     /// Puts the ego at `pos`/`yaw` moving forward at `speed`, keeping the route. For scripted
     /// scenes; route tracking is re-anchored at the nearest route point.
     pub fn place_ego(&mut self, pos: V2, yaw: f32, speed: f32, obs: &mut [f32]) {
+        self.replay.mark_scripted();
         let vel = dir(yaw) * speed;
         self.physics.set_ego_state(pos, yaw, vel, 0.0);
         self.ego = EgoState {
@@ -46,6 +49,7 @@ impl DrivingEnv {
     /// Adds a traffic vehicle standing still (its driver holds it) `ahead` metres along the
     /// route from the ego's projection, on the route lane. For scripted collisions.
     pub fn add_stopped_vehicle_on_route(&mut self, ahead: f32) {
+        self.replay.mark_scripted();
         let route = &self.tracker.route;
         let s = (self.tracker.proj.s + ahead).min(route.length());
         let rl = route.lanes[route.lane_index_at(s)];

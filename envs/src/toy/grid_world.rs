@@ -121,9 +121,32 @@ impl GridWorld {
     }
 }
 
+/// A grid world's whole state, for snapshots.
+#[derive(Serialize, Deserialize)]
+struct GridState {
+    rng: EnvRng,
+    steps: u32,
+    cell: (i32, i32),
+}
+
 impl Env for GridWorld {
     fn name(&self) -> &'static str {
         "grid_world"
+    }
+
+    fn snapshot(&self) -> Result<crate::EnvSnapshot, EnvError> {
+        let state = GridState {
+            rng: self.rng.clone(),
+            steps: self.steps,
+            cell: self.cell,
+        };
+        crate::snapshot::encode("grid_world", &state)
+    }
+
+    fn restore(&mut self, snapshot: &crate::EnvSnapshot) -> Result<(), EnvError> {
+        let s: GridState = crate::snapshot::decode("grid_world", snapshot)?;
+        (self.rng, self.steps, self.cell) = (s.rng, s.steps, s.cell);
+        Ok(())
     }
 
     fn observation_space(&self) -> &Space {

@@ -3,9 +3,11 @@
 //! - [`envs`]: env stepping throughput; [`driving`]: the driving world's;
 //! - [`learner`]: PPO learner throughput (and end-to-end cartpole);
 //! - [`bilevel`]: the cost of BARFI's outer step and peak memory;
-//! - [`parl`]: the cost of preference learning (relabel, feedback rounds, A-PARL).
+//! - [`parl`]: the cost of preference learning (relabel, feedback rounds, A-PARL);
+//! - [`checkpoint`]: a checkpoint's size and write / restore time.
 
 pub mod bilevel;
+pub mod checkpoint;
 pub mod driving;
 pub mod envs;
 pub mod learner;
@@ -20,7 +22,8 @@ use clap::Subcommand;
     carrot bench learner --batch 4096 --hidden 64\n  \
     carrot bench driving --vehicles 0,30\n  \
     carrot bench bilevel\n  \
-    carrot bench parl\n\n\
+    carrot bench parl\n  \
+    carrot bench checkpoint --envs 8,128\n\n\
     Run `carrot bench <benchmark> --help` for the options and examples of each.")]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -39,6 +42,8 @@ pub enum BenchCommand {
     Bilevel(bilevel::BenchBilevelArgs),
     /// The cost of preference learning (PEBBLE, A-PARL) against oracle PPO.
     Parl(parl::BenchParlArgs),
+    /// A checkpoint's size and write / restore time (envs snapshotted mid-episode).
+    Checkpoint(checkpoint::BenchCheckpointArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -49,5 +54,6 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Driving(a) => driving::run(a),
         BenchCommand::Bilevel(a) => bilevel::run(a),
         BenchCommand::Parl(a) => parl::run(a),
+        BenchCommand::Checkpoint(a) => checkpoint::run(a),
     }
 }
