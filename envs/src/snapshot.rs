@@ -14,6 +14,17 @@ use crate::EnvError;
 pub struct EnvSnapshot(String);
 
 impl EnvSnapshot {
+    /// Serializes an env's own state type (what `Env::snapshot` of an env outside this crate
+    /// returns); `env` names the env in errors.
+    pub fn from_state<T: Serialize + ?Sized>(env: &str, state: &T) -> Result<Self, EnvError> {
+        encode(env, state)
+    }
+
+    /// Reads the snapshot back into the env's state type (for `Env::restore`).
+    pub fn to_state<T: DeserializeOwned>(&self, env: &str) -> Result<T, EnvError> {
+        decode(env, self)
+    }
+
     /// The snapshot's JSON text.
     pub fn as_json(&self) -> &str {
         &self.0

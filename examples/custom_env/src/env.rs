@@ -2,7 +2,7 @@
 //! drawn at each reset. Explicit state, seeded by `reset(Some(seed))`, truncated at a time
 //! limit; reaching the goal is a signal, and the reward decides whether it ends the episode.
 
-use carrot_envs::{env_rng, Env, EnvError, EnvRng, SignalSpec, Space, StepOutcome};
+use carrot_envs::{env_rng, Env, EnvError, EnvRng, EnvSnapshot, SignalSpec, Space, StepOutcome};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -55,14 +55,21 @@ const SIGNALS: [(&str, &str, &str); 5] = [
 /// The env. Observation: position, velocity, and the goal relative to the mass.
 pub struct PointGoal {
     config: PointGoalConfig,
+    state: State,
+    observation_space: Space,
+    action_space: Space,
+    signal_spec: SignalSpec,
+}
+
+/// Everything that changes while the env runs: what a checkpoint saves so that a resumed run
+/// continues mid-episode exactly.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct State {
     rng: EnvRng,
     steps: u32,
     position: [f32; 2],
     velocity: [f32; 2],
     goal: [f32; 2],
-    observation_space: Space,
-    action_space: Space,
-    signal_spec: SignalSpec,
 }
 
 /// The registry factory: the `[env]` table (without `id`) to an env.
@@ -108,11 +115,13 @@ impl PointGoal {
         let action_space = Space::boxed(&[("force_x", -1.0, 1.0), ("force_y", -1.0, 1.0)]);
         Ok(PointGoal {
             config,
-            rng: env_rng(0),
-            steps: 0,
-            position: [0.0; 2],
-            velocity: [0.0; 2],
-            goal: [0.0; 2],
+            state: State {
+                rng: env_rng(0),
+                steps: 0,
+                position: [0.0; 2],
+                velocity: [0.0; 2],
+                goal: [0.0; 2],
+            },
             observation_space,
             action_space,
             signal_spec: SignalSpec::new(ENV_ID, &SIGNALS),
@@ -120,21 +129,19 @@ impl PointGoal {
     }
 
     fn distance(&self) -> f32 {
-        let d = [
-            self.goal[0] - self.position[0],
-            self.goal[1] - self.position[1],
-        ];
-        d[0].hypot(d[1])
+        let s = &self.state;
+        (s.goal[0] - s.position[0]).hypot(s.goal[1] - s.position[1])
     }
 
     fn observe(&self, obs: &mut [f32]) {
+        let s = &self.state;
         obs.copy_from_slice(&[
-            self.position[0],
-            self.position[1],
-            self.velocity[0],
-            self.velocity[1],
-            self.goal[0] - self.position[0],
-            self.goal[1] - self.position[1],
+            s.position[0],
+            s.position[1],
+            s.velocity[0],
+            s.velocity[1],
+            s.goal[0] - s.position[0],
+            s.goal[1] - s.position[1],
         ]);
     }
 }
@@ -154,42 +161,45 @@ impl Env for PointGoal {
     }
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
+        let s = &mut self.state;
         if let Some(seed) = seed {
-            self.rng = env_rng(seed);
+            s.rng = env_rng(seed);
         }
         let a = self.config.arena;
-        self.position = [self.rng.random_range(-a..a), self.rng.random_range(-a..a)];
-        self.goal = [self.rng.random_range(-a..a), self.rng.random_range(-a..a)];
-        self.velocity = [0.0; 2];
-        self.steps = 0;
+        s.position = [s.rng.random_range(-a..a), s.rng.random_range(-a..a)];
+        s.goal = [s.rng.random_range(-a..a), s.rng.random_range(-a..a)];
+        s.velocity = [0.0; 2];
+        s.steps = 0;
         self.observe(obs);
     }
 
     fn step(&mut self, action: &[f32], obs: &mut [f32], signals: &mut [f32]) -> StepOutcome {
-        let c = &self.config;
         let before = self.distance();
+        let (c, s) = (&self.config, &mut self.state);
         let keep = (1.0 - c.damping * c.dt).max(0.0);
-        for axis in 0..2 {
-            let v = self.velocity[axis] * keep + action[axis] * c.max_accel * c.dt;
-            let p = self.position[axis] + v * c.dt;
+        for ((velocity, position), force) in s.velocity.iter_mut().zip(&mut s.position).zip(action)
+        {
+            let v = *velocity * keep + force * c.max_accel * c.dt;
+            let p = *position + v * c.dt;
             // A wall stops the mass along that axis.
             let clamped = p.clamp(-c.arena, c.arena);
-            self.velocity[axis] = if clamped == p { v } else { 0.0 };
-            self.position[axis] = clamped;
+            *velocity = if clamped == p { v } else { 0.0 };
+            *position = clamped;
         }
-        self.steps += 1;
+        s.steps += 1;
+        let (steps, speed) = (s.steps, s.velocity[0].hypot(s.velocity[1]));
         let distance = self.distance();
         signals.copy_from_slice(&[
             before - distance,
             distance,
-            self.velocity[0].hypot(self.velocity[1]),
+            speed,
             action[0] * action[0] + action[1] * action[1],
             f32::from(distance < self.config.goal_radius),
         ]);
         self.observe(obs);
         StepOutcome {
             terminated: false,
-            truncated: self.steps >= self.config.max_episode_steps,
+            truncated: steps >= self.config.max_episode_steps,
             physics_failure: false,
         }
     }
@@ -197,5 +207,14 @@ impl Env for PointGoal {
     fn reset_signals(&self, signals: &mut [f32]) {
         signals.iter_mut().for_each(|x| *x = 0.0);
         signals[1] = self.distance();
+    }
+
+    fn snapshot(&self) -> Result<EnvSnapshot, EnvError> {
+        EnvSnapshot::from_state(ENV_ID, &self.state)
+    }
+
+    fn restore(&mut self, snapshot: &EnvSnapshot) -> Result<(), EnvError> {
+        self.state = snapshot.to_state(ENV_ID)?;
+        Ok(())
     }
 }

@@ -125,6 +125,10 @@ fn ppo_learns_to_reach_the_goal_and_a_killed_run_resumes_identically() {
         "stopped before the end"
     );
     run_ok(&mut train(&resumed, &[]));
+    // The env's own snapshot carried it across the stop: no fallback to seeded resets.
+    let log = std::fs::read_to_string(resumed.join("carrot.log")).unwrap();
+    assert!(log.contains("resum"), "{log}");
+    assert!(!log.contains("no env snapshot"), "{log}");
     for name in ["global_step", "charts/episodic_return", "losses/approx_kl"] {
         assert_eq!(column(&resumed, name), column(&trained, name), "{name}");
     }
