@@ -73,6 +73,20 @@ pub fn deserialize_table<T: DeserializeOwned>(table: Table) -> Result<T> {
         if let Some(start) = message.rfind(" in `").filter(|_| message.ends_with('`')) {
             message.truncate(start);
         }
+        // A table deserialized in a second pass (the env and reward registries, which look for
+        // custom ids first) leaves its own key as one more suffix: "... in `id`". Add it to the
+        // path, below the table the path stops at.
+        if let Some(start) = message.rfind(" in `").filter(|_| message.ends_with('`')) {
+            let key = message[start + 5..message.len() - 1].to_string();
+            message.truncate(start);
+            if !key.is_empty() && !path.split('.').any(|part| part == key) {
+                path = if path == "." || path.is_empty() {
+                    key
+                } else {
+                    format!("{path}.{key}")
+                };
+            }
+        }
         // Inside tagged enums (env, reward) the path stops at the enum: add the unknown key.
         if let Some(field) = message
             .strip_prefix("unknown field `")
