@@ -6,12 +6,9 @@
 //! The registry is process-wide because configs are parsed deep inside the library (layered
 //! files, sweeps, checkpoints): register before parsing any config, first thing in `main`.
 
-use std::collections::BTreeMap;
-use std::sync::{OnceLock, RwLock};
-
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{Env, EnvConfig, EnvError};
+use crate::{Env, EnvConfig, EnvError, FactoryRegistry};
 
 /// Builds one env from the `[env]` table without its `id` (reject unknown keys in it).
 pub type EnvFactory = fn(&toml::Table) -> Result<Box<dyn Env>, EnvError>;
@@ -39,14 +36,10 @@ impl CustomEnvConfig {
     }
 }
 
-fn registry() -> &'static RwLock<BTreeMap<&'static str, EnvFactory>> {
-    static REGISTRY: OnceLock<RwLock<BTreeMap<&'static str, EnvFactory>>> = OnceLock::new();
-    REGISTRY.get_or_init(Default::default)
-}
+static ENVS: FactoryRegistry<EnvFactory> = FactoryRegistry::new("env", EnvConfig::IDS);
 
 fn lookup(id: &str) -> Option<(&'static str, EnvFactory)> {
-    let map = registry().read().unwrap_or_else(|e| e.into_inner());
-    map.get_key_value(id).map(|(k, f)| (*k, *f))
+    ENVS.get(id)
 }
 
 fn unknown(id: &str) -> EnvError {
@@ -59,45 +52,24 @@ fn unknown(id: &str) -> EnvError {
 /// Registers `factory` under `id`. Registering the same factory twice is a no-op; an id of a
 /// built-in env, or one already taken by another factory, is an error.
 pub fn register_env(id: &'static str, factory: EnvFactory) -> Result<(), EnvError> {
-    if EnvConfig::IDS.contains(&id) {
-        return Err(EnvError::InvalidConfig {
+    ENVS.register(id, factory, |a, b| a as usize == b as usize)
+        .map_err(|message| EnvError::InvalidConfig {
             env: id.into(),
-            message: "this id is a built-in env's".into(),
-        });
-    }
-    let mut map = registry().write().unwrap_or_else(|e| e.into_inner());
-    match map.get(id) {
-        Some(existing) if *existing as usize != factory as usize => Err(EnvError::InvalidConfig {
-            env: id.into(),
-            message: "another env is already registered under this id".into(),
-        }),
-        _ => {
-            map.insert(id, factory);
-            Ok(())
-        }
-    }
+            message,
+        })
 }
 
 /// The ids of the registered (non-built-in) envs, sorted.
 pub fn registered_env_ids() -> Vec<&'static str> {
-    let map = registry().read().unwrap_or_else(|e| e.into_inner());
-    map.keys().copied().collect()
+    ENVS.ids()
 }
 
 /// `deserialize_with` for an `EnvConfig` field: a registered id becomes
 /// [`EnvConfig::Custom`], anything else goes through the built-in registry (and its errors).
 pub fn deserialize_env_config<'de, D: Deserializer<'de>>(d: D) -> Result<EnvConfig, D::Error> {
     let mut table = toml::Table::deserialize(d)?;
-    let registered = table
-        .get("id")
-        .and_then(|id| id.as_str())
-        .and_then(lookup)
-        .map(|(id, _)| id);
-    match registered {
-        Some(id) => {
-            table.remove("id");
-            Ok(EnvConfig::Custom(CustomEnvConfig { id, params: table }))
-        }
+    match ENVS.claim(&mut table) {
+        Some(id) => Ok(EnvConfig::Custom(CustomEnvConfig { id, params: table })),
         None => EnvConfig::deserialize(toml::Value::Table(table)).map_err(serde::de::Error::custom),
     }
 }
@@ -106,9 +78,7 @@ pub fn deserialize_env_config<'de, D: Deserializer<'de>>(d: D) -> Result<EnvConf
 pub fn serialize_env_config<S: Serializer>(config: &EnvConfig, s: S) -> Result<S::Ok, S::Error> {
     match config {
         EnvConfig::Custom(custom) => {
-            let mut table = custom.params.clone();
-            table.insert("id".into(), toml::Value::String(custom.id.into()));
-            table.serialize(s)
+            FactoryRegistry::<EnvFactory>::table(custom.id, &custom.params).serialize(s)
         }
         builtin => builtin.serialize(s),
     }

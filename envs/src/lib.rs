@@ -19,6 +19,7 @@ mod custom;
 pub mod driving;
 mod env;
 mod error;
+mod factory_registry;
 mod physics_world;
 mod registry;
 mod reward_hook;
@@ -40,6 +41,7 @@ pub use custom::{
 pub use driving::{DrivingConfig, DrivingEnv};
 pub use env::{checked_step, Env, StepOutcome};
 pub use error::EnvError;
+pub use factory_registry::FactoryRegistry;
 pub use registry::EnvConfig;
 pub use reward_hook::{NoReward, StepReward};
 pub use seeding::{env_rng, env_seed, splitmix64, EnvRng};

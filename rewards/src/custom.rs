@@ -3,10 +3,7 @@
 //! rest of the table goes to the factory, with the env's signals to resolve names against.
 //! Register before parsing any config, first thing in `main`.
 
-use std::collections::BTreeMap;
-use std::sync::{OnceLock, RwLock};
-
-use carrot_envs::SignalSpec;
+use carrot_envs::{FactoryRegistry, SignalSpec};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{Reward, RewardConfig, RewardError};
@@ -24,7 +21,7 @@ pub struct CustomRewardConfig {
 
 impl CustomRewardConfig {
     pub fn build(&self, spec: &SignalSpec) -> Result<Box<dyn Reward>, RewardError> {
-        let (_, factory) = lookup(self.id).ok_or_else(|| RewardError::Invalid {
+        let (_, factory) = REWARDS.get(self.id).ok_or_else(|| RewardError::Invalid {
             reward: self.id.into(),
             message: "no reward is registered under this id".into(),
         })?;
@@ -32,42 +29,22 @@ impl CustomRewardConfig {
     }
 }
 
-fn registry() -> &'static RwLock<BTreeMap<&'static str, RewardFactory>> {
-    static REGISTRY: OnceLock<RwLock<BTreeMap<&'static str, RewardFactory>>> = OnceLock::new();
-    REGISTRY.get_or_init(Default::default)
-}
-
-fn lookup(id: &str) -> Option<(&'static str, RewardFactory)> {
-    let map = registry().read().unwrap_or_else(|e| e.into_inner());
-    map.get_key_value(id).map(|(k, f)| (*k, *f))
-}
+static REWARDS: FactoryRegistry<RewardFactory> = FactoryRegistry::new("reward", RewardConfig::IDS);
 
 /// Registers `factory` under `id`. Registering the same factory twice is a no-op; an id of a
 /// built-in reward, or one already taken by another factory, is an error.
 pub fn register_reward(id: &'static str, factory: RewardFactory) -> Result<(), RewardError> {
-    let invalid = |message: &str| RewardError::Invalid {
-        reward: id.into(),
-        message: message.into(),
-    };
-    if RewardConfig::IDS.contains(&id) {
-        return Err(invalid("this id is a built-in reward's"));
-    }
-    let mut map = registry().write().unwrap_or_else(|e| e.into_inner());
-    match map.get(id) {
-        Some(existing) if *existing as usize != factory as usize => Err(invalid(
-            "another reward is already registered under this id",
-        )),
-        _ => {
-            map.insert(id, factory);
-            Ok(())
-        }
-    }
+    REWARDS
+        .register(id, factory, |a, b| a as usize == b as usize)
+        .map_err(|message| RewardError::Invalid {
+            reward: id.into(),
+            message,
+        })
 }
 
 /// The ids of the registered (non-built-in) rewards, sorted.
 pub fn registered_reward_ids() -> Vec<&'static str> {
-    let map = registry().read().unwrap_or_else(|e| e.into_inner());
-    map.keys().copied().collect()
+    REWARDS.ids()
 }
 
 /// `deserialize_with` for a `RewardConfig` field: a registered id becomes
@@ -76,19 +53,11 @@ pub fn deserialize_reward_config<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<RewardConfig, D::Error> {
     let mut table = toml::Table::deserialize(d)?;
-    let registered = table
-        .get("id")
-        .and_then(|id| id.as_str())
-        .and_then(lookup)
-        .map(|(id, _)| id);
-    match registered {
-        Some(id) => {
-            table.remove("id");
-            Ok(RewardConfig::Custom(CustomRewardConfig {
-                id,
-                params: table,
-            }))
-        }
+    match REWARDS.claim(&mut table) {
+        Some(id) => Ok(RewardConfig::Custom(CustomRewardConfig {
+            id,
+            params: table,
+        })),
         None => {
             RewardConfig::deserialize(toml::Value::Table(table)).map_err(serde::de::Error::custom)
         }
@@ -102,9 +71,7 @@ pub fn serialize_reward_config<S: Serializer>(
 ) -> Result<S::Ok, S::Error> {
     match config {
         RewardConfig::Custom(custom) => {
-            let mut table = custom.params.clone();
-            table.insert("id".into(), toml::Value::String(custom.id.into()));
-            table.serialize(s)
+            FactoryRegistry::<RewardFactory>::table(custom.id, &custom.params).serialize(s)
         }
         builtin => builtin.serialize(s),
     }
