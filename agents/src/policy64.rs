@@ -20,7 +20,7 @@ use crate::networks::{ActorCritic, HeadKind};
 use crate::ops::{fused_linear, softplus, Act};
 
 /// Rows per chunk of every pass.
-pub const CHUNK_ROWS: usize = 4096;
+pub const CHUNK_ROWS: usize = 512;
 
 /// Rows of a rollout seen by the policy: observations as the policy saw them and stored
 /// actions, both row-major f32, optionally restricted to a subset of rows.

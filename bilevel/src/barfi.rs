@@ -187,7 +187,8 @@ impl<R: LearnedReward> Barfi<R> {
             && (i + 1).is_multiple_of(self.cfg.every)
     }
 
-    /// Fits V_p, takes an outer step when due, and writes the relabelled rewards into `rewards`.
+    /// Fits V_p (unless φ is fixed), takes an outer step when due, and writes the relabelled
+    /// rewards into `rewards`.
     pub fn on_rollout(
         &mut self,
         iteration: usize,
@@ -195,11 +196,16 @@ impl<R: LearnedReward> Barfi<R> {
         view: &RolloutView,
         rewards: &mut [f32],
     ) -> Result<IterationOutcome> {
-        let layout = view.gae(view.primary_rewards);
-        let (_, targets) =
-            self.critic
-                .primary_advantages(view.obs, &layout, self.gamma, self.lambda)?;
-        let critic_loss = self.critic.fit(view.obs, &targets)?;
+        // V_p only feeds the hypergradient: the naive sum (φ fixed) never needs it.
+        let critic_loss = if self.cfg.method == OuterMethod::None {
+            f64::NAN
+        } else {
+            let layout = view.gae(view.primary_rewards);
+            let (_, targets) =
+                self.critic
+                    .primary_advantages(view.obs, &layout, self.gamma, self.lambda)?;
+            self.critic.fit(view.obs, &targets)?
+        };
         let mut step: Option<(Hypergradient, f64)> = None;
         if self.steps_at(iteration) {
             let h = self.hypergradient(net, view)?;
