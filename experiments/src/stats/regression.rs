@@ -1,5 +1,6 @@
-//! Ordinary-least-squares slopes with standard errors and t-intervals, and the difference of
-//! two independent slopes (an interaction), with Welch-Satterthwaite degrees of freedom.
+//! Ordinary-least-squares slopes with standard errors and t-intervals, the slope of clustered
+//! points (several per independent unit) from per-cluster slopes, and the difference of two
+//! independent slopes (an interaction), with Welch-Satterthwaite degrees of freedom.
 
 use super::student_t;
 
@@ -60,6 +61,36 @@ pub fn ols_slope(points: &[(f64, f64)]) -> Option<SlopeEstimate> {
     })
 }
 
+/// The slope of points grouped in clusters that are not independent inside (e.g. the kept
+/// checkpoints of one run): each cluster's own OLS slope, then their mean with SE = sd / √k and
+/// k − 1 degrees of freedom over the k clusters that have two distinct x. `n` is k. `None`
+/// with fewer than 2 such clusters.
+pub fn clustered_slope(clusters: &[Vec<(f64, f64)>]) -> Option<SlopeEstimate> {
+    let slopes: Vec<f64> = clusters.iter().filter_map(|c| point_slope(c)).collect();
+    let k = slopes.len();
+    if k < 2 {
+        return None;
+    }
+    let mean = slopes.iter().sum::<f64>() / k as f64;
+    let var = slopes.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (k - 1) as f64;
+    Some(SlopeEstimate {
+        slope: mean,
+        se: (var / k as f64).sqrt(),
+        df: (k - 1) as f64,
+        n: k,
+    })
+}
+
+/// The OLS slope alone; `None` for fewer than 2 distinct x.
+fn point_slope(points: &[(f64, f64)]) -> Option<f64> {
+    let n = points.len() as f64;
+    let x_mean = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let y_mean = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - x_mean).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - x_mean) * (p.1 - y_mean)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
+}
+
 /// `a - b` for two independent slopes: SE sqrt(se_a^2 + se_b^2), Welch-Satterthwaite df
 /// (se_a^2 + se_b^2)^2 / (se_a^4 / df_a + se_b^4 / df_b).
 pub fn slope_difference(a: &SlopeEstimate, b: &SlopeEstimate) -> SlopeEstimate {
@@ -105,6 +136,35 @@ mod tests {
             "two points leave no residual df"
         );
         assert!(ols_slope(&[(1.0, 0.0), (1.0, 1.0), (1.0, 2.0)]).is_none());
+    }
+
+    /// Three runs, each a line over its own checkpoints with slopes 1, 2 and 6: the estimate is
+    /// their mean (3) with SE sd/√3 on 2 df, however many checkpoints each run has. Pooling
+    /// the same 12 points as independent would claim 10 df.
+    #[test]
+    fn clustered_slope_is_the_mean_of_per_cluster_slopes() {
+        let line = |slope: f64, offset: f64, n: usize| -> Vec<(f64, f64)> {
+            (0..n)
+                .map(|i| (i as f64, offset + slope * i as f64))
+                .collect()
+        };
+        let clusters = vec![line(1.0, 0.0, 4), line(2.0, 5.0, 4), line(6.0, -3.0, 4)];
+        let fit = clustered_slope(&clusters).unwrap();
+        let sd = ((4.0 + 1.0 + 9.0) / 2.0f64).sqrt();
+        assert!((fit.slope - 3.0).abs() < 1e-12, "{fit:?}");
+        assert!((fit.se - sd / 3f64.sqrt()).abs() < 1e-12, "{fit:?}");
+        assert_eq!((fit.df, fit.n), (2.0, 3));
+        let pooled: Vec<(f64, f64)> = clusters.concat();
+        assert_eq!(ols_slope(&pooled).unwrap().df, 10.0);
+        // A cluster with one x has no slope; one usable cluster gives no estimate.
+        let flat = vec![(1.0, 0.0), (1.0, 4.0)];
+        assert!(clustered_slope(&[line(1.0, 0.0, 3), flat.clone()]).is_none());
+        assert_eq!(
+            clustered_slope(&[line(1.0, 0.0, 3), flat, line(3.0, 0.0, 2)])
+                .unwrap()
+                .n,
+            2
+        );
     }
 
     #[test]

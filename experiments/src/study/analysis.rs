@@ -1,7 +1,8 @@
 //! The study's analysis: per cell (seeds pooled) the mean of every metric with a 95% t-interval
 //! over seeds, and the trend of driving score along the numeric axis: per group of the other
-//! axes the OLS slope of the per-seed DS on log2 of the axis value (DS per doubling), and for
-//! every two groups that differ on one axis the difference of their slopes (the interaction).
+//! axes the OLS slope of the per-seed DS on log2 of the axis value (DS per doubling; with kept
+//! checkpoints, several points per run, the mean of per-run slopes), and for every two groups
+//! that differ on one axis the difference of their slopes (the interaction).
 //! All statistics come from [`crate::stats`]; [`crate::study::tables`] writes them out.
 
 use std::path::PathBuf;
@@ -120,13 +121,20 @@ pub fn group_name(labels: &[(String, String)], skip: usize) -> String {
     }
 }
 
+/// A run's name and its (log2 x, DS) points.
+type RunPoints = (String, Vec<(f64, f64)>);
+
 /// The slope of DS on log2 of the numeric axis for one group of the other axes.
 pub struct GroupSlope {
     pub name: String,
     /// Labels on the other axes.
     pub labels: Labels,
+    /// Runs (independent trainings) behind the slope.
     pub runs: usize,
-    /// `None` with fewer than 3 runs, a single axis value, or an axis value <= 0.
+    /// Whether runs gave several points (kept checkpoints): the slope is then the mean of
+    /// per-run slopes ([`regression::clustered_slope`]), not one OLS fit over all points.
+    pub clustered: bool,
+    /// `None` with too few runs, a single axis value, or an axis value <= 0.
     pub estimate: Option<SlopeEstimate>,
 }
 
@@ -140,27 +148,46 @@ pub struct Trends {
 
 pub fn trends(cells: &[Cell], x_axis: usize) -> Trends {
     let axis = cells[0].labels[x_axis].0.clone();
-    let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
+    // Per group of the other axes, the points of each run (one, or one per kept checkpoint).
+    let mut groups: Vec<(Labels, Vec<RunPoints>)> = Vec::new();
     for cell in cells {
         let mut others = cell.labels.clone();
         others.remove(x_axis);
-        let points = cell.runs.iter().map(|r| {
+        let runs = match groups.iter_mut().find(|(labels, _)| labels == &others) {
+            Some((_, runs)) => runs,
+            None => {
+                groups.push((others, Vec::new()));
+                &mut groups.last_mut().expect("just pushed").1
+            }
+        };
+        for r in &cell.runs {
             let x = r.meta.numeric.get(&axis).copied().unwrap_or(f64::NAN);
-            (x.log2(), r.eval.mean[0])
-        });
-        match groups.iter_mut().find(|(labels, _)| labels == &others) {
-            Some((_, p)) => p.extend(points),
-            None => groups.push((others, points.collect())),
+            let point = (x.log2(), r.eval.mean[0]);
+            match runs.iter_mut().find(|(name, _)| name == &r.meta.name) {
+                Some((_, points)) => points.push(point),
+                None => runs.push((r.meta.name.clone(), vec![point])),
+            }
         }
     }
     let slopes: Vec<GroupSlope> = groups
         .into_iter()
-        .map(|(labels, points)| {
-            let valid = points.iter().all(|p| p.0.is_finite());
+        .map(|(labels, runs)| {
+            let valid = runs.iter().flat_map(|r| &r.1).all(|p| p.0.is_finite());
+            let clustered = runs.iter().any(|r| r.1.len() > 1);
+            let estimate = if !valid {
+                None
+            } else if clustered {
+                let clusters: Vec<Vec<(f64, f64)>> = runs.iter().map(|r| r.1.clone()).collect();
+                regression::clustered_slope(&clusters)
+            } else {
+                let points: Vec<(f64, f64)> = runs.iter().map(|r| r.1[0]).collect();
+                regression::ols_slope(&points)
+            };
             GroupSlope {
                 name: group_name(&labels, usize::MAX),
-                runs: points.len(),
-                estimate: valid.then(|| regression::ols_slope(&points)).flatten(),
+                runs: runs.len(),
+                clustered,
+                estimate,
                 labels,
             }
         })

@@ -170,3 +170,46 @@ fn ds_plot_draws_every_seed_besides_the_means() {
     assert_eq!(svg.matches("<circle").count(), 19 + 7 + 2, "{svg}");
     assert!(svg.contains("95% t-interval") && svg.contains("reward=roach"));
 }
+
+/// Kept checkpoints: each run gives a point per checkpoint, so the slope is the mean of the
+/// runs' own slopes on runs − 1 df, not an OLS fit over all points as if independent.
+#[test]
+fn kept_checkpoints_of_a_run_are_one_unit() {
+    let mut finished = Vec::new();
+    for (seed, per_doubling) in [(1u64, 1.0), (2, 2.0), (3, 6.0)] {
+        for updates in [500.0, 1000.0, 2000.0, 4000.0] {
+            let ds = 60.0 + seed as f64 + per_doubling * (updates / 500.0f64).log2();
+            let mut run = fake_run("carl", 256.0, seed, ds);
+            run.meta
+                .labels
+                .push(("updates".into(), format!("{updates}")));
+            run.meta.numeric.insert("updates".into(), updates);
+            finished.push(run);
+        }
+    }
+    let study = Study {
+        command: "carrot study eval fake --kept".into(),
+        policies: "kept".into(),
+        routes: route_set(),
+        finished,
+        missing: vec![],
+        expert: fake_run("carl", 256.0, 0, 95.0).eval,
+    };
+    let cells = cells(&study.finished);
+    assert_eq!(cells.len(), 4);
+    let t = trends(&cells, 2);
+    assert_eq!(t.axis, "updates");
+    let s = &t.slopes[0];
+    assert!(s.clustered);
+    assert_eq!(s.runs, 3);
+    let e = s.estimate.unwrap();
+    assert!((e.slope - 3.0).abs() < 1e-9, "{e:?}");
+    assert_eq!((e.df, e.n), (2.0, 3));
+    let sd = ((4.0 + 1.0 + 9.0) / 2.0f64).sqrt();
+    assert!((e.se - sd / 3f64.sqrt()).abs() < 1e-9, "{e:?}");
+    let dir = tempfile::tempdir().unwrap();
+    write_tables(dir.path(), &study, &cells, Some(&t)).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
+    assert!(md.contains("runs are the units"), "{md}");
+    assert!(md.contains("| reward=carl, minibatch=256 | 3 |"), "{md}");
+}

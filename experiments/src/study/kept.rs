@@ -67,8 +67,8 @@ pub fn eval_kept(args: &StudyEvalArgs, dirs: &[PathBuf]) -> Result<()> {
         .unwrap_or_else(|| args.dir.join("study"))
         .join("kept");
     let policies = format!(
-        "deterministic policy of each kept checkpoint (axis `{AXIS}`: its iteration); the \
-         slopes pool every checkpoint of a seed as separate points"
+        "deterministic policy of each kept checkpoint (axis `{AXIS}`: its iteration); each \
+         slope is the mean of per-run slopes over the run's checkpoints, with runs as the units"
     );
     finish(args, &out, policies, routes, evaluated, missing, Some(AXIS))
 }

@@ -186,12 +186,23 @@ fn trends_markdown(t: &Trends) -> Result<String> {
     let axis = &t.axis;
     let mut md = String::new();
     writeln!(md, "\n## Driving score per doubling of {axis}\n")?;
-    writeln!(
-        md,
-        "Per group, the ordinary-least-squares slope of held-out DS on log2({axis}), one point \
-         per run (seed), with its standard error and 95% t-interval (n − 2 df). \"excludes 0\" \
-         says whether the interval lies entirely below or above 0.\n"
-    )?;
+    if t.slopes.iter().any(|s| s.clustered) {
+        writeln!(
+            md,
+            "Per group, the mean over runs (seeds) of each run's own least-squares slope of \
+             held-out DS on log2({axis}) across its checkpoints, with SE = sd / √runs and a 95% \
+             t-interval on runs − 1 df: the checkpoints of one run are not independent, so the \
+             runs are the units. \"excludes 0\" says whether the interval lies entirely below \
+             or above 0.\n"
+        )?;
+    } else {
+        writeln!(
+            md,
+            "Per group, the ordinary-least-squares slope of held-out DS on log2({axis}), one \
+             point per run (seed), with its standard error and 95% t-interval (n − 2 df). \
+             \"excludes 0\" says whether the interval lies entirely below or above 0.\n"
+        )?;
+    }
     writeln!(
         md,
         "| group | runs | slope (DS per doubling) | SE | df | 95% t-interval | excludes 0 |"
