@@ -6,7 +6,7 @@
 //! The registry is process-wide because configs are parsed deep inside the library (layered
 //! files, sweeps, checkpoints): register before parsing any config, first thing in `main`.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserializer, Serialize, Serializer};
 
 use crate::{Env, EnvConfig, EnvError, FactoryRegistry};
 
@@ -67,11 +67,9 @@ pub fn registered_env_ids() -> Vec<&'static str> {
 /// `deserialize_with` for an `EnvConfig` field: a registered id becomes
 /// [`EnvConfig::Custom`], anything else goes through the built-in registry (and its errors).
 pub fn deserialize_env_config<'de, D: Deserializer<'de>>(d: D) -> Result<EnvConfig, D::Error> {
-    let mut table = toml::Table::deserialize(d)?;
-    match ENVS.claim(&mut table) {
-        Some(id) => Ok(EnvConfig::Custom(CustomEnvConfig { id, params: table })),
-        None => EnvConfig::deserialize(toml::Value::Table(table)).map_err(serde::de::Error::custom),
-    }
+    ENVS.deserialize_choice(d, |id, params| {
+        EnvConfig::Custom(CustomEnvConfig { id, params })
+    })
 }
 
 /// `serialize_with` for an `EnvConfig` field: a custom env is written back as its own table.
@@ -86,6 +84,8 @@ pub fn serialize_env_config<S: Serializer>(config: &EnvConfig, s: S) -> Result<S
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
+
     use super::*;
     use crate::{CartPole, CartPoleConfig};
 
