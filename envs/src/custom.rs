@@ -8,6 +8,7 @@
 
 use serde::{Deserializer, Serialize, Serializer};
 
+use crate::factory_registry::{deserialize_tracked, with_nested_path};
 use crate::{Env, EnvConfig, EnvError, FactoryRegistry};
 
 /// Builds one env from the `[env]` table without its `id` (reject unknown keys in it).
@@ -67,8 +68,35 @@ pub fn registered_env_ids() -> Vec<&'static str> {
 /// `deserialize_with` for an `EnvConfig` field: a registered id becomes
 /// [`EnvConfig::Custom`], anything else goes through the built-in registry (and its errors).
 pub fn deserialize_env_config<'de, D: Deserializer<'de>>(d: D) -> Result<EnvConfig, D::Error> {
-    ENVS.deserialize_choice(d, |id, params| {
-        EnvConfig::Custom(CustomEnvConfig { id, params })
+    ENVS.deserialize_choice(
+        d,
+        |id, params| EnvConfig::Custom(CustomEnvConfig { id, params }),
+        builtin_env_config,
+    )
+}
+
+/// A built-in env's config deserialized as its own struct, not through the tagged enum
+/// (whose buffered content keeps no key path), so that an error names its key below `[env]`.
+fn builtin_env_config<E: serde::de::Error>(mut table: toml::Table) -> Result<EnvConfig, E> {
+    let id = match table.get("id") {
+        Some(toml::Value::String(id)) => id.clone(),
+        // A missing or mistyped id: the tagged enum's own error.
+        _ => return deserialize_tracked(toml::Value::Table(table)),
+    };
+    table.remove("id");
+    let params = toml::Value::Table(table);
+    Ok(match id.as_str() {
+        "cartpole" => EnvConfig::Cartpole(deserialize_tracked(params)?),
+        "pendulum" => EnvConfig::Pendulum(deserialize_tracked(params)?),
+        "acrobot" => EnvConfig::Acrobot(deserialize_tracked(params)?),
+        "mountain_car" => EnvConfig::MountainCar(deserialize_tracked(params)?),
+        "driving" => EnvConfig::Driving(deserialize_tracked(params)?),
+        "grid_world" => EnvConfig::GridWorld(deserialize_tracked(params)?),
+        other => {
+            let error =
+                <toml::de::Error as serde::de::Error>::unknown_variant(other, EnvConfig::IDS);
+            return Err(E::custom(with_nested_path("id", error.message())));
+        }
     })
 }
 
@@ -131,6 +159,18 @@ mod tests {
         let bad: Holder = toml::from_str("[env]\nid = \"my_cartpole\"\ncontinous = true").unwrap();
         let err = bad.env.build().err().unwrap().to_string();
         assert!(err.contains("continous"), "{err}");
+    }
+
+    #[test]
+    fn every_builtin_id_parses_to_its_own_config() {
+        for id in EnvConfig::IDS {
+            let holder: Holder = toml::from_str(&format!("[env]\nid = \"{id}\"")).unwrap();
+            assert_eq!(holder.env.id(), *id);
+            assert_eq!(
+                holder.env,
+                toml::from_str(&format!("id = \"{id}\"")).unwrap()
+            );
+        }
     }
 
     #[test]

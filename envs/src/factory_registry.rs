@@ -126,16 +126,16 @@ impl<F: Copy + 'static> FactoryRegistry<F> {
     }
 
     /// The body of a registry's `deserialize_with`: a table naming a registered id becomes
-    /// `custom(id, parameters)`; any other is the built-in `T`, deserialized with the key path
-    /// of an error kept (`id` for an unknown id).
+    /// `custom(id, parameters)`; any other is the built-in `builtin(table)`, which must keep
+    /// the key path of an error ([`deserialize_tracked`]); an unknown id is reported at `id`.
     pub fn deserialize_choice<'de, D, T>(
         &self,
         d: D,
         custom: impl FnOnce(&'static str, toml::Table) -> T,
+        builtin: impl FnOnce(toml::Table) -> Result<T, D::Error>,
     ) -> Result<T, D::Error>
     where
         D: Deserializer<'de>,
-        T: DeserializeOwned,
     {
         let mut table = toml::Table::deserialize(d)?;
         if let Some(id) = self.claim(&mut table) {
@@ -147,7 +147,7 @@ impl<F: Copy + 'static> FactoryRegistry<F> {
                 return Err(D::Error::custom(with_nested_path("id", error.message())));
             }
         }
-        deserialize_tracked(toml::Value::Table(table))
+        builtin(table)
     }
 
     /// The config table of a registered choice: its parameters with the `id` put back.

@@ -276,6 +276,31 @@ mod tests {
         terms: Vec<Term>,
     }
 
+    #[derive(Debug, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct EnvHolder {
+        #[serde(
+            deserialize_with = "carrot_envs::deserialize_env_config",
+            serialize_with = "carrot_envs::serialize_env_config"
+        )]
+        env: carrot_envs::EnvConfig,
+    }
+
+    #[test]
+    fn a_mistyped_key_of_a_builtin_env_is_named() {
+        let text = "[env]\nid = \"driving\"\ntraffic = \"many\"";
+        let err = deserialize_table::<EnvHolder>(parse_toml(text).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("config key `env.traffic`: invalid type"),
+            "{err}"
+        );
+        let text = "[env]\nid = \"cartpole\"\nmax_episode_steps = 500";
+        let holder: EnvHolder = deserialize_table(parse_toml(text).unwrap()).unwrap();
+        assert_eq!(holder.env.id(), "cartpole");
+    }
+
     fn terms_error(text: &str) -> String {
         deserialize_table::<Terms>(parse_toml(text).unwrap())
             .unwrap_err()

@@ -52,9 +52,13 @@ pub fn registered_reward_ids() -> Vec<&'static str> {
 pub fn deserialize_reward_config<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<RewardConfig, D::Error> {
-    REWARDS.deserialize_choice(d, |id, params| {
-        RewardConfig::Custom(CustomRewardConfig { id, params })
-    })
+    REWARDS.deserialize_choice(
+        d,
+        |id, params| RewardConfig::Custom(CustomRewardConfig { id, params }),
+        // The built-in rewards are partly struct variants: deserialized through the tagged
+        // enum, whose buffered content keeps no path below `reward` itself.
+        |table| carrot_envs::deserialize_tracked(toml::Value::Table(table)),
+    )
 }
 
 /// `serialize_with` for a `RewardConfig` field: a custom reward is written back as its table.
