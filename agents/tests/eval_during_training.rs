@@ -3,13 +3,14 @@
 //! bit-identical to a run without them (1 and 2 threads alike), a resumed run logs the same
 //! eval rows, and the best copy is the highest `eval/mean_return`. Tiny cartpole runs.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use carrot_agents::run::{best_checkpoint, evaluate_checkpoint, read_best, read_jsonl};
 use carrot_agents::run_dir::{best_checkpoint_dir, kept_checkpoint_dir};
-use carrot_agents::{
-    train_run, IterationMetrics, ProgressMode, RunOptions, TrainConfig, WALL_CLOCK_KEYS,
-};
+use carrot_agents::{train_run, IterationMetrics, TrainConfig};
+use common::{fresh_dir, metric_bits_where, options};
 
 const EVAL_KEYS: [&str; 3] = ["eval/mean_return", "eval/std_return", "eval/mean_length"];
 
@@ -29,19 +30,6 @@ fn tiny_config() -> TrainConfig {
     c
 }
 
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("carrot-evalevery-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn options(max_iterations: Option<usize>) -> RunOptions {
-    RunOptions {
-        progress: ProgressMode::Quiet,
-        max_iterations,
-    }
-}
-
 fn train(c: &TrainConfig, name: &str, threads: usize) -> (PathBuf, Vec<IterationMetrics>) {
     let dir = fresh_dir(name);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -56,16 +44,7 @@ fn train(c: &TrainConfig, name: &str, threads: usize) -> (PathBuf, Vec<Iteration
 /// Every value as bits, wall-clock keys left out; `eval` keeps only the `eval/*` columns,
 /// otherwise they are dropped.
 fn bits(rows: &[IterationMetrics], eval: bool) -> Vec<Vec<(String, u64)>> {
-    rows.iter()
-        .map(|m| {
-            m.entries
-                .iter()
-                .filter(|(k, _)| !WALL_CLOCK_KEYS.contains(&k.as_str()))
-                .filter(|(k, _)| k.starts_with("eval/") == eval)
-                .map(|(k, v)| (k.clone(), v.to_bits()))
-                .collect()
-        })
-        .collect()
+    metric_bits_where(rows, |k| k.starts_with("eval/") == eval)
 }
 
 fn value(row: &IterationMetrics, key: &str) -> f64 {

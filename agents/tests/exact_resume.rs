@@ -3,12 +3,13 @@
 //! was stopped and resumed or not (cartpole and a small driving world). A checkpoint written
 //! before env snapshots existed still resumes, with a seeded env reset and a note saying so.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use carrot_agents::run::{read_jsonl, METRICS_CSV};
-use carrot_agents::{
-    train_run, IterationMetrics, ProgressMode, RunOptions, TrainConfig, Trainer, WALL_CLOCK_KEYS,
-};
+use carrot_agents::{train_run, IterationMetrics, TrainConfig, Trainer, WALL_CLOCK_KEYS};
+use common::{fresh_dir, options};
 
 fn cartpole() -> TrainConfig {
     let mut c = TrainConfig {
@@ -55,19 +56,6 @@ fn driving() -> TrainConfig {
         "#,
     )
     .unwrap()
-}
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("carrot-exact-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn options(max_iterations: Option<usize>) -> RunOptions {
-    RunOptions {
-        progress: ProgressMode::Quiet,
-        max_iterations,
-    }
 }
 
 /// Each row as exact bits by key (metrics.jsonl reads back sorted, with `null` for NaN),

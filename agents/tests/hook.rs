@@ -1,14 +1,15 @@
 //! The iteration hook: without one PPO is unchanged, a hook's relabelled rewards really reach the
 //! learner, its outer state survives kill-and-resume, and the critic refit moves only the critic.
 
-use std::path::PathBuf;
+mod common;
 
 use carrot_agents::networks::ParamGroup;
 use carrot_agents::run::read_jsonl;
 use carrot_agents::{
     train_run_with, Collected, HookOutput, IterationHook, IterationMetrics, NoHook, ProgressMode,
-    RunOptions, TrainConfig, Trainer, WALL_CLOCK_KEYS,
+    RunOptions, TrainConfig, Trainer,
 };
+use common::{fresh_dir, metric_bits};
 
 fn tiny_config() -> TrainConfig {
     let mut c = TrainConfig {
@@ -24,18 +25,6 @@ fn tiny_config() -> TrainConfig {
     c
 }
 
-fn comparable(rows: &[IterationMetrics]) -> Vec<Vec<(String, u64)>> {
-    rows.iter()
-        .map(|m| {
-            m.entries
-                .iter()
-                .filter(|(k, _)| !WALL_CLOCK_KEYS.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.to_bits()))
-                .collect()
-        })
-        .collect()
-}
-
 fn train(c: &TrainConfig, hook: &mut dyn IterationHook) -> Vec<IterationMetrics> {
     let mut t = Trainer::new(c).unwrap();
     let mut rows = Vec::new();
@@ -43,12 +32,6 @@ fn train(c: &TrainConfig, hook: &mut dyn IterationHook) -> Vec<IterationMetrics>
         rows.push(t.iterate_with(hook).unwrap());
     }
     rows
-}
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("carrot-hook-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
 }
 
 #[test]
@@ -59,7 +42,7 @@ fn iterate_is_iterate_with_no_hook() {
     while !t.is_done() {
         plain.push(t.iterate().unwrap());
     }
-    assert_eq!(comparable(&plain), comparable(&train(&c, &mut NoHook)));
+    assert_eq!(metric_bits(&plain), metric_bits(&train(&c, &mut NoHook)));
 }
 
 /// Relabels every reward to zero and logs one key.
@@ -97,7 +80,7 @@ fn relabelled_rewards_reach_the_learner_and_returns_stay_env_side() {
     // With zero rewards the critic learns different targets right away.
     let vloss = |rows: &[IterationMetrics]| rows[0].get("losses/value_loss").unwrap();
     assert_ne!(vloss(&plain), vloss(&zeroed));
-    assert_ne!(comparable(&plain), comparable(&zeroed));
+    assert_ne!(metric_bits(&plain), metric_bits(&zeroed));
     let last = &zeroed[0].entries.last().unwrap();
     assert_eq!((last.0.as_str(), last.1), ("outer/zeroed", 1.0));
 }
@@ -174,7 +157,7 @@ fn outer_state_survives_kill_and_resume() {
     assert_eq!(resumed.resumed_from, Some(2));
     let (a, b) = (read_jsonl(&straight).unwrap(), read_jsonl(&killed).unwrap());
     assert_eq!(a.len(), 6);
-    assert_eq!(comparable(&a), comparable(&b));
+    assert_eq!(metric_bits(&a), metric_bits(&b));
     // The hook's state matters: a plain run gives other metrics.
     let plain = fresh_dir("plain");
     train_run_with(&c, &plain, &quiet, &mut NoHook).unwrap();

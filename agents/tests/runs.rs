@@ -1,13 +1,13 @@
 //! Run-level behaviour: determinism (same seed, thread counts), resume equivalence, and the
 //! one-line errors for bad input. Tiny cartpole runs, each well under a second in release.
 
-use std::path::PathBuf;
+mod common;
 
 use carrot_agents::run::read_jsonl;
 use carrot_agents::{
-    evaluate_run, train_run, IterationMetrics, ProgressMode, RunOptions, TrainConfig, Trainer,
-    WALL_CLOCK_KEYS,
+    evaluate_run, train_run, IterationMetrics, RunOptions, TrainConfig, Trainer, WALL_CLOCK_KEYS,
 };
+use common::{fresh_dir, options};
 
 fn tiny_config() -> TrainConfig {
     let mut c = TrainConfig {
@@ -23,19 +23,6 @@ fn tiny_config() -> TrainConfig {
     c.run.checkpoint_every = 2;
     c.run.eval_episodes = 3;
     c
-}
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("carrot-agents-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn quiet() -> RunOptions {
-    RunOptions {
-        progress: ProgressMode::Quiet,
-        max_iterations: None,
-    }
 }
 
 /// Metrics without wall-clock fields.
@@ -91,19 +78,19 @@ fn one_and_two_threads_give_identical_metrics() {
 fn a_resumed_run_replays_the_uninterrupted_one() {
     let c = tiny_config();
     let straight = fresh_dir("straight");
-    let full = train_run(&c, &straight, &quiet()).unwrap();
+    let full = train_run(&c, &straight, &options(None)).unwrap();
     assert!(full.finished && full.resumed_from.is_none());
 
     let killed = fresh_dir("killed");
     // Stop after 3 iterations: the checkpoint is from iteration 2 and row 3 must be dropped.
     let partial = RunOptions {
         max_iterations: Some(3),
-        ..quiet()
+        ..options(None)
     };
     let first = train_run(&c, &killed, &partial).unwrap();
     assert!(!first.finished && first.iterations == 3);
     assert_eq!(read_jsonl(&killed).unwrap().len(), 3);
-    let resumed = train_run(&c, &killed, &quiet()).unwrap();
+    let resumed = train_run(&c, &killed, &options(None)).unwrap();
     assert_eq!(resumed.resumed_from, Some(2));
     let (a, b) = (read_jsonl(&straight).unwrap(), read_jsonl(&killed).unwrap());
     assert_eq!(a.len(), 6);
@@ -125,13 +112,15 @@ fn bad_inputs_are_one_line_errors() {
         &dir,
         &RunOptions {
             max_iterations: Some(2),
-            ..quiet()
+            ..options(None)
         },
     )
     .unwrap();
     let mut wider = c.clone();
     wider.ppo.hidden_sizes = vec![32, 32];
-    let err = train_run(&wider, &dir, &quiet()).unwrap_err().to_string();
+    let err = train_run(&wider, &dir, &options(None))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("network shape") && !err.contains('\n'),
         "{err}"
@@ -139,7 +128,9 @@ fn bad_inputs_are_one_line_errors() {
     // Same shapes, other hyperparameters: named key.
     let mut other = c.clone();
     other.ppo.clip_coef = 0.3;
-    let err = train_run(&other, &dir, &quiet()).unwrap_err().to_string();
+    let err = train_run(&other, &dir, &options(None))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("ppo.clip_coef") && !err.contains('\n'),
         "{err}"
@@ -155,7 +146,7 @@ fn bad_inputs_are_one_line_errors() {
     // Mini-batch that does not divide the batch.
     let mut bad = c.clone();
     bad.ppo.minibatch_size = Some(100);
-    let err = train_run(&bad, &fresh_dir("mb"), &quiet())
+    let err = train_run(&bad, &fresh_dir("mb"), &options(None))
         .unwrap_err()
         .to_string();
     assert!(
@@ -175,7 +166,7 @@ fn non_finite_losses_stop_training_and_keep_the_last_checkpoint() {
     c.ppo.learning_rate = 1e30;
     c.ppo.max_grad_norm = 1e30;
     let dir = fresh_dir("nan-first");
-    let err = train_run(&c, &dir, &quiet()).unwrap_err().to_string();
+    let err = train_run(&c, &dir, &options(None)).unwrap_err().to_string();
     assert!(
         err.contains("iteration 1") && err.contains("not finite"),
         "{err}"
@@ -193,7 +184,7 @@ fn non_finite_losses_stop_training_and_keep_the_last_checkpoint() {
         &dir,
         &RunOptions {
             max_iterations: Some(2),
-            ..quiet()
+            ..options(None)
         },
     )
     .unwrap();
@@ -210,7 +201,7 @@ fn non_finite_losses_stop_training_and_keep_the_last_checkpoint() {
     tensors.insert("value.bias".into(), bias);
     candle_core::safetensors::save(&tensors, &weights).unwrap();
     let before = std::fs::read(ckpt.join("state.json")).unwrap();
-    let err = train_run(&c, &dir, &quiet()).unwrap_err().to_string();
+    let err = train_run(&c, &dir, &options(None)).unwrap_err().to_string();
     assert!(
         err.contains("iteration 3: ") && err.contains("not finite"),
         "{err}"
@@ -235,7 +226,7 @@ fn every_variant_trains_and_logs_the_documented_keys() {
     c.ppo.total_timesteps = 4 * 128 * 4;
     c.run.checkpoint_every = 2;
     let dir = fresh_dir("variants");
-    let summary = train_run(&c, &dir, &quiet()).unwrap();
+    let summary = train_run(&c, &dir, &options(None)).unwrap();
     assert!(summary.finished && summary.eval.as_ref().unwrap().episodes == 3);
     let rows = read_jsonl(&dir).unwrap();
     let keys = [

@@ -4,48 +4,18 @@
 //! existed. `CARROT_WRITE_FIXTURES=1` rewrites them (only for a deliberate numerics change,
 //! said so in the commit).
 
+mod common;
+
 use std::path::PathBuf;
 
-use carrot_agents::{PreferenceConfig, PreferenceMethod, TrainConfig, Trainer, WALL_CLOCK_KEYS};
-use carrot_bilevel::parl::config::{ModelConfig, Selection};
+use carrot_agents::{PreferenceMethod, TrainConfig, Trainer, WALL_CLOCK_KEYS};
 use carrot_bilevel::parl::ParlHook;
-use carrot_envs::EnvConfig;
+use common::parl;
 
-/// Pendulum, 6 iterations of 4 x 32 steps, a session of 12 queries every 2 iterations.
+/// Pendulum, 6 iterations of 4 x 32 steps, a session of 12 queries every 2 iterations, with
+/// A-PARL's correction settings (unused by PEBBLE).
 fn config(method: PreferenceMethod) -> TrainConfig {
-    let mut c = TrainConfig {
-        seed: 7,
-        env: toml::from_str::<EnvConfig>("id = \"pendulum\"").unwrap(),
-        ..Default::default()
-    };
-    c.ppo.num_envs = 4;
-    c.ppo.num_steps = 32;
-    c.ppo.total_timesteps = 4 * 32 * 6;
-    c.ppo.hidden_sizes = vec![16, 16];
-    c.run.eval_episodes = 0;
-    c.preference = Some(PreferenceConfig {
-        method,
-        inputs: ["theta", "theta_dot", "torque"].map(String::from).to_vec(),
-        segment_length: 8,
-        queries_per_session: 12,
-        session_every: 2,
-        max_queries: 30,
-        selection: Selection::Disagreement,
-        candidates_factor: 4,
-        heldout_fraction: 0.25,
-        model: ModelConfig {
-            members: 3,
-            hidden: vec![16],
-            lr: 3e-3,
-            steps: 20,
-            batch: 8,
-        },
-        correction_step: 10.0,
-        correction_terms: 2,
-        correction_alpha: 1e-2,
-        ..PreferenceConfig::default()
-    });
-    c
+    parl::with_correction(parl::pendulum(method, 7, 6))
 }
 
 /// Every metric except wall-clock ones, as `row key bits` lines (exact f64 bits in hex).

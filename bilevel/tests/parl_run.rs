@@ -4,59 +4,24 @@
 //! uninterrupted run (queries included), the oracle is a plain run, bad configs are one-line
 //! errors naming the key or signal, and r_ν learns the true reward from the teacher's labels.
 
+mod common;
 #[path = "run_common/mod.rs"]
 mod run_common;
 
 use carrot_agents::run::read_jsonl;
 use carrot_agents::{
-    CorrectionScale, IterationMetrics, OuterConfig, PreferenceConfig, PreferenceMethod, RunOptions,
-    TrainConfig, Trainer,
+    CorrectionScale, IterationMetrics, OuterConfig, PreferenceMethod, RunOptions, TrainConfig,
+    Trainer,
 };
-use carrot_bilevel::parl::config::{ModelConfig, Selection};
 use carrot_bilevel::parl::ParlHook;
 use carrot_bilevel::{check, train_run};
-use carrot_envs::EnvConfig;
+use common::parl::{self, one_line_error};
 use run_common::{comparable, fresh_dir, quiet};
 
-const QUERIES: usize = 12;
-
-fn preference(method: PreferenceMethod) -> PreferenceConfig {
-    PreferenceConfig {
-        method,
-        inputs: ["theta", "theta_dot", "torque"].map(String::from).to_vec(),
-        segment_length: 8,
-        queries_per_session: QUERIES,
-        session_every: 2,
-        max_queries: 30,
-        selection: Selection::Disagreement,
-        candidates_factor: 4,
-        heldout_fraction: 0.25,
-        model: ModelConfig {
-            members: 3,
-            hidden: vec![16],
-            lr: 3e-3,
-            steps: 20,
-            batch: 8,
-        },
-        ..PreferenceConfig::default()
-    }
-}
-
-/// Pendulum (true reward `env_default`, i.e. the `reward` signal), 6 iterations of 4 x 32
-/// steps, a checkpoint every 2 iterations, a feedback session every 2.
+/// Pendulum, 6 iterations, a checkpoint every 2 iterations, a feedback session every 2.
 fn config(method: PreferenceMethod) -> TrainConfig {
-    let mut c = TrainConfig {
-        seed: 7,
-        env: toml::from_str::<EnvConfig>("id = \"pendulum\"").unwrap(),
-        ..Default::default()
-    };
-    c.ppo.num_envs = 4;
-    c.ppo.num_steps = 32;
-    c.ppo.total_timesteps = 4 * 32 * 6;
-    c.ppo.hidden_sizes = vec![16, 16];
+    let mut c = parl::pendulum(method, 7, 6);
     c.run.checkpoint_every = 2;
-    c.run.eval_episodes = 0;
-    c.preference = Some(preference(method));
     c
 }
 
@@ -154,15 +119,6 @@ fn oracle_is_bit_identical_to_a_plain_run() {
     assert_eq!(comparable(&a_rows), comparable(&b_rows));
     let _ = std::fs::remove_dir_all(&a);
     let _ = std::fs::remove_dir_all(&b);
-}
-
-fn one_line_error(c: &TrainConfig) -> String {
-    let err = match check(c) {
-        Ok(()) => panic!("the config must be refused"),
-        Err(e) => e.to_string(),
-    };
-    assert!(!err.contains('\n'), "{err}");
-    err
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! kill-and-resume across the phase boundary replays the straight run, bad values are one-line
 //! errors; and on acrobot the phase raises the policy's reach toward the goal height.
 
+mod common;
 #[path = "run_common/mod.rs"]
 mod run_common;
 
@@ -12,11 +13,12 @@ use carrot_agents::run::read_jsonl;
 use carrot_agents::{
     IterationMetrics, PreferenceConfig, PreferenceMethod, RunOptions, TrainConfig, Trainer,
 };
-use carrot_bilevel::parl::config::{ModelConfig, Selection};
+use carrot_bilevel::parl::config::ModelConfig;
 use carrot_bilevel::parl::unsupervised::{entropy_rewards, knn_distances, StateEntropy};
 use carrot_bilevel::parl::ParlHook;
 use carrot_bilevel::{check, train_run};
 use carrot_envs::EnvConfig;
+use common::parl::{self, one_line_error};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use run_common::{comparable, fresh_dir, quiet};
@@ -128,41 +130,11 @@ const PHASE: usize = 3;
 /// Pendulum, 7 iterations of 4 x 32 steps, a checkpoint every 2; 3 iterations of the phase,
 /// then a session of 12 queries every 2 iterations (at 3 and 5).
 fn config(method: PreferenceMethod) -> TrainConfig {
-    let mut c = TrainConfig {
-        seed: 5,
-        env: toml::from_str::<EnvConfig>("id = \"pendulum\"").unwrap(),
-        ..Default::default()
-    };
-    c.ppo.num_envs = 4;
-    c.ppo.num_steps = 32;
-    c.ppo.total_timesteps = 4 * 32 * 7;
-    c.ppo.hidden_sizes = vec![16, 16];
+    let mut c = parl::with_correction(parl::pendulum(method, 5, 7));
     c.run.checkpoint_every = 2;
-    c.run.eval_episodes = 0;
-    c.preference = Some(PreferenceConfig {
-        method,
-        inputs: ["theta", "theta_dot", "torque"].map(String::from).to_vec(),
-        segment_length: 8,
-        queries_per_session: 12,
-        session_every: 2,
-        max_queries: 30,
-        selection: Selection::Disagreement,
-        candidates_factor: 4,
-        heldout_fraction: 0.25,
-        model: ModelConfig {
-            members: 3,
-            hidden: vec![16],
-            lr: 3e-3,
-            steps: 20,
-            batch: 8,
-        },
-        correction_step: 10.0,
-        correction_terms: 2,
-        correction_alpha: 1e-2,
-        unsupervised_iterations: PHASE,
-        unsupervised_k: 5,
-        ..PreferenceConfig::default()
-    });
+    let p = c.preference.as_mut().unwrap();
+    p.unsupervised_iterations = PHASE;
+    p.unsupervised_k = 5;
     c
 }
 
@@ -241,15 +213,6 @@ fn kill_and_resume_across_the_phase_boundary_replays_the_straight_run() {
         let _ = std::fs::remove_dir_all(&straight);
         let _ = std::fs::remove_dir_all(&killed);
     }
-}
-
-fn one_line_error(c: &TrainConfig) -> String {
-    let err = match check(c) {
-        Ok(()) => panic!("the config must be refused"),
-        Err(e) => e.to_string(),
-    };
-    assert!(!err.contains('\n'), "{err}");
-    err
 }
 
 #[test]

@@ -6,8 +6,9 @@
 //! The registry is process-wide because configs are parsed deep inside the library (layered
 //! files, sweeps, checkpoints): register before parsing any config, first thing in `main`.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserializer, Serialize, Serializer};
 
+use crate::factory_registry::{deserialize_tracked, with_nested_path};
 use crate::{Env, EnvConfig, EnvError, FactoryRegistry};
 
 /// Builds one env from the `[env]` table without its `id` (reject unknown keys in it).
@@ -67,11 +68,36 @@ pub fn registered_env_ids() -> Vec<&'static str> {
 /// `deserialize_with` for an `EnvConfig` field: a registered id becomes
 /// [`EnvConfig::Custom`], anything else goes through the built-in registry (and its errors).
 pub fn deserialize_env_config<'de, D: Deserializer<'de>>(d: D) -> Result<EnvConfig, D::Error> {
-    let mut table = toml::Table::deserialize(d)?;
-    match ENVS.claim(&mut table) {
-        Some(id) => Ok(EnvConfig::Custom(CustomEnvConfig { id, params: table })),
-        None => EnvConfig::deserialize(toml::Value::Table(table)).map_err(serde::de::Error::custom),
-    }
+    ENVS.deserialize_choice(
+        d,
+        |id, params| EnvConfig::Custom(CustomEnvConfig { id, params }),
+        builtin_env_config,
+    )
+}
+
+/// A built-in env's config deserialized as its own struct, not through the tagged enum
+/// (whose buffered content keeps no key path), so that an error names its key below `[env]`.
+fn builtin_env_config<E: serde::de::Error>(mut table: toml::Table) -> Result<EnvConfig, E> {
+    let id = match table.get("id") {
+        Some(toml::Value::String(id)) => id.clone(),
+        // A missing or mistyped id: the tagged enum's own error.
+        _ => return deserialize_tracked(toml::Value::Table(table)),
+    };
+    table.remove("id");
+    let params = toml::Value::Table(table);
+    Ok(match id.as_str() {
+        "cartpole" => EnvConfig::Cartpole(deserialize_tracked(params)?),
+        "pendulum" => EnvConfig::Pendulum(deserialize_tracked(params)?),
+        "acrobot" => EnvConfig::Acrobot(deserialize_tracked(params)?),
+        "mountain_car" => EnvConfig::MountainCar(deserialize_tracked(params)?),
+        "driving" => EnvConfig::Driving(deserialize_tracked(params)?),
+        "grid_world" => EnvConfig::GridWorld(deserialize_tracked(params)?),
+        other => {
+            let error =
+                <toml::de::Error as serde::de::Error>::unknown_variant(other, EnvConfig::IDS);
+            return Err(E::custom(with_nested_path("id", error.message())));
+        }
+    })
 }
 
 /// `serialize_with` for an `EnvConfig` field: a custom env is written back as its own table.
@@ -86,6 +112,8 @@ pub fn serialize_env_config<S: Serializer>(config: &EnvConfig, s: S) -> Result<S
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
+
     use super::*;
     use crate::{CartPole, CartPoleConfig};
 
@@ -131,6 +159,18 @@ mod tests {
         let bad: Holder = toml::from_str("[env]\nid = \"my_cartpole\"\ncontinous = true").unwrap();
         let err = bad.env.build().err().unwrap().to_string();
         assert!(err.contains("continous"), "{err}");
+    }
+
+    #[test]
+    fn every_builtin_id_parses_to_its_own_config() {
+        for id in EnvConfig::IDS {
+            let holder: Holder = toml::from_str(&format!("[env]\nid = \"{id}\"")).unwrap();
+            assert_eq!(holder.env.id(), *id);
+            assert_eq!(
+                holder.env,
+                toml::from_str(&format!("id = \"{id}\"")).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -41,7 +41,9 @@ pub use custom::{
 pub use driving::{DrivingConfig, DrivingEnv};
 pub use env::{checked_step, Env, StepOutcome};
 pub use error::EnvError;
-pub use factory_registry::FactoryRegistry;
+pub use factory_registry::{
+    deserialize_tracked, join_key_paths, split_nested_path, with_nested_path, FactoryRegistry,
+};
 pub use registry::EnvConfig;
 pub use reward_hook::{NoReward, StepReward};
 pub use seeding::{env_rng, env_seed, splitmix64, EnvRng};

@@ -67,26 +67,13 @@ impl Layers {
 /// Deserializes a table into `T` with one-line errors that name the key path.
 pub fn deserialize_table<T: DeserializeOwned>(table: Table) -> Result<T> {
     serde_path_to_error::deserialize(Value::Table(table)).map_err(|err| {
-        let mut path = err.path().to_string();
-        let mut message = one_line(&err.into_inner().to_string());
-        // toml repeats the key path as a suffix: "... in `ppo`".
-        if let Some(start) = message.rfind(" in `").filter(|_| message.ends_with('`')) {
-            message.truncate(start);
-        }
-        // A table deserialized in a second pass (the env and reward registries, which look for
-        // custom ids first) leaves its own key as one more suffix: "... in `id`". Add it to the
-        // path, below the table the path stops at.
-        if let Some(start) = message.rfind(" in `").filter(|_| message.ends_with('`')) {
-            let key = message[start + 5..message.len() - 1].to_string();
-            message.truncate(start);
-            if !key.is_empty() && !path.split('.').any(|part| part == key) {
-                path = if path == "." || path.is_empty() {
-                    key
-                } else {
-                    format!("{path}.{key}")
-                };
-            }
-        }
+        let path = err.path().to_string();
+        let error: toml::de::Error = err.into_inner();
+        // A registry (env, reward) deserializes a built-in choice in a second pass and reports
+        // the key path below its own table with the message.
+        let (nested, message) = carrot_envs::split_nested_path(error.message());
+        let mut path = carrot_envs::join_key_paths(&path, nested.unwrap_or(""));
+        let message = one_line(message);
         // Inside tagged enums (env, reward) the path stops at the enum: add the unknown key.
         if let Some(field) = message
             .strip_prefix("unknown field `")
@@ -269,6 +256,77 @@ mod tests {
         layers.apply_set("inner.rate=fast").unwrap();
         let err = layers.resolve::<Top>().unwrap_err().to_string();
         assert!(err.contains("`inner.rate`"), "{err}");
+    }
+
+    /// A registry choice below a list: the reward registry's second pass reports the path
+    /// below its own table, which joins the path tracked down to it.
+    #[derive(Debug, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Term {
+        #[serde(
+            deserialize_with = "carrot_rewards::deserialize_reward_config",
+            serialize_with = "carrot_rewards::serialize_reward_config"
+        )]
+        reward: carrot_rewards::RewardConfig,
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Terms {
+        terms: Vec<Term>,
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct EnvHolder {
+        #[serde(
+            deserialize_with = "carrot_envs::deserialize_env_config",
+            serialize_with = "carrot_envs::serialize_env_config"
+        )]
+        env: carrot_envs::EnvConfig,
+    }
+
+    #[test]
+    fn a_mistyped_key_of_a_builtin_env_is_named() {
+        let text = "[env]\nid = \"driving\"\ntraffic = \"many\"";
+        let err = deserialize_table::<EnvHolder>(parse_toml(text).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("config key `env.traffic`: invalid type"),
+            "{err}"
+        );
+        let text = "[env]\nid = \"cartpole\"\nmax_episode_steps = 500";
+        let holder: EnvHolder = deserialize_table(parse_toml(text).unwrap()).unwrap();
+        assert_eq!(holder.env.id(), "cartpole");
+    }
+
+    fn terms_error(text: &str) -> String {
+        deserialize_table::<Terms>(parse_toml(text).unwrap())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn errors_inside_a_registry_choice_name_the_full_path() {
+        let ok = "terms = [{ reward = { id = \"env_default\" } }, { reward = { id = \"carl\" } }]";
+        assert!(deserialize_table::<Terms>(parse_toml(ok).unwrap()).is_ok());
+        let err = terms_error(
+            "terms = [{ reward = { id = \"carl\" } }, { reward = { id = \"carll\" } }]",
+        );
+        assert!(
+            err.starts_with("config key `terms[1].reward.id`: unknown variant `carll`"),
+            "{err}"
+        );
+        let err = terms_error("terms = [{ reward = { id = \"carl\", wieght = 1.0 } }]");
+        assert!(
+            err.starts_with("config key `terms[0].reward.wieght`: unknown field"),
+            "{err}"
+        );
+        assert!(!err.contains('\u{1}') && !err.contains('\u{2}'), "{err:?}");
+        // The id's own type error stays at the id.
+        let err = terms_error("terms = [{ reward = { id = 3 } }]");
+        assert!(err.starts_with("config key `terms[0].reward"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use anyhow::{anyhow, Result};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
@@ -129,11 +130,15 @@ fn bounds(series: &[Series], reference: Option<f64>) -> ((f64, f64), (f64, f64))
     (pad(xs, 0.03), pad(ys, 0.08))
 }
 
+/// The chart's drawing context: f64 data coordinates on both axes.
+type Plot<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     chart: &Chart,
     series: &[Series],
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     let ((x0, x1), (y0, y1)) = bounds(series, chart.reference.map(|r| r.0));
     let mut ctx = ChartBuilder::on(&root)
@@ -142,6 +147,35 @@ fn draw<DB: DrawingBackend>(
         .x_label_area_size(48)
         .y_label_area_size(72)
         .build_cartesian_2d(x0..x1, y0..y1)?;
+    draw_mesh(&mut ctx, chart)?;
+    if let Some((y, label)) = chart.reference {
+        draw_reference(&mut ctx, (x0, x1), y, label)?;
+    }
+    for (i, s) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        match s.style {
+            Style::Line => draw_line(&mut ctx, s, color)?,
+            Style::Points { of } => {
+                let dodge = marker_dodge(series, of, x1 - x0) + 0.005 * (x1 - x0);
+                draw_points(&mut ctx, s, COLORS[of % COLORS.len()], dodge)?;
+            }
+            Style::Markers => {
+                let dodge = marker_dodge(series, i, x1 - x0);
+                draw_markers(&mut ctx, s, color, dodge)?;
+            }
+        }
+    }
+    ctx.configure_series_labels()
+        .position(emptiest_corner(series, (x0, x1), (y0, y1)))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(("sans-serif", 15))
+        .draw()?;
+    root.present()
+}
+
+/// Axes, tick labels and axis descriptions.
+fn draw_mesh<DB: DrawingBackend>(ctx: &mut Plot<'_, DB>, chart: &Chart) -> DrawResult<DB> {
     let default_format = |x: &f64| format_number(*x);
     let custom_format;
     let x_format: &dyn Fn(&f64) -> String = match chart.x_format {
@@ -160,84 +194,89 @@ fn draw<DB: DrawingBackend>(
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 17))
         .light_line_style(WHITE.mix(0.0))
-        .draw()?;
+        .draw()
+}
 
-    if let Some((y, label)) = chart.reference {
-        let dashes = (0..80).map(|i| {
-            let a = x0 + (x1 - x0) * i as f64 / 80.0;
-            let b = x0 + (x1 - x0) * (i as f64 + 0.5) / 80.0;
-            PathElement::new(vec![(a, y), (b, y)], BLACK.stroke_width(2))
-        });
-        ctx.draw_series(dashes)?
-            .label(label)
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
-    }
+/// A dashed horizontal line at `y` across `xs`, with a legend entry.
+fn draw_reference<DB: DrawingBackend>(
+    ctx: &mut Plot<'_, DB>,
+    (x0, x1): (f64, f64),
+    y: f64,
+    label: &str,
+) -> DrawResult<DB> {
+    let dashes = (0..80).map(|i| {
+        let a = x0 + (x1 - x0) * i as f64 / 80.0;
+        let b = x0 + (x1 - x0) * (i as f64 + 0.5) / 80.0;
+        PathElement::new(vec![(a, y), (b, y)], BLACK.stroke_width(2))
+    });
+    ctx.draw_series(dashes)?
+        .label(label)
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
+    Ok(())
+}
 
-    for (i, s) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        match s.style {
-            Style::Line => {
-                if !s.band.is_empty() {
-                    let mut outline: Vec<(f64, f64)> =
-                        s.band.iter().map(|&(x, _, hi)| (x, hi)).collect();
-                    outline.extend(s.band.iter().rev().map(|&(x, lo, _)| (x, lo)));
-                    ctx.draw_series(std::iter::once(Polygon::new(outline, color.mix(0.2))))?;
-                }
-                ctx.draw_series(LineSeries::new(
-                    s.points.iter().copied(),
-                    color.stroke_width(2),
-                ))?
-                .label(&s.label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
-            }
-            Style::Points { of } => {
-                let color = COLORS[of % COLORS.len()];
-                let dodge = marker_dodge(series, of, x1 - x0) + 0.005 * (x1 - x0);
-                ctx.draw_series(
-                    s.points
-                        .iter()
-                        .map(|&(x, y)| Circle::new((x + dodge, y), 3, color.stroke_width(1))),
-                )?;
-            }
-            Style::Markers => {
-                let dodge = marker_dodge(series, i, x1 - x0);
-                let s = &Series {
-                    label: s.label.clone(),
-                    points: s.points.iter().map(|&(x, y)| (x + dodge, y)).collect(),
-                    band: s
-                        .band
-                        .iter()
-                        .map(|&(x, lo, hi)| (x + dodge, lo, hi))
-                        .collect(),
-                    style: s.style,
-                };
-                let bars = s.band.iter().map(|&(x, lo, hi)| {
-                    PathElement::new(vec![(x, lo), (x, hi)], color.stroke_width(2))
-                });
-                ctx.draw_series(bars)?;
-                ctx.draw_series(LineSeries::new(
-                    s.points.iter().copied(),
-                    color.stroke_width(2),
-                ))?;
-                ctx.draw_series(
-                    s.points
-                        .iter()
-                        .map(|&(x, y)| Circle::new((x, y), 5, color.filled())),
-                )?
-                .label(&s.label)
-                .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
-            }
-        }
+/// [`Style::Line`]: the shaded band, then the line.
+fn draw_line<DB: DrawingBackend>(
+    ctx: &mut Plot<'_, DB>,
+    s: &Series,
+    color: RGBColor,
+) -> DrawResult<DB> {
+    if !s.band.is_empty() {
+        let mut outline: Vec<(f64, f64)> = s.band.iter().map(|&(x, _, hi)| (x, hi)).collect();
+        outline.extend(s.band.iter().rev().map(|&(x, lo, _)| (x, lo)));
+        ctx.draw_series(std::iter::once(Polygon::new(outline, color.mix(0.2))))?;
     }
-    ctx.configure_series_labels()
-        .position(emptiest_corner(series, (x0, x1), (y0, y1)))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font(("sans-serif", 15))
-        .draw()?;
-    root.present()
+    ctx.draw_series(LineSeries::new(
+        s.points.iter().copied(),
+        color.stroke_width(2),
+    ))?
+    .label(&s.label)
+    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
+    Ok(())
+}
+
+/// [`Style::Points`]: hollow dots shifted right by `dodge`, without a legend entry.
+fn draw_points<DB: DrawingBackend>(
+    ctx: &mut Plot<'_, DB>,
+    s: &Series,
+    color: RGBColor,
+    dodge: f64,
+) -> DrawResult<DB> {
+    ctx.draw_series(
+        s.points
+            .iter()
+            .map(|&(x, y)| Circle::new((x + dodge, y), 3, color.stroke_width(1))),
+    )?;
+    Ok(())
+}
+
+/// [`Style::Markers`]: error bars, a joining line and filled markers, all shifted by `dodge`.
+fn draw_markers<DB: DrawingBackend>(
+    ctx: &mut Plot<'_, DB>,
+    s: &Series,
+    color: RGBColor,
+    dodge: f64,
+) -> DrawResult<DB> {
+    let points: Vec<(f64, f64)> = s.points.iter().map(|&(x, y)| (x + dodge, y)).collect();
+    let bars = s.band.iter().map(|&(x, lo, hi)| {
+        PathElement::new(
+            vec![(x + dodge, lo), (x + dodge, hi)],
+            color.stroke_width(2),
+        )
+    });
+    ctx.draw_series(bars)?;
+    ctx.draw_series(LineSeries::new(
+        points.iter().copied(),
+        color.stroke_width(2),
+    ))?;
+    ctx.draw_series(
+        points
+            .iter()
+            .map(|&(x, y)| Circle::new((x, y), 5, color.filled())),
+    )?
+    .label(&s.label)
+    .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
+    Ok(())
 }
 
 /// The x offset of the `Markers` series at `index`: series sharing x positions are spread apart

@@ -9,15 +9,8 @@ mod common;
 use std::path::Path;
 
 use carrot_agents::run::{best_checkpoint, read_best, read_jsonl};
-use carrot_agents::{IterationMetrics, ProgressMode, RunOptions, TrainConfig, WALL_CLOCK_KEYS};
-use common::{carrot, column, config, run_ok};
-
-fn options() -> RunOptions {
-    RunOptions {
-        progress: ProgressMode::Quiet,
-        max_iterations: None,
-    }
-}
+use carrot_agents::{IterationMetrics, TrainConfig};
+use common::{carrot, column, config, metric_bits_where, options, run_ok};
 
 fn value(row: &IterationMetrics, key: &str) -> f64 {
     row.get(key).unwrap_or_else(|| panic!("no column {key}"))
@@ -33,15 +26,7 @@ fn logged_at(rows: &[IterationMetrics], key: &str) -> Vec<usize> {
 
 /// Every value but the `eval/*` and wall-clock ones, as bits.
 fn training_bits(rows: &[IterationMetrics]) -> Vec<Vec<(String, u64)>> {
-    rows.iter()
-        .map(|m| {
-            m.entries
-                .iter()
-                .filter(|(k, _)| !WALL_CLOCK_KEYS.contains(&k.as_str()) && !k.starts_with("eval/"))
-                .map(|(k, v)| (k.clone(), v.to_bits()))
-                .collect()
-        })
-        .collect()
+    metric_bits_where(rows, |k| !k.starts_with("eval/"))
 }
 
 fn eval_json(run_dir: &Path) -> serde_json::Value {
@@ -181,8 +166,8 @@ fn a_bilevel_run_logs_the_task_return_as_eval_without_changing_training() {
     with_eval.run.eval_every = 2;
     with_eval.run.keep_best = true;
     let (a, b) = (dir.path().join("plain"), dir.path().join("eval"));
-    carrot_bilevel::train_run(&plain, &a, &options()).unwrap();
-    carrot_bilevel::train_run(&with_eval, &b, &options()).unwrap();
+    carrot_bilevel::train_run(&plain, &a, &options(None)).unwrap();
+    carrot_bilevel::train_run(&with_eval, &b, &options(None)).unwrap();
     let (reference, rows) = (read_jsonl(&a).unwrap(), read_jsonl(&b).unwrap());
     assert!(
         reference[0]
@@ -207,17 +192,10 @@ fn a_bilevel_run_logs_the_task_return_as_eval_without_changing_training() {
     assert_eq!(state["iteration"], read_best(&best).unwrap().iteration);
 }
 
-/// The study's driving base config, shrunk to 4 iterations of 2 envs x 32 steps.
+/// The study's driving base config, shrunk to 4 iterations, evaluated every 2.
 fn tiny_driving() -> TrainConfig {
-    let text = std::fs::read_to_string(config("study/driving_base.toml")).unwrap();
-    let mut c: TrainConfig = toml::from_str(&text).unwrap();
-    c.ppo.num_envs = 2;
-    c.ppo.num_steps = 32;
-    c.ppo.minibatch_size = Some(32);
-    c.ppo.total_timesteps = 2 * 32 * 4;
-    c.run.checkpoint_every = 2;
+    let mut c = common::tiny_driving(4);
     c.run.eval_episodes = 2;
-    c.run.eval_max_steps = 5_000;
     c.run.eval_every = 2;
     c
 }
@@ -226,7 +204,7 @@ fn tiny_driving() -> TrainConfig {
 fn driving_runs_log_driving_score_route_completion_and_infraction_score() {
     let dir = tempfile::tempdir().unwrap();
     let c = tiny_driving();
-    carrot_agents::train_run(&c, dir.path(), &options()).unwrap();
+    carrot_agents::train_run(&c, dir.path(), &options(None)).unwrap();
     let rows = read_jsonl(dir.path()).unwrap();
     for key in [
         "eval/mean_return",

@@ -9,16 +9,12 @@ use std::path::{Path, PathBuf};
 
 use carrot_agents::run::read_jsonl;
 use carrot_agents::run_dir::{checkpoint_dir, kept_checkpoint_dir, kept_iterations};
-use carrot_agents::{
-    load_checkpoint_policy, train_run, IterationMetrics, ProgressMode, RunOptions, TrainConfig,
-    WALL_CLOCK_KEYS,
-};
-use common::{carrot, config, run, run_ok};
+use carrot_agents::{load_checkpoint_policy, train_run, IterationMetrics, TrainConfig};
+use common::{carrot, config, metric_bits_where, options, run, run_ok};
 
-/// The study's driving base config, shrunk to 8 iterations of 2 envs x 32 steps.
+/// The study's driving base config, shrunk to 8 iterations, on a pool of 2 maps.
 fn tiny_driving() -> TrainConfig {
-    let text = std::fs::read_to_string(config("study/driving_base.toml")).unwrap();
-    let mut c: TrainConfig = toml::from_str(&text).unwrap();
+    let mut c = common::tiny_driving(8);
     c.env = carrot_envs::EnvConfig::Driving(match c.env {
         carrot_envs::EnvConfig::Driving(mut d) => {
             d.map_pool = 2;
@@ -26,34 +22,13 @@ fn tiny_driving() -> TrainConfig {
         }
         other => panic!("not a driving config: {other:?}"),
     });
-    c.ppo.num_envs = 2;
-    c.ppo.num_steps = 32;
-    c.ppo.minibatch_size = Some(32);
-    c.ppo.total_timesteps = 2 * 32 * 8;
-    c.run.checkpoint_every = 2;
     c.run.eval_episodes = 1;
-    c.run.eval_max_steps = 5_000;
     c
-}
-
-fn options(max_iterations: Option<usize>) -> RunOptions {
-    RunOptions {
-        progress: ProgressMode::Quiet,
-        max_iterations,
-    }
 }
 
 /// Every metric of every row as bits, wall-clock keys left out.
 fn comparable(rows: &[IterationMetrics]) -> Vec<Vec<(String, u64)>> {
-    rows.iter()
-        .map(|m| {
-            m.entries
-                .iter()
-                .filter(|(k, _)| !WALL_CLOCK_KEYS.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.to_bits()))
-                .collect()
-        })
-        .collect()
+    metric_bits_where(rows, |_| true)
 }
 
 fn read(path: &Path) -> String {

@@ -4,7 +4,7 @@
 //! Register before parsing any config, first thing in `main`.
 
 use carrot_envs::{FactoryRegistry, SignalSpec};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserializer, Serialize, Serializer};
 
 use crate::{Reward, RewardConfig, RewardError};
 
@@ -52,16 +52,13 @@ pub fn registered_reward_ids() -> Vec<&'static str> {
 pub fn deserialize_reward_config<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<RewardConfig, D::Error> {
-    let mut table = toml::Table::deserialize(d)?;
-    match REWARDS.claim(&mut table) {
-        Some(id) => Ok(RewardConfig::Custom(CustomRewardConfig {
-            id,
-            params: table,
-        })),
-        None => {
-            RewardConfig::deserialize(toml::Value::Table(table)).map_err(serde::de::Error::custom)
-        }
-    }
+    REWARDS.deserialize_choice(
+        d,
+        |id, params| RewardConfig::Custom(CustomRewardConfig { id, params }),
+        // The built-in rewards are partly struct variants: deserialized through the tagged
+        // enum, whose buffered content keeps no path below `reward` itself.
+        |table| carrot_envs::deserialize_tracked(toml::Value::Table(table)),
+    )
 }
 
 /// `serialize_with` for a `RewardConfig` field: a custom reward is written back as its table.
@@ -79,6 +76,8 @@ pub fn serialize_reward_config<S: Serializer>(
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
+
     use super::*;
     use crate::SignalReward;
 

@@ -8,7 +8,7 @@ use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::world::{control_snapshot, massive_body, wrap_angle, PhysicsWorld};
+use super::world::{check_limits, control_snapshot, massive_body, wrap_angle, PhysicsWorld};
 use crate::{env_rng, Env, EnvError, EnvRng, SignalSpec, Space, StepOutcome};
 
 const GRAVITY: f32 = 9.8;
@@ -62,74 +62,10 @@ pub struct Acrobot {
 
 impl Acrobot {
     pub fn new(config: AcrobotConfig) -> Result<Self, EnvError> {
-        let invalid = |message: &str| EnvError::InvalidConfig {
-            env: "acrobot".into(),
-            message: message.into(),
-        };
-        if config.max_episode_steps == 0 {
-            return Err(invalid("max_episode_steps must be at least 1"));
-        }
-        if !(1..=64).contains(&config.solver_substeps) {
-            return Err(invalid("solver_substeps must be in 1..=64"));
-        }
-        let mut world = PhysicsWorld::new(GRAVITY, DT, config.solver_substeps).joints_only();
-        let anchor = world.bodies.insert(RigidBodyBuilder::fixed());
-        // Link frames: origin at the center of mass, the link pointing along -y at angle 0.
-        let link1 = world.bodies.insert(massive_body(LINK_MASS, LINK_INERTIA));
-        let link2 = world.bodies.insert(massive_body(LINK_MASS, LINK_INERTIA));
-        let shoulder = RevoluteJointBuilder::new()
-            .local_anchor1(Vector::ZERO)
-            .local_anchor2(Vector::new(0.0, LINK_COM))
-            .contacts_enabled(false);
-        let elbow = RevoluteJointBuilder::new()
-            .local_anchor1(Vector::new(0.0, LINK_COM - LINK_LENGTH))
-            .local_anchor2(Vector::new(0.0, LINK_COM))
-            .contacts_enabled(false);
-        world.impulse_joints.insert(anchor, link1, shoulder, true);
-        world.impulse_joints.insert(link1, link2, elbow, true);
-
-        let observation_space = Space::boxed(&[
-            ("cos_theta1", -1.0, 1.0),
-            ("sin_theta1", -1.0, 1.0),
-            ("cos_theta2", -1.0, 1.0),
-            ("sin_theta2", -1.0, 1.0),
-            ("theta1_dot", -MAX_VEL_1, MAX_VEL_1),
-            ("theta2_dot", -MAX_VEL_2, MAX_VEL_2),
-        ]);
-        let action_space = Space::discrete(&["torque_minus_1", "torque_0", "torque_plus_1"]);
-        let signal_spec = SignalSpec::new(
-            "acrobot",
-            &[
-                (
-                    "reward",
-                    "1",
-                    "Gymnasium's reward: -1 per step, 0 on the step that reaches the goal",
-                ),
-                (
-                    "tip_height",
-                    "m",
-                    "height of the second link's tip above the anchor (goal: > 1)",
-                ),
-                (
-                    "theta1",
-                    "rad",
-                    "first link's angle from hanging down, in [-pi, pi)",
-                ),
-                (
-                    "theta2",
-                    "rad",
-                    "second link's angle relative to the first, in [-pi, pi)",
-                ),
-                ("theta1_dot", "rad/s", "first joint's angular velocity"),
-                ("theta2_dot", "rad/s", "second joint's angular velocity"),
-                (
-                    "torque",
-                    "N m",
-                    "torque applied at the second joint during the step",
-                ),
-            ],
-        )
-        .with_default_reward("reward");
+        check_limits("acrobot", config.max_episode_steps, config.solver_substeps)?;
+        let (world, link1, link2) = build_world(&config);
+        let (observation_space, action_space) = spaces();
+        let signal_spec = signal_spec();
         Ok(Acrobot {
             config,
             world,
@@ -222,6 +158,77 @@ fn write_obs(state: &[f32; 4], obs: &mut [f32]) {
 
 fn tip_height(theta1: f32, theta2: f32) -> f32 {
     -LINK_LENGTH * (theta1.cos() + (theta1 + theta2).cos())
+}
+
+/// The rapier world of the task and its bodies.
+fn build_world(config: &AcrobotConfig) -> (PhysicsWorld, RigidBodyHandle, RigidBodyHandle) {
+    let mut world = PhysicsWorld::new(GRAVITY, DT, config.solver_substeps).joints_only();
+    let anchor = world.bodies.insert(RigidBodyBuilder::fixed());
+    // Link frames: origin at the center of mass, the link pointing along -y at angle 0.
+    let link1 = world.bodies.insert(massive_body(LINK_MASS, LINK_INERTIA));
+    let link2 = world.bodies.insert(massive_body(LINK_MASS, LINK_INERTIA));
+    let shoulder = RevoluteJointBuilder::new()
+        .local_anchor1(Vector::ZERO)
+        .local_anchor2(Vector::new(0.0, LINK_COM))
+        .contacts_enabled(false);
+    let elbow = RevoluteJointBuilder::new()
+        .local_anchor1(Vector::new(0.0, LINK_COM - LINK_LENGTH))
+        .local_anchor2(Vector::new(0.0, LINK_COM))
+        .contacts_enabled(false);
+    world.impulse_joints.insert(anchor, link1, shoulder, true);
+    world.impulse_joints.insert(link1, link2, elbow, true);
+    (world, link1, link2)
+}
+
+/// The observation and action spaces.
+fn spaces() -> (Space, Space) {
+    let observation_space = Space::boxed(&[
+        ("cos_theta1", -1.0, 1.0),
+        ("sin_theta1", -1.0, 1.0),
+        ("cos_theta2", -1.0, 1.0),
+        ("sin_theta2", -1.0, 1.0),
+        ("theta1_dot", -MAX_VEL_1, MAX_VEL_1),
+        ("theta2_dot", -MAX_VEL_2, MAX_VEL_2),
+    ]);
+    let action_space = Space::discrete(&["torque_minus_1", "torque_0", "torque_plus_1"]);
+    (observation_space, action_space)
+}
+
+/// The signals the task emits, its classic reward the default.
+fn signal_spec() -> SignalSpec {
+    SignalSpec::new(
+        "acrobot",
+        &[
+            (
+                "reward",
+                "1",
+                "Gymnasium's reward: -1 per step, 0 on the step that reaches the goal",
+            ),
+            (
+                "tip_height",
+                "m",
+                "height of the second link's tip above the anchor (goal: > 1)",
+            ),
+            (
+                "theta1",
+                "rad",
+                "first link's angle from hanging down, in [-pi, pi)",
+            ),
+            (
+                "theta2",
+                "rad",
+                "second link's angle relative to the first, in [-pi, pi)",
+            ),
+            ("theta1_dot", "rad/s", "first joint's angular velocity"),
+            ("theta2_dot", "rad/s", "second joint's angular velocity"),
+            (
+                "torque",
+                "N m",
+                "torque applied at the second joint during the step",
+            ),
+        ],
+    )
+    .with_default_reward("reward")
 }
 
 impl Env for Acrobot {

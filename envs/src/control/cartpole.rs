@@ -8,7 +8,7 @@ use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::world::{control_snapshot, massive_body, PhysicsWorld};
+use super::world::{check_limits, control_snapshot, massive_body, PhysicsWorld};
 use crate::{env_rng, Env, EnvError, EnvRng, SignalSpec, Space, StepOutcome};
 
 const GRAVITY: f32 = 9.8;
@@ -62,83 +62,10 @@ pub struct CartPole {
 
 impl CartPole {
     pub fn new(config: CartPoleConfig) -> Result<Self, EnvError> {
-        let invalid = |message: &str| EnvError::InvalidConfig {
-            env: "cartpole".into(),
-            message: message.into(),
-        };
-        if config.max_episode_steps == 0 {
-            return Err(invalid("max_episode_steps must be at least 1"));
-        }
-        if !(1..=64).contains(&config.solver_substeps) {
-            return Err(invalid("solver_substeps must be in 1..=64"));
-        }
-        let mut world = PhysicsWorld::new(GRAVITY, DT, config.solver_substeps).joints_only();
-        let cart = world.bodies.insert(
-            // The cart's inertia is irrelevant: its rotation is locked.
-            massive_body(CART_MASS, 1.0)
-                .enabled_translations(true, false)
-                .lock_rotations(),
-        );
-        let pole_inertia = POLE_MASS * (2.0 * POLE_HALF_LENGTH).powi(2) / 12.0;
-        let pole = world.bodies.insert(
-            massive_body(POLE_MASS, pole_inertia).translation(Vector::new(0.0, POLE_HALF_LENGTH)),
-        );
-        let hinge = RevoluteJointBuilder::new()
-            .local_anchor1(Vector::ZERO)
-            .local_anchor2(Vector::new(0.0, -POLE_HALF_LENGTH))
-            .contacts_enabled(false);
-        world.impulse_joints.insert(cart, pole, hinge, true);
-
-        let inf = f32::INFINITY;
-        let observation_space = Space::boxed(&[
-            ("cart_position", -2.0 * X_LIMIT, 2.0 * X_LIMIT),
-            ("cart_velocity", -inf, inf),
-            ("pole_angle", -2.0 * THETA_LIMIT, 2.0 * THETA_LIMIT),
-            ("pole_angular_velocity", -inf, inf),
-        ]);
-        let action_space = if config.continuous {
-            Space::boxed(&[("push", -1.0, 1.0)])
-        } else {
-            Space::discrete(&["push_left", "push_right"])
-        };
-        let signal_spec = SignalSpec::new(
-            "cartpole",
-            &[
-                ("alive", "1", "1 for every step taken (Gymnasium's reward)"),
-                (
-                    "x",
-                    "m",
-                    "cart position after the step, 0 at the track center",
-                ),
-                ("x_dot", "m/s", "cart velocity after the step"),
-                (
-                    "theta",
-                    "rad",
-                    "pole angle from vertical after the step, + towards +x",
-                ),
-                ("theta_dot", "rad/s", "pole angular velocity after the step"),
-                (
-                    "force",
-                    "N",
-                    "horizontal force applied to the cart during the step",
-                ),
-                // The state the action was chosen in, so a reward can judge the action against
-                // it (BARFI's PD auxiliary). Appended last so earlier indices never move.
-                ("x_before", "m", "cart position before the step"),
-                ("x_dot_before", "m/s", "cart velocity before the step"),
-                (
-                    "theta_before",
-                    "rad",
-                    "pole angle from vertical before the step, + towards +x",
-                ),
-                (
-                    "theta_dot_before",
-                    "rad/s",
-                    "pole angular velocity before the step",
-                ),
-            ],
-        )
-        .with_default_reward("alive");
+        check_limits("cartpole", config.max_episode_steps, config.solver_substeps)?;
+        let (world, cart, pole) = build_world(&config);
+        let (observation_space, action_space) = spaces(config.continuous);
+        let signal_spec = signal_spec();
         Ok(CartPole {
             config,
             world,
@@ -205,6 +132,86 @@ impl CartPole {
             -pole.angvel(),
         ]
     }
+}
+
+/// The rapier world of the task and its bodies.
+fn build_world(config: &CartPoleConfig) -> (PhysicsWorld, RigidBodyHandle, RigidBodyHandle) {
+    let mut world = PhysicsWorld::new(GRAVITY, DT, config.solver_substeps).joints_only();
+    let cart = world.bodies.insert(
+        // The cart's inertia is irrelevant: its rotation is locked.
+        massive_body(CART_MASS, 1.0)
+            .enabled_translations(true, false)
+            .lock_rotations(),
+    );
+    let pole_inertia = POLE_MASS * (2.0 * POLE_HALF_LENGTH).powi(2) / 12.0;
+    let pole = world.bodies.insert(
+        massive_body(POLE_MASS, pole_inertia).translation(Vector::new(0.0, POLE_HALF_LENGTH)),
+    );
+    let hinge = RevoluteJointBuilder::new()
+        .local_anchor1(Vector::ZERO)
+        .local_anchor2(Vector::new(0.0, -POLE_HALF_LENGTH))
+        .contacts_enabled(false);
+    world.impulse_joints.insert(cart, pole, hinge, true);
+    (world, cart, pole)
+}
+
+/// The observation and action spaces.
+fn spaces(continuous: bool) -> (Space, Space) {
+    let inf = f32::INFINITY;
+    let observation_space = Space::boxed(&[
+        ("cart_position", -2.0 * X_LIMIT, 2.0 * X_LIMIT),
+        ("cart_velocity", -inf, inf),
+        ("pole_angle", -2.0 * THETA_LIMIT, 2.0 * THETA_LIMIT),
+        ("pole_angular_velocity", -inf, inf),
+    ]);
+    let action_space = if continuous {
+        Space::boxed(&[("push", -1.0, 1.0)])
+    } else {
+        Space::discrete(&["push_left", "push_right"])
+    };
+    (observation_space, action_space)
+}
+
+/// The signals the task emits, its classic reward the default.
+fn signal_spec() -> SignalSpec {
+    SignalSpec::new(
+        "cartpole",
+        &[
+            ("alive", "1", "1 for every step taken (Gymnasium's reward)"),
+            (
+                "x",
+                "m",
+                "cart position after the step, 0 at the track center",
+            ),
+            ("x_dot", "m/s", "cart velocity after the step"),
+            (
+                "theta",
+                "rad",
+                "pole angle from vertical after the step, + towards +x",
+            ),
+            ("theta_dot", "rad/s", "pole angular velocity after the step"),
+            (
+                "force",
+                "N",
+                "horizontal force applied to the cart during the step",
+            ),
+            // The state the action was chosen in, so a reward can judge the action against
+            // it (BARFI's PD auxiliary). Appended last so earlier indices never move.
+            ("x_before", "m", "cart position before the step"),
+            ("x_dot_before", "m/s", "cart velocity before the step"),
+            (
+                "theta_before",
+                "rad",
+                "pole angle from vertical before the step, + towards +x",
+            ),
+            (
+                "theta_dot_before",
+                "rad/s",
+                "pole angular velocity before the step",
+            ),
+        ],
+    )
+    .with_default_reward("alive")
 }
 
 impl Env for CartPole {

@@ -16,7 +16,7 @@ use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::world::{control_snapshot, PhysicsWorld};
+use super::world::{check_limits, control_snapshot, PhysicsWorld};
 use crate::{env_rng, Env, EnvError, EnvRng, SignalSpec, Space, StepOutcome};
 
 const GRAVITY: f32 = 9.8;
@@ -116,89 +116,10 @@ pub struct MountainCar {
 
 impl MountainCar {
     pub fn new(config: MountainCarConfig) -> Result<Self, EnvError> {
-        let invalid = |message: &str| EnvError::InvalidConfig {
-            env: "mountain_car".into(),
-            message: message.into(),
-        };
-        if config.episode_limit() == 0 {
-            return Err(invalid("max_episode_steps must be at least 1"));
-        }
-        if !(1..=64).contains(&config.substeps()) {
-            return Err(invalid("solver_substeps must be in 1..=64"));
-        }
-        let mut world = PhysicsWorld::new(GRAVITY, DT, config.substeps());
-        // Recycled contacts may be a few cm stale, which on a curved track pumps energy in.
-        world.params.contact_recycling = false;
-        let track = world.bodies.insert(RigidBodyBuilder::fixed());
-        let ground = ColliderBuilder::new(track_shape())
-            .friction(0.0)
-            .restitution(0.0);
-        world
-            .colliders
-            .insert_with_parent(ground, track, &mut world.bodies);
-        let wall_half_width = 0.1;
-        let wall = ColliderBuilder::cuboid(wall_half_width, 2.0)
-            .translation(Vector::new(
-                MIN_POSITION - CAR_RADIUS - wall_half_width,
-                0.0,
-            ))
-            .friction(0.0)
-            .restitution(0.0);
-        world
-            .colliders
-            .insert_with_parent(wall, track, &mut world.bodies);
-        let car = world.bodies.insert(
-            RigidBodyBuilder::dynamic()
-                .lock_rotations()
-                .can_sleep(false),
-        );
-        let body = ColliderBuilder::ball(CAR_RADIUS)
-            .mass(CAR_MASS)
-            .friction(0.0)
-            .restitution(0.0);
-        world
-            .colliders
-            .insert_with_parent(body, car, &mut world.bodies);
-
-        let observation_space = Space::boxed(&[
-            ("position", MIN_POSITION, MAX_POSITION),
-            ("velocity", -MAX_SPEED, MAX_SPEED),
-        ]);
-        let action_space = if config.continuous {
-            Space::boxed(&[("throttle", -1.0, 1.0)])
-        } else {
-            Space::discrete(&["push_left", "no_push", "push_right"])
-        };
-        let reward_meaning = if config.continuous {
-            "Gymnasium's reward: 100 on reaching the goal, minus 0.1 throttle^2 every step"
-        } else {
-            "Gymnasium's reward: -1 per step"
-        };
-        let signal_spec = SignalSpec::new(
-            "mountain_car",
-            &[
-                ("reward", "1", reward_meaning),
-                ("position", "m", "car x after the step (goal at 0.5)"),
-                ("velocity", "m/s", "car x-velocity after the step"),
-                (
-                    "height",
-                    "m",
-                    "car height on the track, 0.1 sin(3 position)",
-                ),
-                (
-                    "goal_reached",
-                    "1",
-                    "1 on the step that reaches the goal, else 0",
-                ),
-                (
-                    "effort",
-                    "1",
-                    "squared throttle in [-1, 1] (a push counts 1)",
-                ),
-                ("force", "N", "engine force along the track during the step"),
-            ],
-        )
-        .with_default_reward("reward");
+        check_limits("mountain_car", config.episode_limit(), config.substeps())?;
+        let (world, car) = build_world(&config);
+        let (observation_space, action_space) = spaces(config.continuous);
+        let signal_spec = signal_spec(config.continuous);
         Ok(MountainCar {
             config,
             world,
@@ -242,6 +163,92 @@ impl MountainCar {
         }
         obs.copy_from_slice(&[position, velocity]);
     }
+}
+
+/// The rapier world of the task and its bodies.
+fn build_world(config: &MountainCarConfig) -> (PhysicsWorld, RigidBodyHandle) {
+    let mut world = PhysicsWorld::new(GRAVITY, DT, config.substeps());
+    // Recycled contacts may be a few cm stale, which on a curved track pumps energy in.
+    world.params.contact_recycling = false;
+    let track = world.bodies.insert(RigidBodyBuilder::fixed());
+    let ground = ColliderBuilder::new(track_shape())
+        .friction(0.0)
+        .restitution(0.0);
+    world
+        .colliders
+        .insert_with_parent(ground, track, &mut world.bodies);
+    let wall_half_width = 0.1;
+    let wall = ColliderBuilder::cuboid(wall_half_width, 2.0)
+        .translation(Vector::new(
+            MIN_POSITION - CAR_RADIUS - wall_half_width,
+            0.0,
+        ))
+        .friction(0.0)
+        .restitution(0.0);
+    world
+        .colliders
+        .insert_with_parent(wall, track, &mut world.bodies);
+    let car = world.bodies.insert(
+        RigidBodyBuilder::dynamic()
+            .lock_rotations()
+            .can_sleep(false),
+    );
+    let body = ColliderBuilder::ball(CAR_RADIUS)
+        .mass(CAR_MASS)
+        .friction(0.0)
+        .restitution(0.0);
+    world
+        .colliders
+        .insert_with_parent(body, car, &mut world.bodies);
+    (world, car)
+}
+
+/// The observation and action spaces.
+fn spaces(continuous: bool) -> (Space, Space) {
+    let observation_space = Space::boxed(&[
+        ("position", MIN_POSITION, MAX_POSITION),
+        ("velocity", -MAX_SPEED, MAX_SPEED),
+    ]);
+    let action_space = if continuous {
+        Space::boxed(&[("throttle", -1.0, 1.0)])
+    } else {
+        Space::discrete(&["push_left", "no_push", "push_right"])
+    };
+    (observation_space, action_space)
+}
+
+/// The signals the task emits, its classic reward the default.
+fn signal_spec(continuous: bool) -> SignalSpec {
+    let reward_meaning = if continuous {
+        "Gymnasium's reward: 100 on reaching the goal, minus 0.1 throttle^2 every step"
+    } else {
+        "Gymnasium's reward: -1 per step"
+    };
+    SignalSpec::new(
+        "mountain_car",
+        &[
+            ("reward", "1", reward_meaning),
+            ("position", "m", "car x after the step (goal at 0.5)"),
+            ("velocity", "m/s", "car x-velocity after the step"),
+            (
+                "height",
+                "m",
+                "car height on the track, 0.1 sin(3 position)",
+            ),
+            (
+                "goal_reached",
+                "1",
+                "1 on the step that reaches the goal, else 0",
+            ),
+            (
+                "effort",
+                "1",
+                "squared throttle in [-1, 1] (a push counts 1)",
+            ),
+            ("force", "N", "engine force along the track during the step"),
+        ],
+    )
+    .with_default_reward("reward")
 }
 
 impl Env for MountainCar {

@@ -7,7 +7,7 @@ use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::world::{control_snapshot, massive_body, wrap_angle, PhysicsWorld};
+use super::world::{check_limits, control_snapshot, massive_body, wrap_angle, PhysicsWorld};
 use crate::{env_rng, Env, EnvError, EnvRng, SignalSpec, Space, StepOutcome};
 
 const GRAVITY: f32 = 10.0;
@@ -53,58 +53,10 @@ pub struct Pendulum {
 
 impl Pendulum {
     pub fn new(config: PendulumConfig) -> Result<Self, EnvError> {
-        let invalid = |message: &str| EnvError::InvalidConfig {
-            env: "pendulum".into(),
-            message: message.into(),
-        };
-        if config.max_episode_steps == 0 {
-            return Err(invalid("max_episode_steps must be at least 1"));
-        }
-        if !(1..=64).contains(&config.solver_substeps) {
-            return Err(invalid("solver_substeps must be in 1..=64"));
-        }
-        let mut world = PhysicsWorld::new(GRAVITY, DT, config.solver_substeps).joints_only();
-        let anchor = world.bodies.insert(RigidBodyBuilder::fixed());
-        let rod = world.bodies.insert(
-            massive_body(MASS, MASS * LENGTH * LENGTH / 12.0)
-                .translation(Vector::new(0.0, LENGTH / 2.0)),
-        );
-        let hinge = RevoluteJointBuilder::new()
-            .local_anchor1(Vector::ZERO)
-            .local_anchor2(Vector::new(0.0, -LENGTH / 2.0))
-            .contacts_enabled(false);
-        world.impulse_joints.insert(anchor, rod, hinge, true);
-
-        let observation_space = Space::boxed(&[
-            ("cos_theta", -1.0, 1.0),
-            ("sin_theta", -1.0, 1.0),
-            ("theta_dot", -MAX_SPEED, MAX_SPEED),
-        ]);
-        let action_space = Space::boxed(&[("torque", -MAX_TORQUE, MAX_TORQUE)]);
-        let signal_spec = SignalSpec::new(
-            "pendulum",
-            &[
-                (
-                    "reward",
-                    "1",
-                    "Gymnasium's reward -(theta^2 + 0.1 theta_dot^2 + 0.001 torque^2), on the \
-                     state before the step",
-                ),
-                ("cost", "1", "minus the reward (Gymnasium's cost)"),
-                (
-                    "theta",
-                    "rad",
-                    "angle from upright after the step, in [-pi, pi)",
-                ),
-                ("theta_dot", "rad/s", "angular velocity after the step"),
-                (
-                    "torque",
-                    "N m",
-                    "torque applied at the pivot during the step",
-                ),
-            ],
-        )
-        .with_default_reward("reward");
+        check_limits("pendulum", config.max_episode_steps, config.solver_substeps)?;
+        let (world, rod) = build_world(&config);
+        let (observation_space, action_space) = spaces();
+        let signal_spec = signal_spec();
         Ok(Pendulum {
             config,
             world,
@@ -157,6 +109,61 @@ impl Pendulum {
 fn write_obs(theta: f32, theta_dot: f32, obs: &mut [f32]) {
     let (sin, cos) = theta.sin_cos();
     obs.copy_from_slice(&[cos, sin, theta_dot]);
+}
+
+/// The rapier world of the task and its bodies.
+fn build_world(config: &PendulumConfig) -> (PhysicsWorld, RigidBodyHandle) {
+    let mut world = PhysicsWorld::new(GRAVITY, DT, config.solver_substeps).joints_only();
+    let anchor = world.bodies.insert(RigidBodyBuilder::fixed());
+    let rod = world.bodies.insert(
+        massive_body(MASS, MASS * LENGTH * LENGTH / 12.0)
+            .translation(Vector::new(0.0, LENGTH / 2.0)),
+    );
+    let hinge = RevoluteJointBuilder::new()
+        .local_anchor1(Vector::ZERO)
+        .local_anchor2(Vector::new(0.0, -LENGTH / 2.0))
+        .contacts_enabled(false);
+    world.impulse_joints.insert(anchor, rod, hinge, true);
+    (world, rod)
+}
+
+/// The observation and action spaces.
+fn spaces() -> (Space, Space) {
+    let observation_space = Space::boxed(&[
+        ("cos_theta", -1.0, 1.0),
+        ("sin_theta", -1.0, 1.0),
+        ("theta_dot", -MAX_SPEED, MAX_SPEED),
+    ]);
+    let action_space = Space::boxed(&[("torque", -MAX_TORQUE, MAX_TORQUE)]);
+    (observation_space, action_space)
+}
+
+/// The signals the task emits, its classic reward the default.
+fn signal_spec() -> SignalSpec {
+    SignalSpec::new(
+        "pendulum",
+        &[
+            (
+                "reward",
+                "1",
+                "Gymnasium's reward -(theta^2 + 0.1 theta_dot^2 + 0.001 torque^2), on the \
+                 state before the step",
+            ),
+            ("cost", "1", "minus the reward (Gymnasium's cost)"),
+            (
+                "theta",
+                "rad",
+                "angle from upright after the step, in [-pi, pi)",
+            ),
+            ("theta_dot", "rad/s", "angular velocity after the step"),
+            (
+                "torque",
+                "N m",
+                "torque applied at the pivot during the step",
+            ),
+        ],
+    )
+    .with_default_reward("reward")
 }
 
 impl Env for Pendulum {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use crate::physics_world::PhysicsWorld;
 use crate::physics_world::{PhysicsState, PhysicsStateRef};
-use crate::EnvRng;
+use crate::{EnvError, EnvRng};
 
 /// What every control task snapshots: its rapier world, RNG, step count and last finite state.
 #[derive(Serialize)]
@@ -59,6 +59,26 @@ macro_rules! control_snapshot {
     };
 }
 pub(crate) use control_snapshot;
+
+/// Checks the two settings every control task has: a time limit of at least one step and
+/// 1..=64 solver substeps.
+pub(crate) fn check_limits(
+    env: &str,
+    max_episode_steps: u32,
+    solver_substeps: usize,
+) -> Result<(), EnvError> {
+    let invalid = |message: &str| EnvError::InvalidConfig {
+        env: env.into(),
+        message: message.into(),
+    };
+    if max_episode_steps == 0 {
+        return Err(invalid("max_episode_steps must be at least 1"));
+    }
+    if !(1..=64).contains(&solver_substeps) {
+        return Err(invalid("solver_substeps must be in 1..=64"));
+    }
+    Ok(())
+}
 
 /// Dynamic body whose mass and inertia are given directly (no collider needed to carry them).
 /// Sleeping is off: an env body at rest must keep reacting to the next action.

@@ -50,6 +50,16 @@ struct Cell {
     env_rate: Rate,
 }
 
+/// The row format shared by the header and every measured cell.
+macro_rules! table_row {
+    ($($arg:expr),* $(,)?) => {
+        println!(
+            "{:<14} {:>5} {:>7} {:>12} {:>12} {:>10} {:>12} {:>12} {:>10}",
+            $($arg),*
+        )
+    };
+}
+
 pub fn run(args: &BenchEnvsArgs) -> anyhow::Result<()> {
     if !(args.seconds > 0.0 && args.seconds.is_finite()) {
         bail!("--seconds must be positive, got {}", args.seconds);
@@ -57,30 +67,29 @@ pub fn run(args: &BenchEnvsArgs) -> anyhow::Result<()> {
     if args.num_envs.contains(&0) || args.threads.contains(&0) {
         bail!("--num-envs and --threads must be at least 1");
     }
+    let targets = targets(args)?;
+    let duration = Duration::from_secs_f64(args.seconds);
+    print_header(args.seconds);
+    let mut cells: Vec<Cell> = Vec::new();
+    for (id, config) in &targets {
+        for &n in &args.num_envs {
+            for &threads in &args.threads {
+                let cell = measure_cell(id, config, n, threads, args.seed, duration, &cells)?;
+                cells.push(cell);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The labelled env configs to measure: each control task asked for, and the driving world
+/// once per traffic count.
+fn targets(args: &BenchEnvsArgs) -> anyhow::Result<Vec<(String, EnvConfig)>> {
     let ids: Vec<String> = if args.envs.is_empty() {
         CONTROL_IDS.iter().map(|s| s.to_string()).collect()
     } else {
         args.envs.clone()
     };
-    let duration = Duration::from_secs_f64(args.seconds);
-    println!(
-        "env steps/s through VecEnv vs the bare rapier world step (floor), {:.1} s per measurement",
-        args.seconds
-    );
-    println!("(per cpu-s: env steps per CPU-second of this process, robust to other load)");
-    println!(
-        "{:<14} {:>5} {:>7} {:>12} {:>12} {:>10} {:>12} {:>12} {:>10}",
-        "env",
-        "N",
-        "threads",
-        "env steps/s",
-        "floor/s",
-        "env/floor",
-        "vs 1 thread",
-        "env/cpu-s",
-        "floor/cpu-s"
-    );
-    let mut cells: Vec<Cell> = Vec::new();
     let mut targets: Vec<(String, EnvConfig)> = Vec::new();
     for id in &ids {
         if id == "driving" {
@@ -94,58 +103,81 @@ pub fn run(args: &BenchEnvsArgs) -> anyhow::Result<()> {
             bail!("`bench envs` measures {CONTROL_IDS:?} and \"driving\", not '{id}'");
         }
     }
-    for (id, config) in &targets {
-        let has_floor = !matches!(config, EnvConfig::Driving(_));
-        for &n in &args.num_envs {
-            for &threads in &args.threads {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .context("building the rayon pool")?;
-                let env_rate = pool.install(|| measure_vec_env(config, n, args.seed, duration))?;
-                let floor_rate = if has_floor {
-                    pool.install(|| measure_floor(config, n, args.seed, duration))?
-                } else {
-                    Rate::UNKNOWN
-                };
-                let cell = Cell {
-                    env: id.clone(),
-                    num_envs: n,
-                    threads,
-                    env_rate,
-                };
-                let one_thread = cells
-                    .iter()
-                    .find(|c| c.env == cell.env && c.num_envs == n && c.threads == 1)
-                    .filter(|_| threads > 1)
-                    .map(|c| format!("{:.2}x", env_rate.wall / c.env_rate.wall))
-                    .unwrap_or_default();
-                let per_cpu = |r: Rate| r.cpu.map(thousands).unwrap_or_else(|| "-".into());
-                let (floor, ratio) = if floor_rate.wall.is_nan() {
-                    ("-".to_string(), "-".to_string())
-                } else {
-                    (
-                        thousands(floor_rate.wall),
-                        format!("{:.2}", env_rate.wall / floor_rate.wall),
-                    )
-                };
-                println!(
-                    "{:<14} {:>5} {:>7} {:>12} {:>12} {:>10} {:>12} {:>12} {:>10}",
-                    cell.env,
-                    n,
-                    threads,
-                    thousands(env_rate.wall),
-                    floor,
-                    ratio,
-                    one_thread,
-                    per_cpu(env_rate),
-                    per_cpu(floor_rate)
-                );
-                cells.push(cell);
-            }
-        }
-    }
-    Ok(())
+    Ok(targets)
+}
+
+fn print_header(seconds: f64) {
+    println!(
+        "env steps/s through VecEnv vs the bare rapier world step (floor), {seconds:.1} s per measurement"
+    );
+    println!("(per cpu-s: env steps per CPU-second of this process, robust to other load)");
+    table_row!(
+        "env",
+        "N",
+        "threads",
+        "env steps/s",
+        "floor/s",
+        "env/floor",
+        "vs 1 thread",
+        "env/cpu-s",
+        "floor/cpu-s"
+    );
+}
+
+/// Measures `config` with `n` envs on a pool of `threads` (and its bare world when it has
+/// one), prints the row and returns the cell; `earlier` holds the one-thread rate to compare.
+fn measure_cell(
+    id: &str,
+    config: &EnvConfig,
+    n: usize,
+    threads: usize,
+    seed: u64,
+    duration: Duration,
+    earlier: &[Cell],
+) -> anyhow::Result<Cell> {
+    let has_floor = !matches!(config, EnvConfig::Driving(_));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("building the rayon pool")?;
+    let env_rate = pool.install(|| measure_vec_env(config, n, seed, duration))?;
+    let floor_rate = if has_floor {
+        pool.install(|| measure_floor(config, n, seed, duration))?
+    } else {
+        Rate::UNKNOWN
+    };
+    let one_thread = earlier
+        .iter()
+        .find(|c| c.env == id && c.num_envs == n && c.threads == 1)
+        .filter(|_| threads > 1)
+        .map(|c| format!("{:.2}x", env_rate.wall / c.env_rate.wall))
+        .unwrap_or_default();
+    let per_cpu = |r: Rate| r.cpu.map(thousands).unwrap_or_else(|| "-".into());
+    let (floor, ratio) = if floor_rate.wall.is_nan() {
+        ("-".to_string(), "-".to_string())
+    } else {
+        (
+            thousands(floor_rate.wall),
+            format!("{:.2}", env_rate.wall / floor_rate.wall),
+        )
+    };
+    table_row!(
+        id,
+        n,
+        threads,
+        thousands(env_rate.wall),
+        floor,
+        ratio,
+        one_thread,
+        per_cpu(env_rate),
+        per_cpu(floor_rate)
+    );
+    Ok(Cell {
+        env: id.to_string(),
+        num_envs: n,
+        threads,
+        env_rate,
+    })
 }
 
 /// Env steps per second of `VecEnv::step` with uniformly random actions.

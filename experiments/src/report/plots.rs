@@ -131,40 +131,8 @@ pub fn final_scores(
         .collect();
     let interval = stats::bootstrap_label(&runs);
     let mut written = Vec::new();
-    for (position, axis) in &numeric {
-        // One line per combination of the other grouping axes; x is the label's rank on the
-        // axis, so sizes that double are evenly spaced (a log scale for the usual sweeps).
-        let mut lines: Vec<(Vec<String>, Series)> = Vec::new();
-        for g in groups.iter().filter(|g| !g.final_mean.value.is_nan()) {
-            let Some(rank) = axis.labels.iter().position(|l| l == &g.labels[*position]) else {
-                continue;
-            };
-            let (rest_axes, rest_labels): (Vec<String>, Vec<String>) = by
-                .iter()
-                .zip(&g.labels)
-                .enumerate()
-                .filter(|(i, _)| i != position)
-                .map(|(_, (a, l))| (a.clone(), l.clone()))
-                .unzip();
-            // Groups come in axis order, so lines appear in the order of their labels.
-            let index = match lines.iter().position(|(key, _)| key == &rest_labels) {
-                Some(i) => i,
-                None => {
-                    let series = Series {
-                        label: group_name(&rest_axes, &rest_labels),
-                        points: Vec::new(),
-                        band: Vec::new(),
-                        style: Style::Markers,
-                    };
-                    lines.push((rest_labels, series));
-                    lines.len() - 1
-                }
-            };
-            let line = &mut lines[index].1;
-            let x = rank as f64;
-            line.points.push((x, g.final_mean.value));
-            line.band.push((x, g.final_mean.low, g.final_mean.high));
-        }
+    for &(position, axis) in &numeric {
+        let series = lines_along_axis(by, groups, position, axis);
         let labels = axis.labels.clone();
         let format = move |x: f64| tick_label(&labels, x);
         let title = format!(
@@ -182,41 +150,94 @@ pub fn final_scores(
             "final_vs_{}",
             crate::run_dir::path_safe(&axis.name)
         ));
-        let series: Vec<Series> = lines.into_iter().map(|(_, s)| s).collect();
         written.extend(draw_chart(&stem, &chart, &series)?);
     }
     if numeric.is_empty() {
-        let scored: Vec<&GroupSummary> = groups
-            .iter()
-            .filter(|g| !g.final_mean.value.is_nan())
-            .collect();
-        let names: Vec<String> = scored.iter().map(|g| group_name(by, &g.labels)).collect();
-        let series = Series {
-            label: "final evaluation return".into(),
-            points: scored
-                .iter()
-                .enumerate()
-                .map(|(i, g)| (i as f64, g.final_mean.value))
-                .collect(),
-            band: scored
-                .iter()
-                .enumerate()
-                .map(|(i, g)| (i as f64, g.final_mean.low, g.final_mean.high))
-                .collect(),
-            style: Style::Markers,
-        };
-        let format = move |x: f64| tick_label(&names, x);
-        let title = format!("Final evaluation return per group (mean, {interval})");
-        let chart = Chart {
-            title: &title,
-            x_desc: "group",
-            y_desc: "final evaluation return",
-            x_format: Some(&format),
-            reference,
-        };
-        written.extend(draw_chart(&out.join("final_scores"), &chart, &[series])?);
+        written.extend(final_per_group(out, by, groups, &interval, reference)?);
     }
     Ok(written)
+}
+
+/// The scored groups as lines along the axis at `position` of `by`: one line per combination
+/// of the other grouping axes; x is the label's rank on the axis, so sizes that double are
+/// evenly spaced (a log scale for the usual sweeps).
+fn lines_along_axis(
+    by: &[String],
+    groups: &[GroupSummary],
+    position: usize,
+    axis: &AxisInfo,
+) -> Vec<Series> {
+    let mut lines: Vec<(Vec<String>, Series)> = Vec::new();
+    for g in groups.iter().filter(|g| !g.final_mean.value.is_nan()) {
+        let Some(rank) = axis.labels.iter().position(|l| l == &g.labels[position]) else {
+            continue;
+        };
+        let (rest_axes, rest_labels): (Vec<String>, Vec<String>) = by
+            .iter()
+            .zip(&g.labels)
+            .enumerate()
+            .filter(|(i, _)| *i != position)
+            .map(|(_, (a, l))| (a.clone(), l.clone()))
+            .unzip();
+        // Groups come in axis order, so lines appear in the order of their labels.
+        let index = match lines.iter().position(|(key, _)| key == &rest_labels) {
+            Some(i) => i,
+            None => {
+                let series = Series {
+                    label: group_name(&rest_axes, &rest_labels),
+                    points: Vec::new(),
+                    band: Vec::new(),
+                    style: Style::Markers,
+                };
+                lines.push((rest_labels, series));
+                lines.len() - 1
+            }
+        };
+        let line = &mut lines[index].1;
+        let x = rank as f64;
+        line.points.push((x, g.final_mean.value));
+        line.band.push((x, g.final_mean.low, g.final_mean.high));
+    }
+    lines.into_iter().map(|(_, s)| s).collect()
+}
+
+/// `final_scores.png/.svg`: one marker per scored group, for groupings without a numeric axis.
+fn final_per_group(
+    out: &Path,
+    by: &[String],
+    groups: &[GroupSummary],
+    interval: &str,
+    reference: Option<(f64, &str)>,
+) -> Result<[PathBuf; 2]> {
+    let scored: Vec<&GroupSummary> = groups
+        .iter()
+        .filter(|g| !g.final_mean.value.is_nan())
+        .collect();
+    let names: Vec<String> = scored.iter().map(|g| group_name(by, &g.labels)).collect();
+    let series = Series {
+        label: "final evaluation return".into(),
+        points: scored
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (i as f64, g.final_mean.value))
+            .collect(),
+        band: scored
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (i as f64, g.final_mean.low, g.final_mean.high))
+            .collect(),
+        style: Style::Markers,
+    };
+    let format = move |x: f64| tick_label(&names, x);
+    let title = format!("Final evaluation return per group (mean, {interval})");
+    let chart = Chart {
+        title: &title,
+        x_desc: "group",
+        y_desc: "final evaluation return",
+        x_format: Some(&format),
+        reference,
+    };
+    draw_chart(&out.join("final_scores"), &chart, &[series])
 }
 
 /// The label at an integer tick position, blank between positions.

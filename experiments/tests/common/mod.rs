@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: they drive the real `carrot` binary.
+//! Helpers shared by the integration tests: they drive the real `carrot` binary, or train in
+//! process (quiet run options, bit-level metric comparison, a tiny driving config).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -54,4 +55,43 @@ pub fn column(run_dir: &Path, name: &str) -> Vec<String> {
     lines
         .map(|l| l.split(',').nth(index).unwrap_or_default().to_string())
         .collect()
+}
+
+/// Run options without a progress bar, stopping after `max_iterations` when given.
+pub fn options(max_iterations: Option<usize>) -> carrot_agents::RunOptions {
+    carrot_agents::RunOptions {
+        progress: carrot_agents::ProgressMode::Quiet,
+        max_iterations,
+    }
+}
+
+/// Every metric of every row whose key `keep` accepts, as exact bits; wall-clock keys are
+/// always left out.
+pub fn metric_bits_where(
+    rows: &[carrot_agents::IterationMetrics],
+    keep: impl Fn(&str) -> bool,
+) -> Vec<Vec<(String, u64)>> {
+    rows.iter()
+        .map(|m| {
+            m.entries
+                .iter()
+                .filter(|(k, _)| !carrot_agents::WALL_CLOCK_KEYS.contains(&k.as_str()) && keep(k))
+                .map(|(k, v)| (k.clone(), v.to_bits()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The study's driving base config, shrunk to `iterations` iterations of 2 envs x 32 steps
+/// (mini-batches of 32, a checkpoint every 2, evaluation episodes cut at 5,000 steps).
+pub fn tiny_driving(iterations: u64) -> carrot_agents::TrainConfig {
+    let text = std::fs::read_to_string(config("study/driving_base.toml")).unwrap();
+    let mut c: carrot_agents::TrainConfig = toml::from_str(&text).unwrap();
+    c.ppo.num_envs = 2;
+    c.ppo.num_steps = 32;
+    c.ppo.minibatch_size = Some(32);
+    c.ppo.total_timesteps = 2 * 32 * iterations;
+    c.run.checkpoint_every = 2;
+    c.run.eval_max_steps = 5_000;
+    c
 }

@@ -4,8 +4,8 @@ use std::f32::consts::PI;
 
 use rand::{Rng, RngExt};
 
-use super::network::{self, new_lane, NodeSpec, RoadSpec, SignalTiming, LANE_SPACING};
-use super::{Junction, Lane, Map, MapFamily, RoadsideSpot};
+use super::network::{self, new_lane, Layout, NodeSpec, RoadSpec, SignalTiming, LANE_SPACING};
+use super::{Junction, Map, MapFamily};
 use crate::driving::geometry::{bezier, dir, left, offset_points, Polyline, V2};
 
 pub const LANE_WIDTH: f32 = 3.5;
@@ -156,17 +156,21 @@ fn rural<R: Rng + ?Sized>(rng: &mut R) -> Map {
     network::build(MapFamily::Rural, &nodes, &roads, LANE_WIDTH, None)
 }
 
+/// Lanes of the highway's main road.
+const HIGHWAY_LANES: usize = 3;
+/// Length of each merge zone, where an on-ramp joins the right lane.
+const MERGE_ZONE: f32 = 70.0;
+const HIGHWAY_SPEED_LIMIT: f32 = 90.0 / 3.6;
+const RAMP_SPEED_LIMIT: f32 = 50.0 / 3.6;
+
 /// A 1.4-2 km three-lane one-way road (90 km/h) with gentle curves and two on-ramps (50 km/h)
 /// whose lane merges into the right lane over a 70 m zone, giving way to the main road.
 fn highway<R: Rng + ?Sized>(rng: &mut R) -> Map {
-    const LANES: usize = 3;
-    const ZONE: f32 = 70.0;
-    let w = HIGHWAY_LANE_WIDTH;
     let length = rng.random_range(1400.0..2000.0f32);
     let amp = rng.random_range(10.0..40.0f32);
     let period = rng.random_range(600.0..1000.0f32);
     let phase = rng.random_range(0.0..2.0 * PI);
-    let reference = |x: f32| V2::new(x, amp * (2.0 * PI * x / period + phase).sin());
+    let road = HighwayLine { amp, period, phase };
     let merges = [
         rng.random_range(0.25..0.35) * length,
         rng.random_range(0.6..0.7) * length,
@@ -175,118 +179,182 @@ fn highway<R: Rng + ?Sized>(rng: &mut R) -> Map {
     let mut cuts = vec![0.0];
     for &m in &merges {
         cuts.push(m);
-        cuts.push(m + ZONE);
+        cuts.push(m + MERGE_ZONE);
     }
     cuts.push(length);
-    let section_pts = |x0: f32, x1: f32| -> Vec<V2> {
-        let n = ((x1 - x0) / LANE_SPACING).ceil() as usize;
-        (0..=n)
-            .map(|i| reference(x0 + (x1 - x0) * i as f32 / n as f32))
-            .collect()
-    };
-    let limit = 90.0 / 3.6;
-    let mut lanes: Vec<Lane> = Vec::new();
-    let mut edges = Vec::new();
-    let mut roadside = Vec::new();
-    let mut sections: Vec<[usize; LANES]> = Vec::new();
-    for pair in cuts.chunks(2) {
-        let pts = section_pts(pair[0], pair[1]);
-        let mut ids = [0; LANES];
-        for (k, id) in ids.iter_mut().enumerate() {
-            *id = lanes.len();
-            let centre = offset_points(&pts, -(k as f32 + 0.5) * w);
-            lanes.push(new_lane(Polyline::new(centre), w, limit));
-        }
-        edges.push(pts.clone());
-        sections.push(ids);
-        let shoulder = Polyline::new(offset_points(&pts, -(LANES as f32) * w - 2.0));
-        let mut s = 20.0;
-        while s < shoulder.length() - 20.0 {
-            roadside.push(RoadsideSpot {
-                pos: shoulder.point_at(s),
-                heading: shoulder.heading_at(s),
-            });
-            s += 25.0;
-        }
-    }
+    let mut layout = Layout::default();
+    let sections: Vec<[usize; HIGHWAY_LANES]> = cuts
+        .chunks(2)
+        .map(|pair| lay_highway_section(&mut layout, &road, pair[0], pair[1]))
+        .collect();
     // Right edges stop at the merge zones, where the ramp's edge takes over.
     for pair in cuts.chunks(2) {
-        edges.push(offset_points(
-            &section_pts(pair[0], pair[1]),
-            -(LANES as f32) * w,
+        layout.edges.push(offset_points(
+            &road.section(pair[0], pair[1]),
+            -(HIGHWAY_LANES as f32) * HIGHWAY_LANE_WIDTH,
         ));
     }
     let mut junctions = Vec::new();
     for (m, &x) in merges.iter().enumerate() {
-        let (before, after) = (sections[m], sections[m + 1]);
         let junction = junctions.len();
-        let mut connectors = Vec::new();
-        for k in 0..LANES {
-            let pts = offset_points(&section_pts(x, x + ZONE), -(k as f32 + 0.5) * w);
-            let id = lanes.len();
-            let mut lane = new_lane(Polyline::new(pts), w, limit);
-            lane.junction = Some(junction);
-            lane.predecessors.push(before[k]);
-            lane.successors.push(after[k]);
-            lanes.push(lane);
-            lanes[before[k]].successors.push(id);
-            lanes[after[k]].predecessors.push(id);
-            connectors.push(id);
-        }
-        // The ramp: a curve from 60 m outside the road to a lane alongside it before the zone.
-        let ramp_off = -(LANES as f32 + 0.5) * w;
-        let join = offset_points(&section_pts(x - 60.0, x), ramp_off);
-        let end_dir = (join[join.len() - 1] - join[join.len() - 2]).normalize();
-        let start = reference(x - 260.0) - V2::Y * 60.0;
-        let curve = bezier(start, V2::X, join[0], end_dir, 80.0, 1.0);
-        let mut ramp_pts = curve;
-        ramp_pts.extend_from_slice(&join[1..]);
-        let ramp = lanes.len();
-        let mut ramp_lane = new_lane(Polyline::new(ramp_pts.clone()), w, 50.0 / 3.6);
-        ramp_lane.yields = true;
-        lanes.push(ramp_lane);
-        edges.push(offset_points(&ramp_pts, 0.5 * w));
-        let ramp_right = offset_points(&ramp_pts, -0.5 * w);
-        edges.push(ramp_right.clone());
-        // Merge connector: from the ramp end into the right lane at the end of the zone.
-        let target = &lanes[after[LANES - 1]].centre;
-        let (p1, d1) = (target.pts[0], target.direction_at(0.0));
-        let p0 = *ramp_pts.last().unwrap();
-        let merge_pts = bezier(p0, end_dir, p1, d1, ZONE * 0.4, 1.0);
-        let right_curb = bezier(
-            *ramp_right.last().unwrap(),
-            end_dir,
-            p1 - left(d1) * (0.5 * w),
-            d1,
-            ZONE * 0.4,
-            1.0,
+        let zone = lay_merge_zone(
+            &mut layout,
+            &road,
+            x,
+            sections[m],
+            sections[m + 1],
+            junction,
         );
-        edges.push(right_curb);
-        let id = lanes.len();
-        let mut lane = new_lane(Polyline::new(merge_pts), w, limit);
-        lane.junction = Some(junction);
-        lane.predecessors.push(ramp);
-        lane.successors.push(after[LANES - 1]);
-        lanes.push(lane);
-        lanes[ramp].successors.push(id);
-        lanes[after[LANES - 1]].predecessors.push(id);
-        connectors.push(id);
-        junctions.push(Junction {
-            centre: reference(x + ZONE * 0.5),
-            connectors,
-            signalized: false,
-        });
+        junctions.push(zone);
     }
-    let conflicts = network::find_conflicts(&lanes, &junctions);
+    let conflicts = network::find_conflicts(&layout.lanes, &junctions);
     network::finish(
         MapFamily::Highway,
-        lanes,
+        layout.lanes,
         junctions,
         conflicts,
         Vec::new(),
-        edges,
-        roadside,
+        layout.edges,
+        layout.roadside,
     )
+}
+
+/// The highway's reference line (its left edge): a gentle sine along x.
+struct HighwayLine {
+    amp: f32,
+    period: f32,
+    phase: f32,
+}
+
+impl HighwayLine {
+    fn at(&self, x: f32) -> V2 {
+        V2::new(
+            x,
+            self.amp * (2.0 * PI * x / self.period + self.phase).sin(),
+        )
+    }
+
+    /// The line from `x0` to `x1`, a point every `LANE_SPACING` or less.
+    fn section(&self, x0: f32, x1: f32) -> Vec<V2> {
+        let n = ((x1 - x0) / LANE_SPACING).ceil() as usize;
+        (0..=n)
+            .map(|i| self.at(x0 + (x1 - x0) * i as f32 / n as f32))
+            .collect()
+    }
+}
+
+/// Lays the main-road lanes from `x0` to `x1`, the left edge and the shoulder's roadside
+/// spots; returns the lane ids, left to right.
+fn lay_highway_section(
+    layout: &mut Layout,
+    road: &HighwayLine,
+    x0: f32,
+    x1: f32,
+) -> [usize; HIGHWAY_LANES] {
+    let w = HIGHWAY_LANE_WIDTH;
+    let pts = road.section(x0, x1);
+    let mut ids = [0; HIGHWAY_LANES];
+    for (k, id) in ids.iter_mut().enumerate() {
+        *id = layout.lanes.len();
+        let centre = offset_points(&pts, -(k as f32 + 0.5) * w);
+        layout
+            .lanes
+            .push(new_lane(Polyline::new(centre), w, HIGHWAY_SPEED_LIMIT));
+    }
+    layout.edges.push(pts.clone());
+    let shoulder = Polyline::new(offset_points(&pts, -(HIGHWAY_LANES as f32) * w - 2.0));
+    network::push_roadside_spots(&mut layout.roadside, &shoulder, 20.0, 25.0);
+    ids
+}
+
+/// The merge zone starting at `x`: connector lanes carrying the main road's lanes through it,
+/// and the on-ramp merging into the right lane.
+fn lay_merge_zone(
+    layout: &mut Layout,
+    road: &HighwayLine,
+    x: f32,
+    before: [usize; HIGHWAY_LANES],
+    after: [usize; HIGHWAY_LANES],
+    junction: usize,
+) -> Junction {
+    let w = HIGHWAY_LANE_WIDTH;
+    let lanes = &mut layout.lanes;
+    let mut connectors = Vec::new();
+    for k in 0..HIGHWAY_LANES {
+        let pts = offset_points(&road.section(x, x + MERGE_ZONE), -(k as f32 + 0.5) * w);
+        let id = lanes.len();
+        let mut lane = new_lane(Polyline::new(pts), w, HIGHWAY_SPEED_LIMIT);
+        lane.junction = Some(junction);
+        lane.predecessors.push(before[k]);
+        lane.successors.push(after[k]);
+        lanes.push(lane);
+        lanes[before[k]].successors.push(id);
+        lanes[after[k]].predecessors.push(id);
+        connectors.push(id);
+    }
+    connectors.push(lay_on_ramp(
+        layout,
+        road,
+        x,
+        after[HIGHWAY_LANES - 1],
+        junction,
+    ));
+    Junction {
+        centre: road.at(x + MERGE_ZONE * 0.5),
+        connectors,
+        signalized: false,
+    }
+}
+
+/// The on-ramp of the merge zone at `x`: a curve from 60 m outside the road to a lane alongside
+/// it before the zone, its edges, and the connector merging it into `right_lane`, whose id it
+/// returns.
+fn lay_on_ramp(
+    layout: &mut Layout,
+    road: &HighwayLine,
+    x: f32,
+    right_lane: usize,
+    junction: usize,
+) -> usize {
+    let w = HIGHWAY_LANE_WIDTH;
+    let ramp_off = -(HIGHWAY_LANES as f32 + 0.5) * w;
+    let join = offset_points(&road.section(x - 60.0, x), ramp_off);
+    let end_dir = (join[join.len() - 1] - join[join.len() - 2]).normalize();
+    let start = road.at(x - 260.0) - V2::Y * 60.0;
+    let curve = bezier(start, V2::X, join[0], end_dir, 80.0, 1.0);
+    let mut ramp_pts = curve;
+    ramp_pts.extend_from_slice(&join[1..]);
+    let ramp = layout.lanes.len();
+    let mut ramp_lane = new_lane(Polyline::new(ramp_pts.clone()), w, RAMP_SPEED_LIMIT);
+    ramp_lane.yields = true;
+    layout.lanes.push(ramp_lane);
+    layout.edges.push(offset_points(&ramp_pts, 0.5 * w));
+    let ramp_right = offset_points(&ramp_pts, -0.5 * w);
+    layout.edges.push(ramp_right.clone());
+    // Merge connector: from the ramp end into the right lane at the end of the zone.
+    let target = &layout.lanes[right_lane].centre;
+    let (p1, d1) = (target.pts[0], target.direction_at(0.0));
+    let p0 = *ramp_pts.last().unwrap();
+    let merge_pts = bezier(p0, end_dir, p1, d1, MERGE_ZONE * 0.4, 1.0);
+    let right_curb = bezier(
+        *ramp_right.last().unwrap(),
+        end_dir,
+        p1 - left(d1) * (0.5 * w),
+        d1,
+        MERGE_ZONE * 0.4,
+        1.0,
+    );
+    layout.edges.push(right_curb);
+    let lanes = &mut layout.lanes;
+    let id = lanes.len();
+    let mut lane = new_lane(Polyline::new(merge_pts), w, HIGHWAY_SPEED_LIMIT);
+    lane.junction = Some(junction);
+    lane.predecessors.push(ramp);
+    lane.successors.push(right_lane);
+    lanes.push(lane);
+    lanes[ramp].successors.push(id);
+    lanes[right_lane].predecessors.push(id);
+    id
 }
 
 #[cfg(test)]

@@ -42,6 +42,14 @@ struct Arm {
     priority: bool,
 }
 
+/// The lanes, road edges and roadside spots of a map under construction.
+#[derive(Default)]
+pub struct Layout {
+    pub lanes: Vec<Lane>,
+    pub edges: Vec<Vec<V2>>,
+    pub roadside: Vec<RoadsideSpot>,
+}
+
 /// Builds the map. Nodes of degree three or more become junctions, signalized when `signals`
 /// is given (random offsets from `offsets`); degree-two nodes are plain road continuations.
 pub fn build(
@@ -51,49 +59,10 @@ pub fn build(
     lane_width: f32,
     signals: Option<(&SignalTiming, &[f32])>,
 ) -> Map {
-    let mut lanes: Vec<Lane> = Vec::new();
-    let mut edges = Vec::new();
-    let mut roadside = Vec::new();
+    let mut layout = Layout::default();
     let mut arms: Vec<Vec<Arm>> = (0..nodes.len()).map(|_| Vec::new()).collect();
     for road in roads {
-        let line = Polyline::new(road.pts.clone());
-        let (ta, tb) = (nodes[road.a].trim, nodes[road.b].trim);
-        let len = line.length();
-        let n = (((len - ta - tb) / LANE_SPACING).ceil() as usize).max(2);
-        let trimmed: Vec<V2> = (0..=n)
-            .map(|i| line.point_at(ta + (len - ta - tb) * i as f32 / n as f32))
-            .collect();
-        let reversed: Vec<V2> = trimmed.iter().rev().copied().collect();
-        let mut ids = [0; 2];
-        for (slot, pts) in [&trimmed, &reversed].into_iter().enumerate() {
-            let centre = Polyline::new(offset_points(pts, -0.5 * lane_width));
-            edges.push(offset_points(pts, -lane_width));
-            let spot_line = Polyline::new(offset_points(pts, -lane_width - 1.4));
-            let mut s = 6.0;
-            while s < spot_line.length() - 6.0 {
-                roadside.push(RoadsideSpot {
-                    pos: spot_line.point_at(s),
-                    heading: spot_line.heading_at(s),
-                });
-                s += 7.5;
-            }
-            ids[slot] = lanes.len();
-            lanes.push(new_lane(centre, lane_width, road.speed_limit));
-        }
-        let d = (trimmed[1] - trimmed[0]).normalize_or(V2::X);
-        let e = (reversed[1] - reversed[0]).normalize_or(V2::X);
-        arms[road.a].push(Arm {
-            outward: d.y.atan2(d.x),
-            in_lane: ids[1],
-            out_lane: ids[0],
-            priority: road.priority,
-        });
-        arms[road.b].push(Arm {
-            outward: e.y.atan2(e.x),
-            in_lane: ids[0],
-            out_lane: ids[1],
-            priority: road.priority,
-        });
+        lay_road(&mut layout, &mut arms, nodes, road, lane_width);
     }
     for node_arms in arms.iter_mut() {
         node_arms.sort_by(|a, b| a.outward.total_cmp(&b.outward));
@@ -113,71 +82,175 @@ pub fn build(
             None
         };
         if let (Some(_), Some((timing, offsets))) = (junction, signals) {
-            let cycle = degree as f32 * (timing.green + timing.yellow + timing.all_red);
-            controllers.push(SignalController {
-                num_phases: degree,
-                green: timing.green,
-                yellow: timing.yellow,
-                all_red: timing.all_red,
-                offset: offsets[node_index % offsets.len()] * cycle,
-            });
+            let offset = offsets[node_index % offsets.len()];
+            controllers.push(signal_controller(degree, timing, offset));
         }
         for (i, arm) in node_arms.iter().enumerate() {
             if junction.is_some() {
-                if signals.is_some() {
-                    lanes[arm.in_lane].signal = Some(Signal {
-                        controller: controllers.len() - 1,
-                        phase: i,
-                    });
-                } else {
-                    let any_minor = node_arms.iter().any(|a| !a.priority);
-                    lanes[arm.in_lane].yields = !arm.priority && any_minor;
-                }
+                let signal = signals.map(|_| Signal {
+                    controller: controllers.len() - 1,
+                    phase: i,
+                });
+                set_right_of_way(&mut layout.lanes, node_arms, arm, signal);
             }
-            for (k, other) in node_arms.iter().enumerate() {
-                if k == i {
-                    continue;
-                }
-                let (a, b) = (&lanes[arm.in_lane].centre, &lanes[other.out_lane].centre);
-                let (p0, d0) = (*a.pts.last().unwrap(), a.direction_at(a.length()));
-                let (p1, d1) = (b.pts[0], b.direction_at(0.0));
-                let pull = 0.4 * (p1 - p0).length();
-                let pts = bezier(p0, d0, p1, d1, pull, 1.0);
-                let limit = lanes[arm.in_lane]
-                    .speed_limit
-                    .min(lanes[other.out_lane].speed_limit);
-                let id = lanes.len();
-                let mut lane = new_lane(Polyline::new(pts), lane_width, limit);
-                lane.junction = junction;
-                lane.successors.push(other.out_lane);
-                lane.predecessors.push(arm.in_lane);
-                lanes.push(lane);
-                lanes[arm.in_lane].successors.push(id);
-                lanes[other.out_lane].predecessors.push(id);
-                if let Some(j) = junction {
-                    junctions[j].connectors.push(id);
-                }
-            }
-            // Curb from this arm's right edge round to the next arm counter-clockwise.
+            connect_arm(
+                &mut layout.lanes,
+                &mut junctions,
+                node_arms,
+                i,
+                junction,
+                lane_width,
+            );
             let next = &node_arms[(i + 1) % degree];
-            let (a, b) = (&lanes[arm.in_lane].centre, &lanes[next.out_lane].centre);
-            let (da, db) = (a.direction_at(a.length()), b.direction_at(0.0));
-            let p0 = *a.pts.last().unwrap() - left(da) * (lane_width * 0.5);
-            let p1 = b.pts[0] - left(db) * (lane_width * 0.5);
-            let pull = 0.4 * (p1 - p0).length();
-            edges.push(bezier(p0, da, p1, db, pull, 1.0));
+            let curb = curb_between(&layout.lanes, arm, next, lane_width);
+            layout.edges.push(curb);
         }
     }
-    let conflicts = find_conflicts(&lanes, &junctions);
+    let conflicts = find_conflicts(&layout.lanes, &junctions);
     finish(
         family,
-        lanes,
+        layout.lanes,
         junctions,
         conflicts,
         controllers,
-        edges,
-        roadside,
+        layout.edges,
+        layout.roadside,
     )
+}
+
+/// Lays one road's two lanes (trimmed back from its nodes), their outer edges and roadside
+/// spots, and records the road as an arm of both of its nodes.
+fn lay_road(
+    layout: &mut Layout,
+    arms: &mut [Vec<Arm>],
+    nodes: &[NodeSpec],
+    road: &RoadSpec,
+    lane_width: f32,
+) {
+    let line = Polyline::new(road.pts.clone());
+    let (ta, tb) = (nodes[road.a].trim, nodes[road.b].trim);
+    let len = line.length();
+    let n = (((len - ta - tb) / LANE_SPACING).ceil() as usize).max(2);
+    let trimmed: Vec<V2> = (0..=n)
+        .map(|i| line.point_at(ta + (len - ta - tb) * i as f32 / n as f32))
+        .collect();
+    let reversed: Vec<V2> = trimmed.iter().rev().copied().collect();
+    let mut ids = [0; 2];
+    for (slot, pts) in [&trimmed, &reversed].into_iter().enumerate() {
+        let centre = Polyline::new(offset_points(pts, -0.5 * lane_width));
+        layout.edges.push(offset_points(pts, -lane_width));
+        let spot_line = Polyline::new(offset_points(pts, -lane_width - 1.4));
+        push_roadside_spots(&mut layout.roadside, &spot_line, 6.0, 7.5);
+        ids[slot] = layout.lanes.len();
+        layout
+            .lanes
+            .push(new_lane(centre, lane_width, road.speed_limit));
+    }
+    let d = (trimmed[1] - trimmed[0]).normalize_or(V2::X);
+    let e = (reversed[1] - reversed[0]).normalize_or(V2::X);
+    arms[road.a].push(Arm {
+        outward: d.y.atan2(d.x),
+        in_lane: ids[1],
+        out_lane: ids[0],
+        priority: road.priority,
+    });
+    arms[road.b].push(Arm {
+        outward: e.y.atan2(e.x),
+        in_lane: ids[0],
+        out_lane: ids[1],
+        priority: road.priority,
+    });
+}
+
+/// Roadside spots along `line` every `spacing` metres, keeping `margin` metres from both ends.
+pub fn push_roadside_spots(
+    roadside: &mut Vec<RoadsideSpot>,
+    line: &Polyline,
+    margin: f32,
+    spacing: f32,
+) {
+    let mut s = margin;
+    while s < line.length() - margin {
+        roadside.push(RoadsideSpot {
+            pos: line.point_at(s),
+            heading: line.heading_at(s),
+        });
+        s += spacing;
+    }
+}
+
+/// The fixed-time plan of a junction with `degree` approaches, its start shifted by
+/// `offset_fraction` of a cycle.
+fn signal_controller(
+    degree: usize,
+    timing: &SignalTiming,
+    offset_fraction: f32,
+) -> SignalController {
+    let cycle = degree as f32 * (timing.green + timing.yellow + timing.all_red);
+    SignalController {
+        num_phases: degree,
+        green: timing.green,
+        yellow: timing.yellow,
+        all_red: timing.all_red,
+        offset: offset_fraction * cycle,
+    }
+}
+
+/// Who goes first where `arm` enters its junction: its light when signalized, else it gives
+/// way when it is a minor road at a junction that has one.
+fn set_right_of_way(lanes: &mut [Lane], node_arms: &[Arm], arm: &Arm, signal: Option<Signal>) {
+    if signal.is_some() {
+        lanes[arm.in_lane].signal = signal;
+    } else {
+        let any_minor = node_arms.iter().any(|a| !a.priority);
+        lanes[arm.in_lane].yields = !arm.priority && any_minor;
+    }
+}
+
+/// Connector lanes from arm `i`'s incoming lane to every other arm's outgoing lane.
+fn connect_arm(
+    lanes: &mut Vec<Lane>,
+    junctions: &mut [Junction],
+    node_arms: &[Arm],
+    i: usize,
+    junction: Option<usize>,
+    lane_width: f32,
+) {
+    let arm = &node_arms[i];
+    for (k, other) in node_arms.iter().enumerate() {
+        if k == i {
+            continue;
+        }
+        let (a, b) = (&lanes[arm.in_lane].centre, &lanes[other.out_lane].centre);
+        let (p0, d0) = (*a.pts.last().unwrap(), a.direction_at(a.length()));
+        let (p1, d1) = (b.pts[0], b.direction_at(0.0));
+        let pull = 0.4 * (p1 - p0).length();
+        let pts = bezier(p0, d0, p1, d1, pull, 1.0);
+        let limit = lanes[arm.in_lane]
+            .speed_limit
+            .min(lanes[other.out_lane].speed_limit);
+        let id = lanes.len();
+        let mut lane = new_lane(Polyline::new(pts), lane_width, limit);
+        lane.junction = junction;
+        lane.successors.push(other.out_lane);
+        lane.predecessors.push(arm.in_lane);
+        lanes.push(lane);
+        lanes[arm.in_lane].successors.push(id);
+        lanes[other.out_lane].predecessors.push(id);
+        if let Some(j) = junction {
+            junctions[j].connectors.push(id);
+        }
+    }
+}
+
+/// Curb from `arm`'s right edge round to the `next` arm counter-clockwise.
+fn curb_between(lanes: &[Lane], arm: &Arm, next: &Arm, lane_width: f32) -> Vec<V2> {
+    let (a, b) = (&lanes[arm.in_lane].centre, &lanes[next.out_lane].centre);
+    let (da, db) = (a.direction_at(a.length()), b.direction_at(0.0));
+    let p0 = *a.pts.last().unwrap() - left(da) * (lane_width * 0.5);
+    let p1 = b.pts[0] - left(db) * (lane_width * 0.5);
+    let pull = 0.4 * (p1 - p0).length();
+    bezier(p0, da, p1, db, pull, 1.0)
 }
 
 pub fn new_lane(centre: Polyline, width: f32, speed_limit: f32) -> Lane {
