@@ -73,59 +73,41 @@ trait Float:
     fn store(values: Vec<Self>) -> CpuStorage;
 }
 
-impl Float for f32 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    fn tanh_act(self) -> Self {
-        tanh_approx(self)
-    }
-    fn relu(self) -> Self {
-        self.max(0.0)
-    }
-    fn slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Option<&'a [Self]> {
-        let (start, end) = layout.contiguous_offsets()?;
-        match storage {
-            CpuStorage::F32(v) => Some(&v[start..end]),
-            _ => None,
+/// `Float` for a primitive float held in the storage variant `$variant`, with `$tanh` as the
+/// layer activation.
+macro_rules! impl_float {
+    ($t:ty, $variant:ident, $tanh:expr) => {
+        impl Float for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            fn tanh_act(self) -> Self {
+                $tanh(self)
+            }
+            fn relu(self) -> Self {
+                self.max(0.0)
+            }
+            fn slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Option<&'a [Self]> {
+                let (start, end) = layout.contiguous_offsets()?;
+                match storage {
+                    CpuStorage::$variant(v) => Some(&v[start..end]),
+                    _ => None,
+                }
+            }
+            fn take(storage: CpuStorage) -> Option<Vec<Self>> {
+                match storage {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn store(values: Vec<Self>) -> CpuStorage {
+                CpuStorage::$variant(values)
+            }
         }
-    }
-    fn take(storage: CpuStorage) -> Option<Vec<Self>> {
-        match storage {
-            CpuStorage::F32(v) => Some(v),
-            _ => None,
-        }
-    }
-    fn store(values: Vec<Self>) -> CpuStorage {
-        CpuStorage::F32(values)
-    }
+    };
 }
 
-impl Float for f64 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    fn tanh_act(self) -> Self {
-        self.tanh()
-    }
-    fn relu(self) -> Self {
-        self.max(0.0)
-    }
-    fn slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Option<&'a [Self]> {
-        let (start, end) = layout.contiguous_offsets()?;
-        match storage {
-            CpuStorage::F64(v) => Some(&v[start..end]),
-            _ => None,
-        }
-    }
-    fn take(storage: CpuStorage) -> Option<Vec<Self>> {
-        match storage {
-            CpuStorage::F64(v) => Some(v),
-            _ => None,
-        }
-    }
-    fn store(values: Vec<Self>) -> CpuStorage {
-        CpuStorage::F64(values)
-    }
-}
+impl_float!(f32, F32, tanh_approx);
+impl_float!(f64, F64, f64::tanh);
 
 /// The contiguous `T` slice behind a CPU tensor, or an error naming `op`.
 fn contiguous<'a, T: Float>(op: &str, storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [T]> {
