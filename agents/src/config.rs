@@ -186,7 +186,34 @@ impl PpoConfig {
 
     /// Checks every value; the error names the key (`ppo.<key>`).
     pub fn validate(&self) -> Result<()> {
-        let err = |key: &str, msg: String| Err(AgentError::config(&format!("ppo.{key}"), msg));
+        self.validate_batch_shape()?;
+        self.validate_coefficients()?;
+        if self.hidden_sizes.contains(&0) {
+            return Err(ppo_error(
+                "hidden_sizes",
+                "layer widths must be at least 1".into(),
+            ));
+        }
+        self.validate_critic_signals()?;
+        if self.shared_trunk && self.hidden_sizes.is_empty() {
+            return Err(ppo_error(
+                "shared_trunk",
+                "needs at least one hidden layer to share".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A config error on the key `ppo.{key}`.
+fn ppo_error(key: &str, msg: String) -> AgentError {
+    AgentError::config(&format!("ppo.{key}"), msg)
+}
+
+impl PpoConfig {
+    /// Counts at least 1, mini-batches that divide the batch, and at least one batch of steps.
+    fn validate_batch_shape(&self) -> Result<()> {
+        let err = |key: &str, msg: String| Err(ppo_error(key, msg));
         for (key, v) in [
             ("num_envs", self.num_envs),
             ("num_steps", self.num_steps),
@@ -221,6 +248,12 @@ impl PpoConfig {
                 format!("{} is less than one batch ({batch})", self.total_timesteps),
             );
         }
+        Ok(())
+    }
+
+    /// Rates and coefficients: finite and within their ranges.
+    fn validate_coefficients(&self) -> Result<()> {
+        let err = |key: &str, msg: String| Err(ppo_error(key, msg));
         let positive = [
             ("learning_rate", self.learning_rate),
             ("max_grad_norm", self.max_grad_norm),
@@ -254,16 +287,6 @@ impl PpoConfig {
         }
         if !self.log_std_init.is_finite() {
             return err("log_std_init", "must be finite".into());
-        }
-        if self.hidden_sizes.contains(&0) {
-            return err("hidden_sizes", "layer widths must be at least 1".into());
-        }
-        self.validate_critic_signals()?;
-        if self.shared_trunk && self.hidden_sizes.is_empty() {
-            return err(
-                "shared_trunk",
-                "needs at least one hidden layer to share".into(),
-            );
         }
         Ok(())
     }

@@ -101,22 +101,8 @@ impl Planner<'_> {
         let map = self.map;
         let first = &map.lanes[path[0]];
         let mut v0 = v_cap.min(first.advisory_at(s));
-        let mut best: Option<(f32, f32)> = None;
-        let mut consider = |gap: f32, lv: f32| {
-            if best.is_none_or(|(g, _)| gap < g) {
-                best = Some((gap, lv));
-            }
-        };
-        // Only actors within reach matter; collect them once.
-        let mut near = [0u16; 256];
-        let mut count = 0;
-        for (i, o) in self.occupants.iter().enumerate() {
-            if o.actor != me && (o.pos - pos).length_squared() <= NEAR * NEAR && count < near.len()
-            {
-                near[count] = i as u16;
-                count += 1;
-            }
-        }
+        let mut leader: Option<(f32, f32)> = None;
+        let (near, count) = self.near_occupants(me, pos);
         let near = &near[..count];
         // Distance from me to the start of path[k].
         let mut to_start = -s;
@@ -129,56 +115,102 @@ impl Planner<'_> {
                 let adv = lane.advisory[0];
                 v0 = v0.min((adv * adv + 2.0 * self.idm.comfort_decel * to_start).sqrt());
             }
-            let merges = &map.merges[lane_id];
-            for &i in near {
-                let o = &self.occupants[i as usize];
-                if o.lane == lane_id {
-                    let gap = to_start + o.s;
-                    if gap > 0.0 {
-                        consider(gap - 2.0 * HALF_LENGTH, o.speed);
-                    }
-                } else if !merges.is_empty() && merges.contains(&o.lane) {
-                    // Merging into the same lane: whoever is closer to the merge point leads.
-                    let mine = to_start + lane.length();
-                    let theirs = map.lanes[o.lane].length() - o.s;
-                    if theirs < mine && mine > 0.0 {
-                        consider(mine - theirs - 2.0 * HALF_LENGTH, o.speed);
-                    }
-                }
-            }
+            self.follow_on_lane(near, lane_id, to_start, &mut leader);
             let to_end = to_start + lane.length();
-            let next = path.get(k + 1).copied();
             if to_end > 0.0 && to_end < LOOKAHEAD {
                 let stop_gap = to_end - HALF_LENGTH - 2.0;
-                let mut must_stop = false;
-                if rules.obey_lights {
-                    if let Some(signal) = lane.signal {
-                        let state = self
-                            .light_override
-                            .unwrap_or_else(|| map.light_state(signal, self.time));
-                        must_stop |= match state {
-                            LightState::Red => true,
-                            // Stop for yellow only if that is comfortably possible.
-                            LightState::Yellow => {
-                                stop_gap > speed * speed / (2.0 * self.idm.comfort_decel * 1.5)
-                            }
-                            LightState::Green => false,
-                        };
-                    }
-                }
-                if let (true, Some(next)) = (rules.yield_at_junctions, next) {
-                    // Checked until the vehicle has left the approach lane.
-                    if map.lanes[next].in_junction() {
-                        must_stop |= !self.clear_to_enter(me, pos, path[k], next, stop_gap, speed);
-                    }
-                }
-                if must_stop {
-                    consider(stop_gap.max(0.05), 0.0);
+                if self.must_stop_at_end(me, pos, path, k, stop_gap, speed, rules) {
+                    keep_closer(&mut leader, stop_gap.max(0.05), 0.0);
                 }
             }
             to_start = to_end;
         }
-        self.idm.accel(speed, v0, best)
+        self.idm.accel(speed, v0, leader)
+    }
+
+    /// Indices into `occupants` of the others within `NEAR` of `pos` (at most 256), in order.
+    fn near_occupants(&self, me: usize, pos: V2) -> ([u16; 256], usize) {
+        let mut near = [0u16; 256];
+        let mut count = 0;
+        for (i, o) in self.occupants.iter().enumerate() {
+            if o.actor != me && (o.pos - pos).length_squared() <= NEAR * NEAR && count < near.len()
+            {
+                near[count] = i as u16;
+                count += 1;
+            }
+        }
+        (near, count)
+    }
+
+    /// Offers as leaders the near actors on `lane_id` ahead of me and those merging into it
+    /// closer to the merge point; `to_start` is my distance to the lane's start.
+    fn follow_on_lane(
+        &self,
+        near: &[u16],
+        lane_id: usize,
+        to_start: f32,
+        leader: &mut Option<(f32, f32)>,
+    ) {
+        let map = self.map;
+        let lane = &map.lanes[lane_id];
+        let merges = &map.merges[lane_id];
+        for &i in near {
+            let o = &self.occupants[i as usize];
+            if o.lane == lane_id {
+                let gap = to_start + o.s;
+                if gap > 0.0 {
+                    keep_closer(leader, gap - 2.0 * HALF_LENGTH, o.speed);
+                }
+            } else if !merges.is_empty() && merges.contains(&o.lane) {
+                // Merging into the same lane: whoever is closer to the merge point leads.
+                let mine = to_start + lane.length();
+                let theirs = map.lanes[o.lane].length() - o.s;
+                if theirs < mine && mine > 0.0 {
+                    keep_closer(leader, mine - theirs - 2.0 * HALF_LENGTH, o.speed);
+                }
+            }
+        }
+    }
+
+    /// Must the driver stop `stop_gap` metres ahead, at the end of `path[k]`, for a light or to
+    /// give way at the junction after it?
+    #[allow(clippy::too_many_arguments)]
+    fn must_stop_at_end(
+        &self,
+        me: usize,
+        pos: V2,
+        path: &[usize],
+        k: usize,
+        stop_gap: f32,
+        speed: f32,
+        rules: DriverRules,
+    ) -> bool {
+        let map = self.map;
+        let lane = &map.lanes[path[k]];
+        let next = path.get(k + 1).copied();
+        let mut must_stop = false;
+        if rules.obey_lights {
+            if let Some(signal) = lane.signal {
+                let state = self
+                    .light_override
+                    .unwrap_or_else(|| map.light_state(signal, self.time));
+                must_stop |= match state {
+                    LightState::Red => true,
+                    // Stop for yellow only if that is comfortably possible.
+                    LightState::Yellow => {
+                        stop_gap > speed * speed / (2.0 * self.idm.comfort_decel * 1.5)
+                    }
+                    LightState::Green => false,
+                };
+            }
+        }
+        if let (true, Some(next)) = (rules.yield_at_junctions, next) {
+            // Checked until the vehicle has left the approach lane.
+            if map.lanes[next].in_junction() {
+                must_stop |= !self.clear_to_enter(me, pos, path[k], next, stop_gap, speed);
+            }
+        }
+        must_stop
     }
 
     /// May actor `me`, `dist` metres before the end of `from`, enter connector `next`? Not while
@@ -271,6 +303,13 @@ pub fn point_along(map: &Map, path: &[usize], s: f32, ahead: f32) -> V2 {
         rest -= len;
     }
     V2::ZERO
+}
+
+/// Keeps in `leader` the closer of it and `(gap, leader_speed)`; the first offered wins ties.
+fn keep_closer(leader: &mut Option<(f32, f32)>, gap: f32, leader_speed: f32) {
+    if leader.is_none_or(|(g, _)| gap < g) {
+        *leader = Some((gap, leader_speed));
+    }
 }
 
 #[cfg(test)]
