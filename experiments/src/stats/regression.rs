@@ -39,14 +39,9 @@ pub fn ols_slope(points: &[(f64, f64)]) -> Option<SlopeEstimate> {
     if n < 3 {
         return None;
     }
-    let x_mean = points.iter().map(|p| p.0).sum::<f64>() / n as f64;
-    let y_mean = points.iter().map(|p| p.1).sum::<f64>() / n as f64;
-    let sxx: f64 = points.iter().map(|p| (p.0 - x_mean).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - x_mean) * (p.1 - y_mean)).sum();
-    if sxx <= 0.0 {
-        return None;
-    }
-    let slope = sxy / sxx;
+    let fit = LineMoments::of(points);
+    let (x_mean, y_mean, sxx) = (fit.x_mean, fit.y_mean, fit.sxx);
+    let slope = fit.slope()?;
     let intercept = y_mean - slope * x_mean;
     let residuals: f64 = points
         .iter()
@@ -65,8 +60,11 @@ pub fn ols_slope(points: &[(f64, f64)]) -> Option<SlopeEstimate> {
 /// checkpoints of one run): each cluster's own OLS slope, then their mean with SE = sd / √k and
 /// k − 1 degrees of freedom over the k clusters that have two distinct x. `n` is k. `None`
 /// with fewer than 2 such clusters.
-pub fn clustered_slope(clusters: &[Vec<(f64, f64)>]) -> Option<SlopeEstimate> {
-    let slopes: Vec<f64> = clusters.iter().filter_map(|c| point_slope(c)).collect();
+pub fn clustered_slope<C: AsRef<[(f64, f64)]>>(clusters: &[C]) -> Option<SlopeEstimate> {
+    let slopes: Vec<f64> = clusters
+        .iter()
+        .filter_map(|c| LineMoments::of(c.as_ref()).slope())
+        .collect();
     let k = slopes.len();
     if k < 2 {
         return None;
@@ -81,14 +79,33 @@ pub fn clustered_slope(clusters: &[Vec<(f64, f64)>]) -> Option<SlopeEstimate> {
     })
 }
 
-/// The OLS slope alone; `None` for fewer than 2 distinct x.
-fn point_slope(points: &[(f64, f64)]) -> Option<f64> {
-    let n = points.len() as f64;
-    let x_mean = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let y_mean = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxx: f64 = points.iter().map(|p| (p.0 - x_mean).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - x_mean) * (p.1 - y_mean)).sum();
-    (sxx > 0.0).then(|| sxy / sxx)
+/// Means and centred sums of squares and products of a set of (x, y) points.
+struct LineMoments {
+    x_mean: f64,
+    y_mean: f64,
+    sxx: f64,
+    sxy: f64,
+}
+
+impl LineMoments {
+    fn of(points: &[(f64, f64)]) -> Self {
+        let n = points.len() as f64;
+        let x_mean = points.iter().map(|p| p.0).sum::<f64>() / n;
+        let y_mean = points.iter().map(|p| p.1).sum::<f64>() / n;
+        let sxx: f64 = points.iter().map(|p| (p.0 - x_mean).powi(2)).sum();
+        let sxy: f64 = points.iter().map(|p| (p.0 - x_mean) * (p.1 - y_mean)).sum();
+        LineMoments {
+            x_mean,
+            y_mean,
+            sxx,
+            sxy,
+        }
+    }
+
+    /// The OLS slope; `None` when every x is the same.
+    fn slope(&self) -> Option<f64> {
+        (self.sxx > 0.0).then(|| self.sxy / self.sxx)
+    }
 }
 
 /// `a - b` for two independent slopes: SE sqrt(se_a^2 + se_b^2), Welch-Satterthwaite df

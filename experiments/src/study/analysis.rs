@@ -177,7 +177,7 @@ pub fn trends(cells: &[Cell], x_axis: usize) -> Trends {
             let estimate = if !valid {
                 None
             } else if clustered {
-                let clusters: Vec<Vec<(f64, f64)>> = runs.iter().map(|r| r.1.clone()).collect();
+                let clusters: Vec<&[(f64, f64)]> = runs.iter().map(|r| r.1.as_slice()).collect();
                 regression::clustered_slope(&clusters)
             } else {
                 let points: Vec<(f64, f64)> = runs.iter().map(|r| r.1[0]).collect();
