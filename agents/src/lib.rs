@@ -50,5 +50,6 @@ pub use run::{
     ProgressMode, RunOptions, RunSummary,
 };
 pub use train::{
-    Collected, HookOutput, IterationHook, IterationMetrics, NoHook, Trainer, WALL_CLOCK_KEYS,
+    Collected, HookOutput, IterationHook, IterationMetrics, NoHook, PhaseSeconds, Trainer,
+    WALL_CLOCK_KEYS,
 };

@@ -228,3 +228,42 @@ fn advantages_are_normalized_per_minibatch() {
     );
     assert!(actor_moved(false));
 }
+
+/// Sleeps in both hook calls, so the hook's share of the time is known from below.
+struct Sleepy;
+
+impl IterationHook for Sleepy {
+    fn after_collect(
+        &mut self,
+        _: &mut Trainer,
+        _: &Collected,
+    ) -> carrot_agents::error::Result<HookOutput> {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        Ok(HookOutput::default())
+    }
+    fn after_update(&mut self, _: &mut Trainer) -> carrot_agents::error::Result<IterationMetrics> {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        Ok(IterationMetrics::default())
+    }
+}
+
+#[test]
+fn phase_times_count_each_phase_and_stay_out_of_the_metrics() {
+    let c = tiny_config();
+    let mut t = Trainer::new(&c).unwrap();
+    assert_eq!(t.phase_seconds().total(), 0.0);
+    let started = std::time::Instant::now();
+    let mut rows = Vec::new();
+    while !t.is_done() {
+        rows.push(t.iterate_with(&mut Sleepy).unwrap());
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let times = t.phase_seconds();
+    let iterations = rows.len() as f64;
+    assert!(times.hook >= 0.030 * iterations, "{times:?}");
+    assert!(times.collect > 0.0 && times.learn > 0.0, "{times:?}");
+    assert!(times.total() <= wall, "{times:?} > {wall}");
+    assert!(times.describe().contains("hook"));
+    // The timings never reach the metrics: the same run without sleeping logs the same bits.
+    assert_eq!(metric_bits(&rows), metric_bits(&train(&c, &mut NoHook)));
+}

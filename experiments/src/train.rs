@@ -206,5 +206,6 @@ fn launch(
         summary.steps_per_second,
         summary.wall_seconds
     ));
+    log.line(&summary.phase_seconds.describe());
     Ok(summary.finished)
 }

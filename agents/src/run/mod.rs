@@ -28,7 +28,7 @@ use crate::run_dir::{
     best_checkpoint_dir, config_difference, config_value, kept_checkpoint_dir, temp_sibling,
     write_atomic,
 };
-use crate::train::{IterationHook, NoHook, Trainer};
+use crate::train::{IterationHook, NoHook, PhaseSeconds, Trainer};
 use periodic_eval::PeriodicEval;
 use progress::Progress;
 
@@ -55,6 +55,8 @@ pub struct RunSummary {
     pub finished: bool,
     /// Env steps per second over this invocation's training iterations.
     pub steps_per_second: f64,
+    /// Where this invocation's training iterations spent their time.
+    pub phase_seconds: PhaseSeconds,
     pub wall_seconds: f64,
     pub eval: Option<EvalResult>,
     /// Lines for the run's log (for example a resume that had to reset the envs).
@@ -151,6 +153,7 @@ fn train_run_on_pool(
         global_step: trainer.global_step(),
         finished: trainer.is_done(),
         steps_per_second: (trainer.global_step() - start_step) as f64 / train_seconds.max(1e-9),
+        phase_seconds: trainer.phase_seconds(),
         wall_seconds: started.elapsed().as_secs_f64(),
         eval,
         notes,

@@ -65,6 +65,38 @@ impl IterationMetrics {
 /// Keys whose values depend on wall-clock time, excluded from determinism comparisons.
 pub const WALL_CLOCK_KEYS: &[&str] = &["charts/SPS"];
 
+/// Wall-clock seconds a trainer spent in each phase of its iterations since it was built (not
+/// checkpointed, never in the metrics: a timing must not make two runs differ).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct PhaseSeconds {
+    /// Stepping the envs, the policy's forward pass for actions and values, the reward.
+    pub collect: f64,
+    /// Reward scaling, GAE, critic refits and the PPO epochs.
+    pub learn: f64,
+    /// The iteration hook (bilevel outer steps, preference learning), before and after the update.
+    pub hook: f64,
+}
+
+impl PhaseSeconds {
+    pub fn total(&self) -> f64 {
+        self.collect + self.learn + self.hook
+    }
+
+    /// One log line: each phase's seconds and share of the total.
+    pub fn describe(&self) -> String {
+        let share = |s: f64| 100.0 * s / self.total().max(1e-12);
+        format!(
+            "time in phases: collect {:.1} s ({:.0}%), learn {:.1} s ({:.0}%), hook {:.1} s ({:.0}%)",
+            self.collect,
+            share(self.collect),
+            self.learn,
+            share(self.learn),
+            self.hook,
+            share(self.hook)
+        )
+    }
+}
+
 /// The full state of a training run.
 pub struct Trainer {
     pub config: TrainConfig,
@@ -90,6 +122,7 @@ pub struct Trainer {
     obs_scratch: Vec<f32>,
     device: Device,
     sps_clock: Option<(Instant, u64)>,
+    phase_seconds: PhaseSeconds,
     last_returns: Vec<f64>,
     /// The envs need a seeded reset before the next rollout: before the first one, and after
     /// resuming from a checkpoint without a [`CollectionState`].
@@ -139,9 +172,15 @@ impl Trainer {
             rollout,
             device,
             sps_clock: None,
+            phase_seconds: PhaseSeconds::default(),
             last_returns: Vec::new(),
             needs_reset: true,
         })
+    }
+
+    /// Where this trainer's iterations spent their wall-clock time.
+    pub fn phase_seconds(&self) -> PhaseSeconds {
+        self.phase_seconds
     }
 
     pub fn iteration(&self) -> usize {
@@ -263,13 +302,21 @@ impl Trainer {
             self.envs.episode_metric_names().len(),
             self.reward.cause_names().len(),
         );
+        let mut lap = Instant::now();
+        let mut split = |into: &mut f64| {
+            *into += lap.elapsed().as_secs_f64();
+            lap = Instant::now();
+        };
+        let mut times = self.phase_seconds;
         let last_values = self.collect(&mut stats)?;
         let collected = Collected {
             stats,
             last_values,
             lr: self.learning_rate(),
         };
+        split(&mut times.collect);
         let hooked = hook.after_collect(self, &collected)?;
+        split(&mut times.hook);
         self.scale_rewards();
         let gamma = hooked.gamma.unwrap_or(self.config.ppo.gamma);
         let gae_lambda = self.config.ppo.gae_lambda;
@@ -280,7 +327,10 @@ impl Trainer {
         }
         let update = self.update(&advantages, &returns, collected.lr)?;
         self.iteration += 1;
+        split(&mut times.learn);
         let after = hook.after_update(self)?;
+        split(&mut times.hook);
+        self.phase_seconds = times;
         self.last_returns.clone_from(&collected.stats.returns);
         let mut m = self.iteration_metrics(&collected, &update, &returns, clock);
         m.entries.extend(hooked.metrics.entries);
