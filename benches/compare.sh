@@ -217,12 +217,15 @@ section_driving() {
 
 [[ -x $py ]] || echo "no peers' venv at $venv: every peer is skipped (benches/compare.sh --install)"
 echo "carrot: $carrot; raw results in $raw"
+# The load before and after, for the table header: a busy machine is no measurement.
+read -r load_start _ </proc/loadavg
 for section in ${only//,/ }; do
     "section_$section"
 done
+read -r load_end _ </proc/loadavg
 
 table_args=(--raw "$raw" --out "$out/compare-$date.md" --carrot "$carrot"
-    --threads "$threads" --repeats "$repeats" --date "$date")
+    --threads "$threads" --repeats "$repeats" --date "$date" --load "$load_start,$load_end")
 [[ $quick == 1 ]] && table_args+=(--quick)
 echo
 python3 "$repo/benches/compare_table.py" "${table_args[@]}"

@@ -23,6 +23,7 @@ import os
 import re
 import statistics
 import subprocess
+import sys
 import tempfile
 
 HEADS = ("gaussian", "beta", "categorical")
@@ -40,8 +41,11 @@ def repetitions(raw, pattern):
 def load_json(raw, pattern):
     out = []
     for path in repetitions(raw, pattern):
-        with open(path) as f:
-            out.append(json.load(f))
+        try:
+            with open(path) as f:
+                out.append(json.load(f))
+        except (OSError, ValueError) as e:
+            print(f"compare_table.py: skipping {path}: {e}", file=sys.stderr)
     return out
 
 
@@ -273,8 +277,19 @@ def header(args, table):
         f"--threads; peers torch.set_num_threads and OMP_NUM_THREADS); envs 1 and {threads} "
         f"(rayon pool / EnvPool num_threads; Gymnasium is one thread); driving 1.",
         f"Peers: {peers}.",
-        "",
-    ]
+    ] + load_line(args.load, cores) + [""]
+
+
+def load_line(load, cores):
+    """The load averages compare.sh saw, with a warning when other work shared the cores."""
+    if not load:
+        return []
+    before, after = (float(x) for x in load.split(","))
+    line = f"Load average (1 min) before / after the runs: {before:.2f} / {after:.2f}."
+    if max(before, after) > 0.5 * (cores or 1):
+        line += (" **Other work was running: these figures are not a measurement** (OpenMP's"
+                 " spinning threads, torch's included, slow down most when cores are shared).")
+    return [line]
 
 
 def footer(args):
@@ -315,6 +330,7 @@ def main():
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--date", default=today)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--load", help="1-minute load averages before and after the runs: A,B")
     args = p.parse_args()
     args.repo = repo
     out = args.out or os.path.join(repo, "benches", "results", f"compare-{args.date}.md")
