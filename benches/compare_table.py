@@ -269,10 +269,12 @@ def header(args, table):
     cores = os.cpu_count()
     peers = ", ".join(f"{k} {v}" for k, v in sorted(table.versions.items())) or "none installed"
     threads = args.threads
+    quick = " (--quick: a check of the script, not a measurement)" if args.quick else ""
+    revision = carrot_revision(args.carrot, args.repo)
     return [
-        f"# carrot vs peers, {args.date}{' (--quick: a check of the script, not a measurement)' if args.quick else ''}",
+        f"# carrot vs peers, {args.date}{quick}",
         "",
-        f"Machine: {cpu_model()}, {cores} logical cores. carrot {carrot_revision(args.carrot, args.repo)}.",
+        f"Machine: {cpu_model()}, {cores} logical cores. carrot {revision}.",
         f"Threads: learner and PPO {threads} on both sides (carrot RAYON_NUM_THREADS and "
         f"--threads; peers torch.set_num_threads and OMP_NUM_THREADS); envs 1 and {threads} "
         f"(rayon pool / EnvPool num_threads; Gymnasium is one thread); driving 1.",
@@ -305,7 +307,7 @@ def footer(args):
         "the cores. Learner rows are ms per PPO epoch (one full-batch gradient step by default) "
         "after one warm-up epoch; PPO rows are whole training runs (env stepping, GAE and "
         "updates) with the same hyperparameters on both sides. Driving: carrot's highway map "
-        f"with random actions, one 0.1 s control step per step, vs highway-env's highway-fast-v0 "
+        "with random actions, one 0.1 s control step per step, vs highway-env's highway-fast-v0 "
         "(1 s per step), hence the simulated-seconds row.",
     ]
 
