@@ -12,6 +12,9 @@ Optional and not part of CI:
 """
 
 import argparse
+import json
+import os
+import tempfile
 import time
 import warnings
 
@@ -100,6 +103,41 @@ def gym_random_episode_length(episodes, seed):
     return total / episodes
 
 
+def measure_all(args):
+    """Every row as a dict; envpool rows only when it is installed."""
+    rows = []
+
+    def add(peer, n, threads, rates):
+        rows.append(
+            {
+                "peer": peer,
+                "num_envs": n,
+                "threads": threads,
+                "steps_per_second": rates[0],
+                "steps_per_cpu_second": rates[1],
+            }
+        )
+        print(ROW.format(peer, n, threads, *rates))
+
+    if 1 in args.num_envs:
+        add("gymnasium", 1, 1, gym_single(args.seconds, args.seed))
+    for n in args.num_envs:
+        if n > 1:
+            add("gymnasium SyncVectorEnv", n, 1, gym_sync_vector(n, args.seconds, args.seed))
+    try:
+        import envpool
+    except ImportError:
+        print("envpool not installed: skipped (pip install envpool)")
+        return rows, None
+    for n in args.num_envs:
+        for threads in args.threads:
+            add("envpool", n, threads, envpool_sync(n, threads, args.seconds, args.seed))
+    return rows, envpool.__version__
+
+
+ROW = "{:<28} {:>5} {:>7} {:>14,.0f} {:>12,.0f}"
+
+
 def main():
     warnings.filterwarnings("ignore", message=".*precision lowered.*")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -107,27 +145,43 @@ def main():
     parser.add_argument("--num-envs", type=int, nargs="+", default=[1, 8, 64, 512])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        default=5000,
+        help="episodes of the random-policy episode length (0: skip it)",
+    )
+    parser.add_argument("--json", help="also write the results as JSON here")
     args = parser.parse_args()
 
     print(f"gymnasium {gym.__version__}, {args.seconds:.1f} s per measurement")
     print(f"{'peer':<28} {'N':>5} {'threads':>7} {'env steps/s':>14} {'per cpu-s':>12}")
-    row = "{:<28} {:>5} {:>7} {:>14,.0f} {:>12,.0f}"
-    print(row.format("gymnasium CartPole-v1", 1, 1, *gym_single(args.seconds, args.seed)))
-    for n in args.num_envs:
-        if n > 1:
-            rates = gym_sync_vector(n, args.seconds, args.seed)
-            print(row.format("gymnasium SyncVectorEnv", n, 1, *rates))
-    try:
-        import envpool
+    rows, envpool_version = measure_all(args)
+    length = None
+    if args.episodes > 0:
+        length = gym_random_episode_length(args.episodes, args.seed)
+        print(f"gymnasium CartPole-v1 random-policy mean episode length: {length:.2f}")
+    if args.json:
+        versions = {"gymnasium": gym.__version__, "numpy": np.__version__}
+        if envpool_version is not None:
+            versions["envpool"] = envpool_version
+        report = {
+            "seconds": args.seconds,
+            "versions": versions,
+            "envpool_installed": envpool_version is not None,
+            "rows": rows,
+            "random_episode_length": length,
+        }
+        write_json_atomically(args.json, report)
 
-        for n in args.num_envs:
-            for threads in args.threads:
-                rates = envpool_sync(n, threads, args.seconds, args.seed)
-                print(row.format(f"envpool {envpool.__version__}", n, threads, *rates))
-    except ImportError:
-        print("envpool not installed: skipped")
-    length = gym_random_episode_length(5000, args.seed)
-    print(f"gymnasium CartPole-v1 random-policy mean episode length: {length:.2f}")
+
+def write_json_atomically(path, value):
+    """Writes `value` to a temp file beside `path`, then renames it over `path`."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(value, f, indent=2)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

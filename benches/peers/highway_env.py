@@ -15,8 +15,10 @@ Optional and not part of CI:
 """
 
 import argparse
+import json
 import os
 import sys
+import tempfile
 import time
 
 # This file is named like the package it measures: keep its folder off the import path.
@@ -41,6 +43,7 @@ def measure(env_id, seconds, seed, vehicles):
         if terminated or truncated:
             env.reset()
     steps, episodes, k = 0, 0, 0
+    cpu_start = time.process_time()
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
         k = (k + 1) % len(actions)
@@ -50,8 +53,18 @@ def measure(env_id, seconds, seed, vehicles):
             episodes += 1
             env.reset()
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
+    policy_frequency = env.unwrapped.config["policy_frequency"]
     env.close()
-    return steps / elapsed, steps, episodes
+    return {
+        "steps": steps,
+        "episodes": episodes,
+        "seconds": elapsed,
+        "steps_per_second": steps / elapsed,
+        "steps_per_cpu_second": steps / cpu if cpu > 0 else None,
+        "sim_seconds_per_step": 1.0 / policy_frequency,
+        "sim_seconds_per_second": steps / elapsed / policy_frequency,
+    }
 
 
 def main():
@@ -59,6 +72,7 @@ def main():
     parser.add_argument("--env", default="highway-fast-v0")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="also write the results as JSON here")
     parser.add_argument(
         "--vehicles",
         nargs="*",
@@ -67,13 +81,38 @@ def main():
     )
     args = parser.parse_args()
     np.random.seed(args.seed)
-    print(f"{args.env}, one process, random actions, {args.seconds:.0f} s per row")
+    print(f"{args.env}, one process, random actions, {args.seconds:.1f} s per row")
     print(f"{'vehicles':>10} {'steps/s':>10} {'sim s/s':>10} {'steps':>8} {'episodes':>9}")
+    rows = []
     for label in args.vehicles:
         vehicles = None if label == "default" else int(label)
-        rate, steps, episodes = measure(args.env, args.seconds, args.seed, vehicles)
-        sim_rate = rate / gym.make(args.env).unwrapped.config["policy_frequency"]
-        print(f"{label:>10} {rate:>10.1f} {sim_rate:>10.1f} {steps:>8} {episodes:>9}")
+        r = measure(args.env, args.seconds, args.seed, vehicles)
+        rows.append({"env": args.env, "vehicles": label, **r})
+        print(
+            f"{label:>10} {r['steps_per_second']:>10.1f} {r['sim_seconds_per_second']:>10.1f} "
+            f"{r['steps']:>8} {r['episodes']:>9}"
+        )
+    if args.json:
+        versions = {"highway-env": package_version("highway-env"), "gymnasium": gym.__version__}
+        write_json_atomically(args.json, {"versions": versions, "rows": rows})
+
+
+def package_version(name):
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def write_json_atomically(path, value):
+    """Writes `value` to a temp file beside `path`, then renames it over `path`."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(value, f, indent=2)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

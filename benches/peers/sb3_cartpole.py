@@ -12,6 +12,8 @@ first env step at which the mean return of the last 20 training episodes reaches
 
 import argparse
 import json
+import os
+import tempfile
 import time
 from collections import deque
 
@@ -63,6 +65,8 @@ def main():
     model.learn(total_timesteps=a.steps, callback=tracker)
     secs = time.perf_counter() - start
     result = {
+        "threads": torch.get_num_threads(),
+        "versions": versions(),
         "settings": "sb3-defaults" if a.sb3_defaults else "carrot",
         "env_steps": model.num_timesteps,
         "steps_per_second": model.num_timesteps / secs,
@@ -75,8 +79,27 @@ def main():
         f">= 475 at {result['steps_to_475']} env steps; final {result['final_return_mean']:.1f}"
     )
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(result, f, indent=2)
+        write_json_atomically(a.json, result)
+
+
+def versions():
+    import gymnasium
+    import stable_baselines3
+
+    return {
+        "stable-baselines3": stable_baselines3.__version__,
+        "torch": torch.__version__,
+        "gymnasium": gymnasium.__version__,
+    }
+
+
+def write_json_atomically(path, value):
+    """Writes `value` to a temp file beside `path`, then renames it over `path`."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(value, f, indent=2)
+    os.replace(tmp, path)
 
 
 def carrot_settings(env, seed):
