@@ -154,8 +154,7 @@ pub fn run(args: &BenchDrivingArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&results)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+        crate::run_dir::write_atomic(path, serde_json::to_string_pretty(&results)?.as_bytes())?;
     }
     Ok(())
 }

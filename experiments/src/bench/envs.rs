@@ -20,7 +20,8 @@ const CONTROL_IDS: [&str; 4] = ["cartpole", "pendulum", "acrobot", "mountain_car
 #[command(after_help = "Examples:\n  \
     carrot bench envs\n  \
     carrot bench envs --env cartpole,pendulum --num-envs 8,64 --threads 1,2\n  \
-    carrot bench envs --env driving --vehicles 0,30 --num-envs 8")]
+    carrot bench envs --env driving --vehicles 0,30 --num-envs 8\n  \
+    carrot bench envs --env cartpole --json envs_bench.json")]
 pub struct BenchEnvsArgs {
     /// Env ids to measure: control tasks and `driving` (default: all control tasks).
     #[arg(long = "env", value_delimiter = ',')]
@@ -40,6 +41,22 @@ pub struct BenchEnvsArgs {
     /// Master seed of the envs and the random actions.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Also write every measured cell as JSON here.
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
+}
+
+/// One measured cell as `--json` writes it (rates in env steps per second; `null` where the
+/// figure does not exist: no floor for the driving world, no CPU clock off Linux).
+#[derive(serde::Serialize)]
+struct CellJson {
+    env: String,
+    num_envs: usize,
+    threads: usize,
+    steps_per_second: f64,
+    steps_per_cpu_second: Option<f64>,
+    floor_steps_per_second: Option<f64>,
+    floor_steps_per_cpu_second: Option<f64>,
 }
 
 /// A measured VecEnv rate, kept to compare thread counts.
@@ -48,6 +65,22 @@ struct Cell {
     num_envs: usize,
     threads: usize,
     env_rate: Rate,
+    floor_rate: Rate,
+}
+
+impl Cell {
+    fn to_json(&self) -> CellJson {
+        let finite = |x: f64| x.is_finite().then_some(x);
+        CellJson {
+            env: self.env.clone(),
+            num_envs: self.num_envs,
+            threads: self.threads,
+            steps_per_second: self.env_rate.wall,
+            steps_per_cpu_second: self.env_rate.cpu,
+            floor_steps_per_second: finite(self.floor_rate.wall),
+            floor_steps_per_cpu_second: self.floor_rate.cpu,
+        }
+    }
 }
 
 /// The row format shared by the header and every measured cell.
@@ -78,6 +111,10 @@ pub fn run(args: &BenchEnvsArgs) -> anyhow::Result<()> {
                 cells.push(cell);
             }
         }
+    }
+    if let Some(path) = &args.json {
+        let rows: Vec<CellJson> = cells.iter().map(Cell::to_json).collect();
+        crate::run_dir::write_atomic(path, serde_json::to_string_pretty(&rows)?.as_bytes())?;
     }
     Ok(())
 }
@@ -177,6 +214,7 @@ fn measure_cell(
         num_envs: n,
         threads,
         env_rate,
+        floor_rate,
     })
 }
 
@@ -389,6 +427,7 @@ mod tests {
             threads: vec![1],
             seconds: 0.01,
             seed: 0,
+            json: None,
         };
         assert!(run(&args).is_err());
         let args = BenchEnvsArgs {
@@ -397,5 +436,30 @@ mod tests {
             ..args
         };
         assert!(run(&args).unwrap_err().to_string().contains("no_such_env"));
+    }
+
+    #[test]
+    fn json_has_one_row_per_cell() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("envs.json");
+        let args = BenchEnvsArgs {
+            envs: vec!["cartpole".into(), "driving".into()],
+            num_envs: vec![2],
+            vehicles: vec![0],
+            threads: vec![1, 2],
+            seconds: 0.01,
+            seed: 0,
+            json: Some(path.clone()),
+        };
+        run(&args).unwrap();
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[0]["env"], "cartpole");
+        assert_eq!(rows[1]["threads"], 2);
+        assert!(rows[0]["steps_per_second"].as_f64().unwrap() > 0.0);
+        assert!(rows[0]["floor_steps_per_second"].as_f64().unwrap() > 0.0);
+        assert_eq!(rows[2]["env"], "driving/0veh");
+        assert!(rows[2]["floor_steps_per_second"].is_null());
     }
 }

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use carrot_agents::bench::{bench_learner, LearnerBench, LearnerResult};
 use carrot_agents::networks::HeadKind;
 use carrot_agents::{TrainConfig, Trainer};
@@ -148,8 +148,7 @@ fn run_in_pool(args: &BenchLearnerArgs) -> Result<()> {
         }
     }
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        crate::run_dir::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
     }
     Ok(())
 }
