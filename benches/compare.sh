@@ -154,8 +154,7 @@ section_envs() {
     for ((r = 1; r <= repeats; r++)); do
         run "carrot-envs-r$r" carrot "$carrot" bench envs --env cartpole \
             --num-envs "$(list "${env_counts[@]}")" --threads "$(list "${env_threads[@]}")" \
-            --seconds "$env_seconds"
-        cp "$raw/carrot-envs-r$r.log" "$raw/carrot-envs-r$r.txt"
+            --seconds "$env_seconds" --json "$raw/carrot-envs-r$r.json"
         if have gymnasium; then
             run "peer-envs-r$r" gymnasium env OMP_NUM_THREADS=1 "$py" \
                 "$repo/benches/peers/gym_envpool_cartpole.py" --num-envs "${env_counts[@]}" \

@@ -2,8 +2,7 @@
 """One markdown table of carrot against its peers, from the raw files of `benches/compare.sh`.
 
 Reads the raw folder that compare.sh fills (one file per side, section and repetition:
-`carrot-learner-beta-r1.json`, `peer-envs-r2.json`, ...; `carrot bench envs` writes no JSON, so
-its table text `carrot-envs-rN.txt` is parsed), and prints
+`carrot-learner-beta-r1.json`, `peer-envs-r2.json`, ...), and prints
 
     figure | carrot | peer | ratio
 
@@ -49,18 +48,10 @@ def load_json(raw, pattern):
     return out
 
 
-def parse_carrot_envs(path):
-    """{(num_envs, threads): (wall rate, cpu rate)} from the cartpole rows of `bench envs`."""
-    rows = {}
-    with open(path) as f:
-        for line in f:
-            fields = line.split()
-            if len(fields) < 8 or fields[0] != "cartpole" or not fields[1].isdigit():
-                continue
-            rate = float(fields[3].replace(",", ""))
-            cpu = fields[-2].replace(",", "")
-            rows[(int(fields[1]), int(fields[2]))] = (rate, float(cpu) if cpu != "-" else None)
-    return rows
+def parse_carrot_envs(report):
+    """{(num_envs, threads): (wall rate, cpu rate)} from the cartpole cells of `bench envs --json`."""
+    return {(row["num_envs"], row["threads"]): (row["steps_per_second"], row["steps_per_cpu_second"])
+            for row in report if row["env"] == "cartpole"}
 
 
 def status(raw, peer):
@@ -139,7 +130,7 @@ def values(reports, pick):
 
 
 def envs_rows(table, raw):
-    carrot = [parse_carrot_envs(p) for p in repetitions(raw, "carrot-envs-r*.txt")]
+    carrot = [parse_carrot_envs(r) for r in load_json(raw, "carrot-envs-r*.json")]
     peer = load_json(raw, "peer-envs-r*.json")
     for r in peer:
         table.versions.update(r.get("versions", {}))
