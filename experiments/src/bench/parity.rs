@@ -116,10 +116,7 @@ pub fn run(args: &BenchParityArgs) -> Result<()> {
     }
     let target = match args.device.as_str() {
         "portable" => Target::Portable,
-        _ => Target::Device(
-            make_device(carrot_agents::DeviceKind::Cuda)
-                .map_err(|e| anyhow::anyhow!("--device {}: {e}", args.device))?,
-        ),
+        _ => Target::Device(make_device(super::learner::device_kind(&args.device)?)?),
     };
     println!(
         "parity of {} against the CPU custom ops: hidden {}, batch {}, obs {}, action {}",
