@@ -1,5 +1,6 @@
 //! Learner throughput on synthetic batches, for `carrot bench learner`: PPO epochs through the
-//! real gradient step, and a per-phase profile of one step.
+//! real gradient step, and a per-phase profile of one step. Also the loss and gradients of one
+//! mini-batch on the host, for `carrot bench parity` (device paths against the CPU custom ops).
 
 use std::time::{Duration, Instant};
 
@@ -7,13 +8,15 @@ use candle_core::Tensor;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
-use crate::config::PpoConfig;
+use crate::config::{DeviceKind, PpoConfig};
 use crate::distributions::standard_normal;
 use crate::error::{AgentError, Result};
-use crate::learner::{gradient_step, gradient_step_phases, Minibatch, StepSettings, STEP_PHASES};
+use crate::learner::{
+    gradient_step, gradient_step_phases, minibatch_loss, Minibatch, StepSettings, STEP_PHASES,
+};
 use crate::losses::LossCoefs;
-use crate::networks::{ActorCritic, HeadKind};
-use crate::optimizer::{host_params, Adam};
+use crate::networks::{make_device, ActorCritic, HeadKind};
+use crate::optimizer::{host_grads, host_params, Adam};
 
 /// One learner configuration to time.
 #[derive(Clone, Debug)]
@@ -25,6 +28,8 @@ pub struct LearnerBench {
     pub head: HeadKind,
     pub epochs: usize,
     pub profile: bool,
+    /// Where the network and the step's tensors live.
+    pub device: DeviceKind,
 }
 
 /// Timings of one configuration.
@@ -66,6 +71,44 @@ pub fn synthetic_batch(net: &ActorCritic, obs_dim: usize, len: usize) -> Result<
     Ok(mb)
 }
 
+/// [`synthetic_batch`] with recorded log-probabilities and values moved off the network's own
+/// (seeded), so that ratios spread around 1, some clipped, and approx_kl and clipfrac are not 0.
+pub fn parity_batch(net: &ActorCritic, obs_dim: usize, len: usize) -> Result<Minibatch> {
+    let mut mb = synthetic_batch(net, obs_dim, len)?;
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(11);
+    for v in mb.old_logp.iter_mut().chain(&mut mb.old_values) {
+        *v += 0.2 * standard_normal(&mut rng) as f32;
+    }
+    Ok(mb)
+}
+
+/// The PPO loss of one mini-batch and the gradient of every parameter, read to the host.
+#[derive(Clone, Debug)]
+pub struct LossGradients {
+    /// The loss statistics, in [`LossStats::KEYS`](crate::losses::LossStats::KEYS) order.
+    pub stats: Vec<f32>,
+    /// `(parameter name, flattened gradient)` in [`ActorCritic::params`] order.
+    pub grads: Vec<(String, Vec<f32>)>,
+}
+
+/// The learner's loss of `mb` (advantages as given) under `net` and its parameter gradients,
+/// through the same code as a gradient step, on `net`'s device and the current thread's op
+/// paths ([`crate::ops::PortableOps`]).
+pub fn loss_gradients(
+    net: &ActorCritic,
+    mb: &Minibatch,
+    coefs: &LossCoefs,
+) -> Result<LossGradients> {
+    let loss = minibatch_loss(net, mb, coefs, &mut |_| {})?;
+    let stats = loss.stats.to_vec1::<f32>()?;
+    let grads = host_grads(net.params(), &loss.total.backward()?)?;
+    let names = net.params().iter().map(|(name, _)| name.clone());
+    Ok(LossGradients {
+        stats,
+        grads: names.zip(grads).collect(),
+    })
+}
+
 /// Times PPO epochs of `spec` on a synthetic batch.
 pub fn bench_learner(spec: &LearnerBench) -> Result<LearnerResult> {
     let (batch, hidden) = (spec.batch, spec.hidden);
@@ -80,7 +123,7 @@ pub fn bench_learner(spec: &LearnerBench) -> Result<LearnerResult> {
         ..Default::default()
     };
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
-    let dev = candle_core::Device::Cpu;
+    let dev = make_device(spec.device)?;
     let net = ActorCritic::new(&cfg, spec.obs_dim, spec.head.clone(), &dev, &mut rng)?;
     let mut params = host_params(net.params())?;
     let mut adam = Adam::new(&params.iter().map(Vec::len).collect::<Vec<_>>());

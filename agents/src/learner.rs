@@ -4,7 +4,9 @@
 use candle_core::{Device, Tensor};
 
 use crate::error::{AgentError, Result};
-use crate::losses::{normalize_advantages, ppo_loss, Evaluation, LossCoefs, LossStats, Targets};
+use crate::losses::{
+    normalize_advantages, ppo_loss, Evaluation, LossCoefs, LossStats, PpoLoss, Targets,
+};
 use crate::networks::ActorCritic;
 use crate::optimizer::{clip_grad_norm, host_grads, write_params, Adam};
 
@@ -86,19 +88,14 @@ pub const STEP_PHASES: [&str; 9] = [
     "params -> vars",
 ];
 
-/// [`gradient_step`] calling `phase_done(i)` as each of [`STEP_PHASES`] ends (for profiling).
-pub fn gradient_step_phases(
+/// The PPO loss of `mb` (advantages as given) under `net`, with the graph back to its
+/// parameters; calls `phase_done(i)` as each of the first four [`STEP_PHASES`] ends.
+pub fn minibatch_loss(
     net: &ActorCritic,
-    params: &mut [Vec<f32>],
-    adam: &mut Adam,
-    mb: &mut Minibatch,
-    s: &StepSettings,
-    iteration: usize,
+    mb: &Minibatch,
+    coefs: &LossCoefs,
     phase_done: &mut dyn FnMut(usize),
-) -> Result<StepStats> {
-    if s.norm_adv {
-        normalize_advantages(&mut mb.advantages);
-    }
+) -> Result<PpoLoss> {
     let dev: &Device = net.device();
     let m = mb.len;
     let obs = Tensor::from_slice(&mb.obs, (m, mb.obs.len() / m), dev)?;
@@ -124,9 +121,26 @@ pub fn gradient_step_phases(
             advantages: &adv,
             returns: &ret,
         },
-        &s.coefs,
+        coefs,
     )?;
     phase_done(3);
+    Ok(loss)
+}
+
+/// [`gradient_step`] calling `phase_done(i)` as each of [`STEP_PHASES`] ends (for profiling).
+pub fn gradient_step_phases(
+    net: &ActorCritic,
+    params: &mut [Vec<f32>],
+    adam: &mut Adam,
+    mb: &mut Minibatch,
+    s: &StepSettings,
+    iteration: usize,
+    phase_done: &mut dyn FnMut(usize),
+) -> Result<StepStats> {
+    if s.norm_adv {
+        normalize_advantages(&mut mb.advantages);
+    }
+    let loss = minibatch_loss(net, mb, &s.coefs, phase_done)?;
     let stats = loss.stats.to_vec1::<f32>()?;
     phase_done(4);
     if let Some(bad) = stats.iter().position(|v| !v.is_finite()) {

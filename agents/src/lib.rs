@@ -41,6 +41,8 @@ pub mod train;
 pub use config::{Activation, DeviceKind, PolicyHead, PpoConfig, RunSettings, TrainConfig};
 pub use error::AgentError;
 pub use evaluate::EvalResult;
+/// Forces the custom ops' portable (GPU) paths on the CPU, on one thread: for parity checks.
+pub use ops::PortableOps;
 pub use outer_config::{OuterConfig, OuterMethod};
 pub use policy::Policy;
 pub use policy64::{PgBatch, PolicyF64};

@@ -22,7 +22,7 @@ use candle_core::{
 };
 use rayon::prelude::*;
 
-use super::map_f32;
+use super::{map_f32, runs_custom_op};
 
 /// Elements per parallel chunk; small tensors stay on the calling thread.
 const CHUNK: usize = 16 * 1024;
@@ -328,9 +328,9 @@ fn column_sum<T: Float>(s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape
 }
 
 /// `act(x w + b)` with `x: [B, K]`, `w: [K, N]`, `b: [N]` as one differentiable op on the CPU
-/// in f32 or f64; on other devices or dtypes, candle's own ops.
+/// in f32 or f64; on other devices or dtypes, or under [`super::PortableOps`], candle's own ops.
 pub fn fused_linear(x: &Tensor, w: &Tensor, b: &Tensor, act: Act) -> Result<Tensor> {
-    if !x.device().is_cpu() || !matches!(x.dtype(), DType::F32 | DType::F64) {
+    if !runs_custom_op(x) || !matches!(x.dtype(), DType::F32 | DType::F64) {
         let z = x.matmul(w)?.broadcast_add(b)?;
         return match act {
             Act::Identity => Ok(z),
@@ -360,9 +360,10 @@ impl CustomOp1 for Softplus {
     }
 }
 
-/// Elementwise softplus, differentiable (custom op for f32 on the CPU, candle ops otherwise).
+/// Elementwise softplus, differentiable (custom op for f32 on the CPU, candle ops otherwise or
+/// under [`super::PortableOps`]).
 pub fn softplus(x: &Tensor) -> Result<Tensor> {
-    if !x.device().is_cpu() || x.dtype() != DType::F32 {
+    if !runs_custom_op(x) || x.dtype() != DType::F32 {
         // relu(x) + ln(1 + exp(-|x|))
         return x.relu()?.add(&(x.abs()?.neg()?.exp()? + 1.0)?.log()?);
     }

@@ -1,25 +1,38 @@
 //! Log-gamma, digamma and trigamma on the host (f64) and as differentiable candle ops, for the
 //! Beta distribution's log-density and entropy. Arguments are positive (alpha, beta >= 1).
-//! The ops accept f32 and f64 tensors; f32 values are evaluated in f64 and rounded.
+//! On the CPU the ops are custom ops on f32 and f64 tensors (f32 values are evaluated in f64
+//! and rounded); elsewhere, or under [`super::PortableOps`], the same series are written in
+//! candle primitives ([`portable`]) in the tensor's own dtype.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
-use super::map_float;
+use super::{map_float, runs_custom_op};
+
+/// The Lanczos shift g of [`LANCZOS_C`].
+const LANCZOS_G: f64 = 7.0;
+/// Lanczos coefficients for g = 7, 9 terms.
+const LANCZOS_C: [f64; 9] = [
+    0.999_999_999_999_809_9,
+    676.520_368_121_885_1,
+    -1_259.139_216_722_402_8,
+    771.323_428_777_653_1,
+    -176.615_029_162_140_6,
+    12.507_343_278_686_905,
+    -0.138_571_095_265_720_12,
+    9.984_369_578_019_572e-6,
+    1.505_632_735_149_311_6e-7,
+];
+/// ln(2 pi) / 2, as the host series has always computed it.
+fn half_ln_2pi() -> f64 {
+    0.5 * (2.0 * std::f64::consts::PI).ln()
+}
+/// Digamma's recurrence moves the argument to at least this before the asymptotic series.
+const DIGAMMA_SERIES_FROM: f64 = 10.0;
 
 /// ln Gamma(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error ~1e-15).
 pub fn lgamma_f64(x: f64) -> f64 {
-    const G: f64 = 7.0;
-    const C: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
+    const G: f64 = LANCZOS_G;
+    const C: [f64; 9] = LANCZOS_C;
     if x < 0.5 {
         // Reflection keeps the series in its accurate range.
         let pi = std::f64::consts::PI;
@@ -31,13 +44,13 @@ pub fn lgamma_f64(x: f64) -> f64 {
     for (i, c) in C.iter().enumerate().skip(1) {
         a += c / (x + i as f64);
     }
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+    half_ln_2pi() + (x + 0.5) * t.ln() - t + a.ln()
 }
 
-/// psi(x) = d/dx ln Gamma(x) for x > 0: recurrence up to x >= 6, then the asymptotic series.
+/// psi(x) = d/dx ln Gamma(x) for x > 0: recurrence up to x >= 10, then the asymptotic series.
 pub fn digamma_f64(mut x: f64) -> f64 {
     let mut acc = 0.0;
-    while x < 10.0 {
+    while x < DIGAMMA_SERIES_FROM {
         acc -= 1.0 / x;
         x += 1.0;
     }
@@ -100,14 +113,67 @@ impl CustomOp1 for Trigamma {
     }
 }
 
-/// Elementwise ln Gamma, differentiable (CPU only; f32 or f64).
+/// Elementwise ln Gamma for x > 0, differentiable (custom op on the CPU for f32 or f64; the
+/// portable series elsewhere).
 pub fn lgamma(x: &Tensor) -> Result<Tensor> {
+    if !runs_custom_op(x) {
+        return portable::lgamma(x);
+    }
     x.contiguous()?.apply_op1(Lgamma)
 }
 
-/// Elementwise digamma, differentiable (CPU only; f32 or f64).
+/// Elementwise digamma for x > 0, differentiable (custom op on the CPU for f32 or f64; the
+/// portable series elsewhere).
 pub fn digamma(x: &Tensor) -> Result<Tensor> {
+    if !runs_custom_op(x) {
+        return portable::digamma(x);
+    }
     x.contiguous()?.apply_op1(Digamma)
+}
+
+/// The special functions in candle primitives, so they run on every backend and candle's
+/// autodiff differentiates them (the gradient is the derivative of the approximation itself).
+pub(crate) mod portable {
+    use candle_core::{Result, Tensor};
+
+    use super::{half_ln_2pi, DIGAMMA_SERIES_FROM, LANCZOS_C, LANCZOS_G};
+
+    /// ln Gamma(x) for x > 0. One recurrence step, ln Gamma(x) = ln Gamma(x + 1) - ln x, puts
+    /// every x > 0 in the Lanczos series' accurate range without the host's reflection branch.
+    pub(crate) fn lgamma(x: &Tensor) -> Result<Tensor> {
+        // Series for Gamma(z + 1) at z = x: C0 + sum_i C_i / (x + i).
+        let mut series = x
+            .affine(1.0, 1.0)?
+            .recip()?
+            .affine(LANCZOS_C[1], LANCZOS_C[0])?;
+        for (i, &c) in LANCZOS_C.iter().enumerate().skip(2) {
+            series = (series + x.affine(1.0, i as f64)?.recip()?.affine(c, 0.0)?)?;
+        }
+        let t = x.affine(1.0, LANCZOS_G + 0.5)?;
+        let power = x.affine(1.0, 0.5)?.mul(&t.log()?)?;
+        let lgamma_x_plus_1 = ((power - t)? + series.log()?)?.affine(1.0, half_ln_2pi())?;
+        lgamma_x_plus_1 - x.log()?
+    }
+
+    /// psi(x) for x > 0: psi(x) = psi(x + 10) - sum_{k < 10} 1 / (x + k), then the asymptotic
+    /// series at x + 10 (as the host's [`super::digamma_f64`], with the recurrence always taken).
+    pub(crate) fn digamma(x: &Tensor) -> Result<Tensor> {
+        let steps = DIGAMMA_SERIES_FROM as usize;
+        let mut recurrence = x.recip()?;
+        for k in 1..steps {
+            recurrence = (recurrence + x.affine(1.0, k as f64)?.recip()?)?;
+        }
+        let y = x.affine(1.0, DIGAMMA_SERIES_FROM)?;
+        let inv = y.recip()?;
+        let inv2 = inv.sqr()?;
+        // 1/12 - y^-2 (1/120 - y^-2 (1/252 - y^-2 (1/240 - y^-2 / 132))), by Horner.
+        let mut poly = inv2.affine(-1.0 / 132.0, 1.0 / 240.0)?;
+        for c in [1.0 / 252.0, 1.0 / 120.0, 1.0 / 12.0] {
+            poly = inv2.mul(&poly)?.affine(-1.0, c)?;
+        }
+        let series = ((y.log()? - inv.affine(0.5, 0.0)?)? - inv2.mul(&poly)?)?;
+        series - recurrence
+    }
 }
 
 #[cfg(test)]

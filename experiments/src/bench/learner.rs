@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use carrot_agents::bench::{bench_learner, LearnerBench, LearnerResult};
 use carrot_agents::networks::HeadKind;
-use carrot_agents::{TrainConfig, Trainer};
+use carrot_agents::{DeviceKind, TrainConfig, Trainer};
 use serde::Serialize;
 
 /// Options of `carrot bench learner`.
@@ -21,7 +21,9 @@ use serde::Serialize;
 #[command(after_help = "Examples:\n  \
     carrot bench learner                       # batches 4096,32768 x hidden 64,256\n  \
     carrot bench learner --batch 4096 --hidden 64 --profile\n  \
-    carrot bench learner --cartpole            # also end-to-end PPO training on cartpole")]
+    carrot bench learner --cartpole            # also end-to-end PPO training on cartpole
+  \
+    carrot bench learner --device cuda         # on the GPU (a build with --features cuda)")]
 pub struct BenchLearnerArgs {
     /// Samples per PPO epoch (comma-separated list).
     #[arg(long, value_delimiter = ',', default_values_t = vec![4096, 32768])]
@@ -47,6 +49,9 @@ pub struct BenchLearnerArgs {
     /// Rayon threads (default: the global pool, RAYON_NUM_THREADS or the core count).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Where the network and the gradient step run: cpu, or cuda (needs `--features cuda`).
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
+    pub device: String,
     /// Also print where a gradient step spends its time.
     #[arg(long)]
     pub profile: bool,
@@ -75,6 +80,7 @@ struct CartpoleResult {
 
 #[derive(Debug, Serialize)]
 struct Report {
+    device: String,
     threads: usize,
     obs_dim: usize,
     action_dim: usize,
@@ -96,7 +102,9 @@ pub fn run(args: &BenchLearnerArgs) -> Result<()> {
 }
 
 fn run_in_pool(args: &BenchLearnerArgs) -> Result<()> {
+    let device = device_kind(&args.device)?;
     let mut report = Report {
+        device: args.device.clone(),
         threads: rayon::current_num_threads(),
         obs_dim: args.obs_dim,
         action_dim: args.action_dim,
@@ -105,8 +113,8 @@ fn run_in_pool(args: &BenchLearnerArgs) -> Result<()> {
         cartpole: Vec::new(),
     };
     println!(
-        "learner: {} head, obs {} , action {}, {} rayon threads, {} mini-batch(es) per epoch",
-        args.head, args.obs_dim, args.action_dim, report.threads, args.minibatches
+        "learner on {}: {} head, obs {} , action {}, {} rayon threads, {} mini-batch(es) per epoch",
+        args.device, args.head, args.obs_dim, args.action_dim, report.threads, args.minibatches
     );
     for &hidden in &args.hidden {
         for &batch in &args.batch {
@@ -118,6 +126,7 @@ fn run_in_pool(args: &BenchLearnerArgs) -> Result<()> {
                 head: head_kind(args)?,
                 epochs: args.epochs,
                 profile: args.profile,
+                device,
             })?;
             println!(
                 "batch {:>6}  hidden {:>4}: {:>8.2} ms/epoch  {:>8.2} ms/step  {:>10.0} samples/s",
@@ -151,6 +160,20 @@ fn run_in_pool(args: &BenchLearnerArgs) -> Result<()> {
         crate::run_dir::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
     }
     Ok(())
+}
+
+/// The device a `--device` value names, checked against this build (one-line error).
+pub(crate) fn device_kind(name: &str) -> Result<DeviceKind> {
+    let kind = match name {
+        "cpu" => DeviceKind::Cpu,
+        "cuda" => DeviceKind::Cuda,
+        other => bail!("--device must be cpu or cuda, not '{other}'"),
+    };
+    carrot_agents::networks::make_device(kind).map_err(|e| match e {
+        carrot_agents::AgentError::Device(message) => anyhow::anyhow!("--device {name}: {message}"),
+        other => anyhow::anyhow!("--device {name}: {other}"),
+    })?;
+    Ok(kind)
 }
 
 fn head_kind(args: &BenchLearnerArgs) -> Result<HeadKind> {

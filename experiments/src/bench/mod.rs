@@ -2,6 +2,7 @@
 //!
 //! - [`envs`]: env stepping throughput; [`driving`]: the driving world's;
 //! - [`learner`]: PPO learner throughput (and end-to-end cartpole);
+//! - [`parity`]: the custom ops' device paths against the CPU (losses and gradients per head);
 //! - [`bilevel`]: the cost of BARFI's outer step and peak memory;
 //! - [`parl`]: the cost of preference learning (relabel, feedback rounds, A-PARL);
 //! - [`checkpoint`]: a checkpoint's size and write / restore time.
@@ -11,6 +12,7 @@ pub mod checkpoint;
 pub mod driving;
 pub mod envs;
 pub mod learner;
+pub mod parity;
 pub mod parl;
 mod timing;
 
@@ -20,6 +22,7 @@ use clap::Subcommand;
 #[command(after_help = "Examples:\n  \
     carrot bench envs --env cartpole,pendulum\n  \
     carrot bench learner --batch 4096 --hidden 64\n  \
+    carrot bench parity --device portable\n  \
     carrot bench driving --vehicles 0,30\n  \
     carrot bench bilevel\n  \
     carrot bench parl\n  \
@@ -36,6 +39,8 @@ pub enum BenchCommand {
     Envs(envs::BenchEnvsArgs),
     /// PPO learner throughput (samples per second through an epoch).
     Learner(learner::BenchLearnerArgs),
+    /// Losses and gradients on a device path against the CPU custom ops, per policy head.
+    Parity(parity::BenchParityArgs),
     /// Driving-world throughput.
     Driving(driving::BenchDrivingArgs),
     /// The cost of BARFI's outer step against a plain PPO iteration, and peak memory.
@@ -51,6 +56,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     match &args.which {
         BenchCommand::Envs(a) => envs::run(a),
         BenchCommand::Learner(a) => learner::run(a),
+        BenchCommand::Parity(a) => parity::run(a),
         BenchCommand::Driving(a) => driving::run(a),
         BenchCommand::Bilevel(a) => bilevel::run(a),
         BenchCommand::Parl(a) => parl::run(a),
