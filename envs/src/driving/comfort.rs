@@ -188,71 +188,210 @@ fn wrap(a: f64) -> f64 {
 /// The `deriv`-th derivative at the newest sample of the least-squares polynomial of degree
 /// `order` through `ys` (samples `dt` apart); with fewer samples than `order + 1` the degree
 /// drops to what they allow.
-#[allow(clippy::needless_range_loop)]
 fn smooth(ys: &[f64], order: usize, deriv: usize, dt: f32) -> f64 {
     let n = ys.len();
     let order = order.min(n.saturating_sub(1));
     if deriv > order {
         return 0.0;
     }
-    // Fit p(x) = sum c_k x^k with x = sample index relative to the newest (0, -1, -2, ...);
-    // the derivative at x = 0 is deriv! * c_deriv / dt^deriv.
-    let m = order + 1;
-    let mut ata = [[0.0f64; 4]; 4];
-    let mut aty = [0.0f64; 4];
-    for (i, &y) in ys.iter().enumerate() {
-        let x = i as f64 - (n - 1) as f64;
-        let mut powers = [1.0f64; 4];
-        for k in 1..m {
-            powers[k] = powers[k - 1] * x;
-        }
-        for r in 0..m {
-            aty[r] += powers[r] * y;
-            for c in 0..m {
-                ata[r][c] += powers[r] * powers[c];
-            }
-        }
-    }
-    let coeffs = solve(ata, aty, m);
+    let coeffs = fit_plan(n, order + 1).solve(ys);
     let factorial = (1..=deriv).product::<usize>() as f64;
     factorial * coeffs[deriv] / (dt as f64).powi(deriv as i32)
 }
 
-/// Solves the `m x m` system by Gaussian elimination with partial pivoting.
-#[allow(clippy::needless_range_loop)] // Matrix indices read clearer than iterator chains here.
-fn solve(mut a: [[f64; 4]; 4], mut b: [f64; 4], m: usize) -> [f64; 4] {
-    for col in 0..m {
-        let pivot = (col..m)
-            .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
-            .unwrap_or(col);
-        a.swap(col, pivot);
-        b.swap(col, pivot);
-        let d = a[col][col];
-        if d.abs() < 1e-12 {
-            continue;
-        }
-        for row in 0..m {
-            if row != col {
-                let f = a[row][col] / d;
-                for c in col..m {
-                    a[row][c] -= f * a[col][c];
+/// The most samples a fit takes.
+const MAX_FIT_SAMPLES: usize = JERK_WINDOW;
+
+/// The part of a least-squares fit of `n` samples with `m` coefficients that does not depend
+/// on the samples: each sample's powers of x and the steps Gaussian elimination (with partial
+/// pivoting) takes on the normal matrix. [`FitPlan::solve`] replays them on the right-hand side:
+/// the same floating-point operations in the same order as a full solve, without redoing the
+/// matrix every step.
+#[derive(Clone, Copy, Debug)]
+struct FitPlan {
+    n: usize,
+    m: usize,
+    /// `x^k` of sample `i`, x = i - (n - 1) (0 for the newest, -1, -2, ... before it).
+    powers: [[f64; 4]; MAX_FIT_SAMPLES],
+    pivots: [usize; 4],
+    /// False where the column's pivot was (near) zero and elimination skipped it.
+    eliminated: [bool; 4],
+    /// `factors[col][row]`: the multiple of row `col` subtracted from row `row`.
+    factors: [[f64; 4]; 4],
+    diagonal: [f64; 4],
+}
+
+impl FitPlan {
+    #[allow(clippy::needless_range_loop)] // Matrix indices read clearer than iterator chains here.
+    fn new(n: usize, m: usize) -> Self {
+        let mut plan = FitPlan {
+            n,
+            m,
+            powers: [[1.0; 4]; MAX_FIT_SAMPLES],
+            pivots: [0; 4],
+            eliminated: [false; 4],
+            factors: [[0.0; 4]; 4],
+            diagonal: [0.0; 4],
+        };
+        let mut a = [[0.0f64; 4]; 4];
+        for i in 0..n {
+            let x = i as f64 - (n - 1) as f64;
+            let powers = &mut plan.powers[i];
+            for k in 1..m {
+                powers[k] = powers[k - 1] * x;
+            }
+            for r in 0..m {
+                for c in 0..m {
+                    a[r][c] += powers[r] * powers[c];
                 }
-                b[row] -= f * b[col];
             }
         }
-    }
-    let mut x = [0.0; 4];
-    for i in 0..m {
-        if a[i][i].abs() >= 1e-12 {
-            x[i] = b[i] / a[i][i];
+        for col in 0..m {
+            let pivot = (col..m)
+                .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
+                .unwrap_or(col);
+            a.swap(col, pivot);
+            plan.pivots[col] = pivot;
+            let d = a[col][col];
+            if d.abs() < 1e-12 {
+                continue;
+            }
+            plan.eliminated[col] = true;
+            for row in 0..m {
+                if row != col {
+                    let f = a[row][col] / d;
+                    for c in col..m {
+                        a[row][c] -= f * a[col][c];
+                    }
+                    plan.factors[col][row] = f;
+                }
+            }
         }
+        for i in 0..m {
+            plan.diagonal[i] = a[i][i];
+        }
+        plan
     }
-    x
+
+    /// The fit's coefficients for samples `ys` (`n` of them).
+    #[allow(clippy::needless_range_loop)]
+    fn solve(&self, ys: &[f64]) -> [f64; 4] {
+        debug_assert_eq!(ys.len(), self.n);
+        let m = self.m;
+        let mut b = [0.0f64; 4];
+        for (powers, &y) in self.powers.iter().zip(ys) {
+            for r in 0..m {
+                b[r] += powers[r] * y;
+            }
+        }
+        for col in 0..m {
+            b.swap(col, self.pivots[col]);
+            if !self.eliminated[col] {
+                continue;
+            }
+            for row in 0..m {
+                if row != col {
+                    b[row] -= self.factors[col][row] * b[col];
+                }
+            }
+        }
+        let mut x = [0.0; 4];
+        for i in 0..m {
+            if self.diagonal[i].abs() >= 1e-12 {
+                x[i] = b[i] / self.diagonal[i];
+            }
+        }
+        x
+    }
+}
+
+/// The plan for `n` samples (1 to [`MAX_FIT_SAMPLES`]) and `m` coefficients (1 to 4), built
+/// once per process.
+fn fit_plan(n: usize, m: usize) -> &'static FitPlan {
+    static PLANS: std::sync::OnceLock<Vec<FitPlan>> = std::sync::OnceLock::new();
+    let plans = PLANS.get_or_init(|| {
+        (1..=MAX_FIT_SAMPLES)
+            .flat_map(|n| (1..=4).map(move |m| FitPlan::new(n, m)))
+            .collect()
+    });
+    &plans[(n - 1) * 4 + (m - 1)]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The full least-squares solve `FitPlan` replays: normal equations, then Gaussian
+    /// elimination with partial pivoting.
+    #[allow(clippy::needless_range_loop)]
+    fn full_solve(ys: &[f64], m: usize) -> [f64; 4] {
+        let n = ys.len();
+        let mut a = [[0.0f64; 4]; 4];
+        let mut b = [0.0f64; 4];
+        for (i, &y) in ys.iter().enumerate() {
+            let x = i as f64 - (n - 1) as f64;
+            let mut powers = [1.0f64; 4];
+            for k in 1..m {
+                powers[k] = powers[k - 1] * x;
+            }
+            for r in 0..m {
+                b[r] += powers[r] * y;
+                for c in 0..m {
+                    a[r][c] += powers[r] * powers[c];
+                }
+            }
+        }
+        for col in 0..m {
+            let pivot = (col..m)
+                .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
+                .unwrap_or(col);
+            a.swap(col, pivot);
+            b.swap(col, pivot);
+            let d = a[col][col];
+            if d.abs() < 1e-12 {
+                continue;
+            }
+            for row in 0..m {
+                if row != col {
+                    let f = a[row][col] / d;
+                    for c in col..m {
+                        a[row][c] -= f * a[col][c];
+                    }
+                    b[row] -= f * b[col];
+                }
+            }
+        }
+        let mut x = [0.0; 4];
+        for i in 0..m {
+            if a[i][i].abs() >= 1e-12 {
+                x[i] = b[i] / a[i][i];
+            }
+        }
+        x
+    }
+
+    #[test]
+    fn the_fit_plan_matches_a_full_solve_bit_for_bit() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut draw = || {
+            state = crate::splitmix64(state);
+            (state >> 11) as f64 / (1u64 << 53) as f64 * 20.0 - 10.0
+        };
+        for n in 1..=MAX_FIT_SAMPLES {
+            for m in 1..=n.min(4) {
+                for _ in 0..50 {
+                    let ys: Vec<f64> = (0..n).map(|_| draw()).collect();
+                    let planned = fit_plan(n, m).solve(&ys);
+                    let full = full_solve(&ys, m);
+                    assert_eq!(
+                        planned.map(f64::to_bits),
+                        full.map(f64::to_bits),
+                        "n={n} m={m}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_filter_recovers_polynomials_and_their_derivatives() {

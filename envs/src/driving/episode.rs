@@ -74,6 +74,7 @@ impl DrivingEnv {
         self.light_override = None;
         self.update_occupants();
         self.physics.refresh_queries();
+        self.rays.forget_edges();
         self.cast_rays();
     }
 

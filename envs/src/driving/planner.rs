@@ -98,9 +98,25 @@ impl Planner<'_> {
         v_cap: f32,
         rules: DriverRules,
     ) -> f32 {
+        let advisory = self.map.lanes[path[0]].advisory_at(s);
+        self.accel_at_advisory(me, pos, path, s, speed, v_cap.min(advisory), rules)
+    }
+
+    /// [`Planner::accel`] with `v_cap` already capped by the advisory speed at `s` (which a
+    /// traffic vehicle remembers from its last re-localization).
+    #[allow(clippy::too_many_arguments)]
+    pub fn accel_at_advisory(
+        &self,
+        me: usize,
+        pos: V2,
+        path: &[usize],
+        s: f32,
+        speed: f32,
+        v_cap: f32,
+        rules: DriverRules,
+    ) -> f32 {
         let map = self.map;
-        let first = &map.lanes[path[0]];
-        let mut v0 = v_cap.min(first.advisory_at(s));
+        let mut v0 = v_cap;
         let mut leader: Option<(f32, f32)> = None;
         let (near, count) = self.near_occupants(me, pos);
         let near = &near[..count];
@@ -110,13 +126,13 @@ impl Planner<'_> {
             if to_start > LOOKAHEAD {
                 break;
             }
-            let lane = &map.lanes[lane_id];
+            let lane = &map.lane_info[lane_id];
             if k > 0 {
-                let adv = lane.advisory[0];
+                let adv = lane.first_advisory;
                 v0 = v0.min((adv * adv + 2.0 * self.idm.comfort_decel * to_start).sqrt());
             }
             self.follow_on_lane(near, lane_id, to_start, &mut leader);
-            let to_end = to_start + lane.length();
+            let to_end = to_start + lane.length;
             if to_end > 0.0 && to_end < LOOKAHEAD {
                 let stop_gap = to_end - HALF_LENGTH - 2.0;
                 if self.must_stop_at_end(me, pos, path, k, stop_gap, speed, rules) {
@@ -152,8 +168,7 @@ impl Planner<'_> {
         leader: &mut Option<(f32, f32)>,
     ) {
         let map = self.map;
-        let lane = &map.lanes[lane_id];
-        let merges = &map.merges[lane_id];
+        let lane = &map.lane_info[lane_id];
         for &i in near {
             let o = &self.occupants[i as usize];
             if o.lane == lane_id {
@@ -161,10 +176,10 @@ impl Planner<'_> {
                 if gap > 0.0 {
                     keep_closer(leader, gap - 2.0 * HALF_LENGTH, o.speed);
                 }
-            } else if !merges.is_empty() && merges.contains(&o.lane) {
+            } else if lane.has_merges && map.merges[lane_id].contains(&o.lane) {
                 // Merging into the same lane: whoever is closer to the merge point leads.
-                let mine = to_start + lane.length();
-                let theirs = map.lanes[o.lane].length() - o.s;
+                let mine = to_start + lane.length;
+                let theirs = map.lane_info[o.lane].length - o.s;
                 if theirs < mine && mine > 0.0 {
                     keep_closer(leader, mine - theirs - 2.0 * HALF_LENGTH, o.speed);
                 }
@@ -186,7 +201,7 @@ impl Planner<'_> {
         rules: DriverRules,
     ) -> bool {
         let map = self.map;
-        let lane = &map.lanes[path[k]];
+        let lane = &map.lane_info[path[k]];
         let next = path.get(k + 1).copied();
         let mut must_stop = false;
         if rules.obey_lights {
@@ -206,7 +221,7 @@ impl Planner<'_> {
         }
         if let (true, Some(next)) = (rules.yield_at_junctions, next) {
             // Checked until the vehicle has left the approach lane.
-            if map.lanes[next].in_junction() {
+            if map.lane_info[next].in_junction {
                 must_stop |= !self.clear_to_enter(me, pos, path[k], next, stop_gap, speed);
             }
         }
@@ -230,32 +245,33 @@ impl Planner<'_> {
         if dist > 8.0 + speed * speed / (2.0 * self.idm.comfort_decel) {
             return true;
         }
+        let conflicts = &map.conflicts[next];
+        if conflicts.is_empty() {
+            return true;
+        }
+        let signalized = map.lanes[next]
+            .junction
+            .is_some_and(|j| map.junctions[j].signalized);
+        let from_yields = map.lanes[from].yields;
         for o in self.occupants {
             if o.actor == me || (o.pos - pos).length_squared() > 1.5 * 1.5 * NEAR * NEAR {
                 continue;
             }
-            for &c in &map.conflicts[next] {
+            for &c in conflicts {
                 let merging = map.merges[next].contains(&c);
                 if o.lane == c && !merging {
                     return false;
                 }
-                let signalized = map.lanes[next]
-                    .junction
-                    .is_some_and(|j| map.junctions[j].signalized);
                 let approaching = !signalized
-                    && map.lanes[c].predecessors.contains(&o.lane)
-                    && o.next.is_none_or(|n| n == c);
+                    && o.next.is_none_or(|n| n == c)
+                    && map.lanes[c].predecessors.contains(&o.lane);
                 if approaching && self.gives_way(from, next, o.lane, c) {
-                    let to_go = map.lanes[o.lane].length() - o.s;
+                    let to_go = map.lane_info[o.lane].length - o.s;
                     if to_go < 10.0 + 4.5 * o.speed {
                         return false;
                     }
                 }
-                if map.lanes[from].yields
-                    && o.lane == c
-                    && merging
-                    && o.s < 0.5 * map.lanes[c].length()
-                {
+                if from_yields && o.lane == c && merging && o.s < 0.5 * map.lane_info[c].length {
                     return false;
                 }
             }
@@ -296,7 +312,7 @@ pub fn pure_pursuit(pos: V2, yaw: f32, rear: f32, target: V2, wheelbase: f32) ->
 pub fn point_along(map: &Map, path: &[usize], s: f32, ahead: f32) -> V2 {
     let mut rest = s + ahead;
     for (k, &l) in path.iter().enumerate() {
-        let len = map.lanes[l].length();
+        let len = map.lane_info[l].length;
         if rest <= len || k + 1 == path.len() {
             return map.lanes[l].centre.point_at(rest);
         }

@@ -15,6 +15,9 @@ pub(crate) struct RaySensor {
     /// Scratch: the directions rotated into the world frame.
     world_dirs: Vec<V2>,
     range: f32,
+    /// The map and ego pose (bits) `edges` were cast from: road edges are static, so while the
+    /// ego stands still the edge distances are reused instead of cast again.
+    edges_from: Option<(usize, [u32; 3])>,
 }
 
 impl RaySensor {
@@ -28,7 +31,13 @@ impl RaySensor {
             edges: vec![0.0; rays],
             world_dirs: Vec::new(),
             range,
+            edges_from: None,
         }
+    }
+
+    /// Drops the cached edge distances (a new episode, possibly on a new map).
+    pub fn forget_edges(&mut self) {
+        self.edges_from = None;
     }
 
     pub fn range(&self) -> f32 {
@@ -41,7 +50,14 @@ impl RaySensor {
         self.world_dirs
             .extend(self.dirs.iter().map(|d| rotate(*d, yaw)));
         physics.cast_rays(pos, &self.world_dirs, self.range, &mut self.objects);
-        map.edge_index
-            .cast_rays(pos, &self.world_dirs, self.range, &mut self.edges);
+        let from = (
+            map as *const Map as usize,
+            [pos.x.to_bits(), pos.y.to_bits(), yaw.to_bits()],
+        );
+        if self.edges_from != Some(from) {
+            map.edge_index
+                .cast_rays(pos, &self.world_dirs, self.range, &mut self.edges);
+            self.edges_from = Some(from);
+        }
     }
 }

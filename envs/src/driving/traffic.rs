@@ -28,6 +28,9 @@ pub struct TrafficVehicle {
     /// Seconds spent standing still.
     pub stopped: f32,
     pub body: RigidBodyHandle,
+    /// `(lane, s bits, advisory speed at s)` as of the last re-localization, when that lane's
+    /// data is in cache; planning reuses it while `path[0]` and `s` are unchanged.
+    advisory_here: (usize, u32, f32),
 }
 
 impl TrafficVehicle {
@@ -40,10 +43,11 @@ impl TrafficVehicle {
     ) -> Self {
         let line = &map.lanes[lane].centre;
         let speed_factor = rng.random_range(0.8..1.0);
+        let advisory = map.lanes[lane].advisory_at(s);
         let mut v = TrafficVehicle {
             pos: line.point_at(s),
             yaw: line.heading_at(s),
-            speed: map.lanes[lane].advisory_at(s) * speed_factor * 0.6,
+            speed: advisory * speed_factor * 0.6,
             steer: 0.0,
             accel: 0.0,
             path: vec![lane],
@@ -51,6 +55,7 @@ impl TrafficVehicle {
             speed_factor,
             stopped: 0.0,
             body,
+            advisory_here: (lane, s.to_bits(), advisory),
         };
         v.extend_path(map, rng);
         v
@@ -74,12 +79,18 @@ impl TrafficVehicle {
     /// Acceleration and steering for the next control step.
     pub fn plan(&self, me: usize, planner: &Planner) -> (f32, f32) {
         let map = planner.map;
-        let limit = map.lanes[self.path[0]].speed_limit * self.speed_factor;
+        let limit = map.lane_info[self.path[0]].speed_limit * self.speed_factor;
         let rules = DriverRules {
             obey_lights: true,
             yield_at_junctions: true,
         };
-        let accel = planner.accel(me, self.pos, &self.path, self.s, self.speed, limit, rules);
+        let advisory = match self.advisory_here {
+            (lane, s, a) if lane == self.path[0] && s == self.s.to_bits() => a,
+            _ => map.lanes[self.path[0]].advisory_at(self.s),
+        };
+        let v_cap = limit.min(advisory);
+        let accel =
+            planner.accel_at_advisory(me, self.pos, &self.path, self.s, self.speed, v_cap, rules);
         let ahead = 2.5 + 0.35 * self.speed;
         let target = point_along(map, &self.path, self.s, ahead);
         let steer = pure_pursuit(self.pos, self.yaw, TRAFFIC_REAR, target, TRAFFIC_WHEELBASE)
@@ -104,7 +115,7 @@ impl TrafficVehicle {
         let line = &map.lanes[self.path[0]].centre;
         let hint = line.segment_at(self.s);
         self.s = line.project_near(self.pos, hint, 1, 4).s;
-        while self.s >= map.lanes[self.path[0]].length() - 0.05 {
+        while self.s >= map.lane_info[self.path[0]].length - 0.05 {
             if self.path.len() < 2 {
                 return false;
             }
@@ -118,6 +129,8 @@ impl TrafficVehicle {
                 break;
             }
         }
+        let lane = &map.lanes[self.path[0]];
+        self.advisory_here = (self.path[0], self.s.to_bits(), lane.advisory_at(self.s));
         self.stopped = if self.speed < 0.1 {
             self.stopped + dt
         } else {

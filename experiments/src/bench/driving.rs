@@ -14,7 +14,8 @@ use serde::Serialize;
 #[command(after_help = "Examples:\n  \
     carrot bench driving\n  \
     carrot bench driving --vehicles 30 --maps town --driver random --steps 5000\n  \
-    carrot bench driving --json driving_bench.json")]
+    carrot bench driving --json driving_bench.json\n  \
+    carrot bench driving --driver random --steps 5000 --digest")]
 pub struct BenchDrivingArgs {
     /// Traffic vehicle counts to measure.
     #[arg(long, value_delimiter = ',', default_value = "0,10,30")]
@@ -36,6 +37,10 @@ pub struct BenchDrivingArgs {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
+    /// Also print a fingerprint of each row's trajectory (every observation, signal and end
+    /// flag, bit for bit), to check that a speed-up leaves behaviour unchanged. Slows the rows.
+    #[arg(long)]
+    pub digest: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,6 +54,26 @@ struct Measurement {
     steps_per_second: f64,
     /// Steps per second of this thread's CPU time (Linux), insensitive to other load.
     steps_per_cpu_second: Option<f64>,
+    /// FNV-1a hash of the trajectory (with `--digest`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<String>,
+}
+
+/// FNV-1a over the bits of the trajectory's floats and flags.
+struct Digest(u64);
+
+impl Digest {
+    fn new() -> Self {
+        Digest(0xcbf2_9ce4_8422_2325)
+    }
+    fn word(&mut self, w: u32) {
+        for b in w.to_le_bytes() {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn floats(&mut self, xs: &[f32]) {
+        xs.iter().for_each(|x| self.word(x.to_bits()));
+    }
 }
 
 fn parse_family(name: &str) -> anyhow::Result<MapFamily> {
@@ -66,14 +91,23 @@ fn thread_cpu_seconds() -> Option<f64> {
     Some(ns * 1e-9)
 }
 
-/// Steps one env on the calling thread for `steps` steps; returns (wall seconds, CPU seconds,
-/// episodes).
+/// What one row measured.
+struct Row {
+    wall: f64,
+    cpu: Option<f64>,
+    episodes: u64,
+    digest: Option<u64>,
+}
+
+/// Steps one env on the calling thread for `steps` steps (hashing the trajectory when
+/// `digest`).
 fn measure(
     config: DrivingConfig,
     driver: &str,
     steps: u64,
     seed: u64,
-) -> anyhow::Result<(f64, Option<f64>, u64)> {
+    digest: bool,
+) -> anyhow::Result<Row> {
     let mut env = DrivingEnv::new(config)?;
     let mut obs = vec![0.0; env.observation_space().flat_dim()];
     let mut sig = vec![0.0; env.signal_spec().len()];
@@ -81,6 +115,7 @@ fn measure(
     let mut rng = env_rng(seed);
     let expert = Expert::default();
     env.reset(Some(seed), &mut obs);
+    let mut hash = digest.then(Digest::new);
     let mut episodes = 0;
     let cpu_start = thread_cpu_seconds();
     let start = Instant::now();
@@ -91,14 +126,28 @@ fn measure(
             action[0] = rng.random_range(-1.0..1.0);
             action[1] = rng.random_range(-1.0..1.0);
         }
-        if env.step(&action, &mut obs, &mut sig).done() {
+        let outcome = env.step(&action, &mut obs, &mut sig);
+        if let Some(h) = hash.as_mut() {
+            h.floats(&obs);
+            h.floats(&sig);
+            h.word(outcome.terminated as u32 | (outcome.truncated as u32) << 1);
+        }
+        if outcome.done() {
             episodes += 1;
             env.reset(None, &mut obs);
+            if let Some(h) = hash.as_mut() {
+                h.floats(&obs);
+            }
         }
     }
     let wall = start.elapsed().as_secs_f64();
     let cpu = cpu_start.and_then(|a| thread_cpu_seconds().map(|b| b - a));
-    Ok((wall, cpu, episodes))
+    Ok(Row {
+        wall,
+        cpu,
+        episodes,
+        digest: hash.map(|h| h.0),
+    })
 }
 
 pub fn run(args: &BenchDrivingArgs) -> anyhow::Result<()> {
@@ -130,16 +179,19 @@ pub fn run(args: &BenchDrivingArgs) -> anyhow::Result<()> {
                 physics_substeps: args.substeps,
                 ..DrivingConfig::default()
             };
-            let (seconds, cpu, episodes) = measure(config, &args.driver, args.steps, args.seed)?;
+            let row = measure(config, &args.driver, args.steps, args.seed, args.digest)?;
+            let (seconds, episodes) = (row.wall, row.episodes);
             let rate = args.steps as f64 / seconds;
-            let cpu_rate = cpu.map(|c| args.steps as f64 / c);
+            let cpu_rate = row.cpu.map(|c| args.steps as f64 / c);
+            let digest = row.digest.map(|d| format!("{d:016x}"));
             println!(
-                "{:<8} {:>8} {:>12.0} {:>16} {:>9}",
+                "{:<8} {:>8} {:>12.0} {:>16} {:>9} {}",
                 family.name(),
                 vehicles,
                 rate,
                 cpu_rate.map_or("n/a".into(), |r| format!("{r:.0}")),
-                episodes
+                episodes,
+                digest.as_deref().unwrap_or("")
             );
             results.push(Measurement {
                 map: family.name().into(),
@@ -150,6 +202,7 @@ pub fn run(args: &BenchDrivingArgs) -> anyhow::Result<()> {
                 seconds,
                 steps_per_second: rate,
                 steps_per_cpu_second: cpu_rate,
+                digest,
             });
         }
     }

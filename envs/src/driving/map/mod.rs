@@ -121,6 +121,37 @@ impl Lane {
     }
 }
 
+/// The per-lane facts the drivers read for every lane on their path, every step, packed in one
+/// small record per lane: copies of values held in [`Lane`]'s heap vectors and in
+/// [`Map::merges`], so planning (with many envs on many maps) touches one cache line per lane
+/// instead of chasing three or four pointers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LaneInfo {
+    /// [`Lane::length`].
+    pub length: f32,
+    /// The advisory speed at the lane's start.
+    pub first_advisory: f32,
+    /// [`Lane::speed_limit`].
+    pub speed_limit: f32,
+    pub signal: Option<Signal>,
+    pub in_junction: bool,
+    /// The lane has connectors merging into its successor (`Map::merges` not empty).
+    pub has_merges: bool,
+}
+
+impl LaneInfo {
+    pub fn new(lane: &Lane, merges: &[usize]) -> Self {
+        LaneInfo {
+            length: lane.length(),
+            first_advisory: lane.advisory[0],
+            speed_limit: lane.speed_limit,
+            signal: lane.signal,
+            in_junction: lane.in_junction(),
+            has_merges: !merges.is_empty(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Junction {
     pub centre: V2,
@@ -139,6 +170,8 @@ pub struct RoadsideSpot {
 pub struct Map {
     pub family: MapFamily,
     pub lanes: Vec<Lane>,
+    /// Per lane: [`LaneInfo`], the hot facts of `lanes` and `merges`.
+    pub lane_info: Vec<LaneInfo>,
     pub junctions: Vec<Junction>,
     /// Per lane: the connector lanes it conflicts with (crossing or merging paths).
     pub conflicts: Vec<Vec<usize>>,

@@ -4,7 +4,7 @@
 //! and roadside spots.
 
 use super::{
-    compute_advisory, Junction, Lane, LaneGrid, Map, MapFamily, RoadsideSpot, Signal,
+    compute_advisory, Junction, Lane, LaneGrid, LaneInfo, Map, MapFamily, RoadsideSpot, Signal,
     SignalController,
 };
 use crate::driving::geometry::{
@@ -321,7 +321,7 @@ pub fn finish(
     }
     min -= V2::splat(20.0);
     max += V2::splat(20.0);
-    let merges = (0..lanes.len())
+    let merges: Vec<Vec<usize>> = (0..lanes.len())
         .map(|a| {
             conflicts[a]
                 .iter()
@@ -329,6 +329,11 @@ pub fn finish(
                 .filter(|&b| lanes[b].successors == lanes[a].successors)
                 .collect()
         })
+        .collect();
+    let lane_info = lanes
+        .iter()
+        .zip(&merges)
+        .map(|(lane, m)| LaneInfo::new(lane, m))
         .collect();
     let spawn_lanes = (0..lanes.len())
         .filter(|&i| !lanes[i].in_junction() && lanes[i].length() > 30.0)
@@ -347,6 +352,7 @@ pub fn finish(
     Map {
         family,
         lanes,
+        lane_info,
         junctions,
         conflicts,
         merges,
