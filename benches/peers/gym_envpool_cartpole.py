@@ -12,10 +12,9 @@ Optional and not part of CI:
 """
 
 import argparse
-import json
-import os
-import tempfile
 import time
+
+from peer_json import write_json_atomically
 import warnings
 
 import gymnasium as gym
@@ -173,15 +172,6 @@ def main():
             "random_episode_length": length,
         }
         write_json_atomically(args.json, report)
-
-
-def write_json_atomically(path, value):
-    """Writes `value` to a temp file beside `path`, then renames it over `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,11 @@ Optional and not part of CI:
 """
 
 import argparse
-import json
 import os
 import sys
-import tempfile
 import time
+
+from peer_json import write_json_atomically
 
 # This file is named like the package it measures: keep its folder off the import path.
 sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
@@ -104,15 +104,6 @@ def package_version(name):
         return version(name)
     except PackageNotFoundError:
         return "unknown"
-
-
-def write_json_atomically(path, value):
-    """Writes `value` to a temp file beside `path`, then renames it over `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

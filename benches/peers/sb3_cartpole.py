@@ -11,10 +11,9 @@ first env step at which the mean return of the last 20 training episodes reaches
 """
 
 import argparse
-import json
-import os
-import tempfile
 import time
+
+from peer_json import write_json_atomically
 from collections import deque
 
 import torch
@@ -91,15 +90,6 @@ def versions():
         "torch": torch.__version__,
         "gymnasium": gymnasium.__version__,
     }
-
-
-def write_json_atomically(path, value):
-    """Writes `value` to a temp file beside `path`, then renames it over `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(tmp, path)
 
 
 def carrot_settings(env, seed):

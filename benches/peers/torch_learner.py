@@ -13,11 +13,10 @@ full-batch gradient step by default, one warm-up epoch, then the mean of `--epoc
 """
 
 import argparse
-import json
 import math
-import os
-import tempfile
 import time
+
+from peer_json import write_json_atomically
 
 import torch
 from torch import nn
@@ -168,15 +167,6 @@ def main():
             "learner": results,
         }
         write_json_atomically(a.json, report)
-
-
-def write_json_atomically(path, value):
-    """Writes `value` to a temp file beside `path`, then renames it over `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":
