@@ -15,9 +15,10 @@ pub(crate) struct RaySensor {
     /// Scratch: the directions rotated into the world frame.
     world_dirs: Vec<V2>,
     range: f32,
-    /// The map and ego pose (bits) `edges` were cast from: road edges are static, so while the
-    /// ego stands still the edge distances are reused instead of cast again.
-    edges_from: Option<(usize, [u32; 3])>,
+    /// The ego pose (bits) `edges` were cast from: road edges are static, so while the ego
+    /// stands still the edge distances are reused instead of cast again. The map only changes
+    /// at an episode start, which calls [`RaySensor::forget_edges`].
+    edges_from: Option<[u32; 3]>,
 }
 
 impl RaySensor {
@@ -50,10 +51,7 @@ impl RaySensor {
         self.world_dirs
             .extend(self.dirs.iter().map(|d| rotate(*d, yaw)));
         physics.cast_rays(pos, &self.world_dirs, self.range, &mut self.objects);
-        let from = (
-            map as *const Map as usize,
-            [pos.x.to_bits(), pos.y.to_bits(), yaw.to_bits()],
-        );
+        let from = [pos.x.to_bits(), pos.y.to_bits(), yaw.to_bits()];
         if self.edges_from != Some(from) {
             map.edge_index
                 .cast_rays(pos, &self.world_dirs, self.range, &mut self.edges);
