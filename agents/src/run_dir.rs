@@ -112,8 +112,12 @@ pub fn write_atomic_with(
     write: impl FnOnce(&Path) -> std::result::Result<(), String>,
 ) -> Result<()> {
     let tmp = temp_sibling(path);
-    write(&tmp).map_err(|e| AgentError::io(path, format!("cannot write: {e}")))?;
-    std::fs::rename(&tmp, path).map_err(|e| AgentError::io(path, format!("cannot write: {e}")))
+    let written = write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
+    written.map_err(|e| {
+        // A failed write (a full disk, say) must not leave its partial temp file behind.
+        let _ = std::fs::remove_file(&tmp);
+        AgentError::io(path, format!("cannot write: {e}"))
+    })
 }
 
 /// Writes `bytes` to `path` atomically (temporary sibling, fsync, rename).
@@ -211,5 +215,63 @@ fn first_difference(a: &serde_json::Value, b: &serde_json::Value, path: String) 
             None
         }
         _ => (a != b).then_some(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".tmp."))
+            .collect()
+    }
+
+    #[test]
+    fn atomic_write_replaces_the_file_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sweep.json");
+        write_atomic(&path, b"old").unwrap();
+        write_atomic(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn failed_write_removes_its_temp_file_and_keeps_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sweep.json");
+        write_atomic(&path, b"old").unwrap();
+        let err = write_atomic_with(&path, |tmp| {
+            std::fs::write(tmp, b"partial").unwrap();
+            Err("No space left on device".into())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("No space left"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert!(
+            leftovers(dir.path()).is_empty(),
+            "{:?}",
+            leftovers(dir.path())
+        );
+    }
+
+    #[test]
+    fn failed_rename_removes_its_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A non-empty directory where the file should go: the rename fails.
+        let path = dir.path().join("occupied");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("inside"), b"x").unwrap();
+        assert!(write_atomic(&path, b"new").is_err());
+        assert!(
+            leftovers(dir.path()).is_empty(),
+            "{:?}",
+            leftovers(dir.path())
+        );
     }
 }

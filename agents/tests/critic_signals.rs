@@ -1,7 +1,7 @@
 //! `ppo.critic_signals`, the privileged critic: one-line config errors, the network's input
 //! widths, the privileged columns of the stored rollout rows, reproducibility and resume.
 
-use std::path::PathBuf;
+mod common;
 
 use carrot_agents::{
     evaluate_run, train_run, IterationMetrics, ProgressMode, RunOptions, TrainConfig, Trainer,
@@ -10,6 +10,7 @@ use carrot_agents::{
 use carrot_envs::driving::{DrivingConfig, MapFamily};
 use carrot_envs::EnvConfig;
 use carrot_rewards::RewardConfig;
+use common::fresh_dir;
 
 /// Tiny cartpole run whose critic also sees the pole's angular velocity and the cart position.
 fn cartpole_config() -> TrainConfig {
@@ -25,12 +26,6 @@ fn cartpole_config() -> TrainConfig {
     c.run.checkpoint_every = 2;
     c.run.eval_episodes = 2;
     c
-}
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("carrot-critic-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
 }
 
 fn quiet(max_iterations: Option<usize>) -> RunOptions {
@@ -230,7 +225,7 @@ fn a_resumed_run_with_critic_signals_replays_the_uninterrupted_one() {
     assert!(!first.finished);
     let resumed = train_run(&c, &killed, &quiet(None)).unwrap();
     assert_eq!(resumed.resumed_from, Some(2));
-    let read = |d: &PathBuf| carrot_agents::run::read_jsonl(d).unwrap();
+    let read = |d: &std::path::Path| carrot_agents::run::read_jsonl(d).unwrap();
     assert_eq!(comparable(&read(&straight)), comparable(&read(&killed)));
     assert_eq!(full.eval, resumed.eval);
     assert_eq!(evaluate_run(&killed, None).unwrap(), resumed.eval.unwrap());

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use carrot_agents::run::{best_checkpoint, evaluate_checkpoint, read_best, read_jsonl};
 use carrot_agents::run_dir::{best_checkpoint_dir, kept_checkpoint_dir};
@@ -30,7 +30,7 @@ fn tiny_config() -> TrainConfig {
     c
 }
 
-fn train(c: &TrainConfig, name: &str, threads: usize) -> (PathBuf, Vec<IterationMetrics>) {
+fn train(c: &TrainConfig, name: &str, threads: usize) -> (common::TestDir, Vec<IterationMetrics>) {
     let dir = fresh_dir(name);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -79,20 +79,28 @@ pub fn draw_chart(stem: &Path, chart: &Chart, series: &[Series]) -> Result<[Path
     let svg = stem.with_file_name(format!("{name}.svg"));
     let png_tmp = temp_sibling(&png);
     let svg_tmp = temp_sibling(&svg);
-    draw(
-        BitMapBackend::new(&png_tmp, SIZE).into_drawing_area(),
-        chart,
-        series,
-    )
-    .map_err(|e| anyhow!("plot {}: {e}", png.display()))?;
-    draw(
-        SVGBackend::new(&svg_tmp, SIZE).into_drawing_area(),
-        chart,
-        series,
-    )
-    .map_err(|e| anyhow!("plot {}: {e}", svg.display()))?;
-    std::fs::rename(&png_tmp, &png)?;
-    std::fs::rename(&svg_tmp, &svg)?;
+    let written = (|| -> Result<()> {
+        draw(
+            BitMapBackend::new(&png_tmp, SIZE).into_drawing_area(),
+            chart,
+            series,
+        )
+        .map_err(|e| anyhow!("plot {}: {e}", png.display()))?;
+        draw(
+            SVGBackend::new(&svg_tmp, SIZE).into_drawing_area(),
+            chart,
+            series,
+        )
+        .map_err(|e| anyhow!("plot {}: {e}", svg.display()))?;
+        std::fs::rename(&png_tmp, &png).with_context(|| format!("writing {}", png.display()))?;
+        std::fs::rename(&svg_tmp, &svg).with_context(|| format!("writing {}", svg.display()))
+    })();
+    if written.is_err() {
+        // A failed plot (a full disk, say) leaves no partial temp file behind.
+        let _ = std::fs::remove_file(&png_tmp);
+        let _ = std::fs::remove_file(&svg_tmp);
+    }
+    written?;
     Ok([png, svg])
 }
 

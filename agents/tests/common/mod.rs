@@ -2,15 +2,38 @@
 //! directories, quiet run options and bit-level metric comparison.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use carrot_agents::{IterationMetrics, ProgressMode, RunOptions, WALL_CLOCK_KEYS};
 
-/// An empty run directory under the temp dir, unique to this test binary's process.
-pub fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("carrot-agents-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A run directory that does not exist yet, inside a fresh temp dir that is removed (with
+/// everything the test wrote) when this value drops.
+pub struct TestDir {
+    _root: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for TestDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for TestDir {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A fresh [`TestDir`] named after the test.
+pub fn fresh_dir(name: &str) -> TestDir {
+    let root = tempfile::Builder::new()
+        .prefix(&format!("carrot-agents-{name}-"))
+        .tempdir()
+        .expect("creating a temp dir");
+    let path = root.path().join("run");
+    TestDir { _root: root, path }
 }
 
 /// Run options without a progress bar, stopping after `max_iterations` when given.

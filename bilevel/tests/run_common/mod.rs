@@ -2,7 +2,7 @@
 //! comparison, fresh run directories and quiet run options.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use carrot_agents::{IterationMetrics, ProgressMode, RunOptions, WALL_CLOCK_KEYS};
 
@@ -19,11 +19,34 @@ pub fn comparable(rows: &[IterationMetrics]) -> Vec<Vec<(String, u64)>> {
         .collect()
 }
 
-/// An empty run directory under the temp dir, unique to this process.
-pub fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("carrot-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A run directory that does not exist yet, inside a fresh temp dir that is removed (with
+/// everything the test wrote) when this value drops.
+pub struct TestDir {
+    _root: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for TestDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for TestDir {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A fresh [`TestDir`] named after the test.
+pub fn fresh_dir(name: &str) -> TestDir {
+    let root = tempfile::Builder::new()
+        .prefix(&format!("carrot-{name}-"))
+        .tempdir()
+        .expect("creating a temp dir");
+    let path = root.path().join("run");
+    TestDir { _root: root, path }
 }
 
 pub fn quiet() -> RunOptions {

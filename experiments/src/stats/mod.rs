@@ -9,9 +9,11 @@
 //! - [`student_t`]: Student's t distribution and the t-interval of a mean over seeds.
 //! - [`regression`]: the ordinary-least-squares slope with its standard error and t-interval,
 //!   and the difference of two slopes (Welch-Satterthwaite degrees of freedom).
+//! - [`welch`]: differences of independent means (Welch's t) and their differences.
 
 pub mod regression;
 pub mod student_t;
+pub mod welch;
 
 use rand::{RngExt, SeedableRng};
 

@@ -12,8 +12,10 @@
 //!   the dashed reference) and `training_ds.png/.svg`.
 //! - [`kept`]: `--kept` / `--at-iterations`: the same evaluation of the kept checkpoints
 //!   (`run.keep_checkpoints_every`), with the iteration as one more axis, `updates`.
+//! - [`control`]: `carrot study control`: the grid against control C at equal samples.
 
 mod analysis;
+mod control;
 mod eval;
 mod kept;
 mod plots;
@@ -42,6 +44,8 @@ pub struct StudyArgs {
 enum StudyCommand {
     /// Evaluate a driving sweep's final policies and the expert on held-out routes.
     Eval(StudyEvalArgs),
+    /// Compare the grid with control C at equal samples (bigger mini-batch or more updates).
+    Control(control::StudyControlArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,6 +91,7 @@ pub struct StudyEvalArgs {
 pub fn run(args: &StudyArgs) -> Result<()> {
     match &args.which {
         StudyCommand::Eval(a) => eval_sweep(a),
+        StudyCommand::Control(a) => control::run(a),
     }
 }
 

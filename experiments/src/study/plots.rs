@@ -100,7 +100,17 @@ pub fn training_curves(out: &Path, cells: &[Cell]) -> Result<Vec<PathBuf>> {
     for cell in cells {
         let mut curves = Vec::new();
         for run in &cell.runs {
-            let metrics = crate::metrics::MetricsTable::read(&run.dir.join(run_dir::METRICS_CSV))?;
+            let path = run.dir.join(run_dir::METRICS_CSV);
+            if !path.is_file() {
+                // Committed study runs keep their checkpoints but not their per-iteration logs.
+                eprintln!(
+                    "training curves: {} has no {}, left out",
+                    run.meta.name,
+                    run_dir::METRICS_CSV
+                );
+                continue;
+            }
+            let metrics = crate::metrics::MetricsTable::read(&path)?;
             let curve = metrics.curve(crate::metrics::STEP_COLUMN, TRAINING_DS)?;
             curves.push(
                 curve
