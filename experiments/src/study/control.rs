@@ -173,7 +173,10 @@ fn markdown(args: &StudyControlArgs, rows: &[Row]) -> String {
         "# Bigger mini-batch or more data: the grid against control C\n\n\
          `{metric}` per run. Grid cell m: mini-batch m, {u} updates. Control: mini-batch {m0} \
          at its kept checkpoint of {u} x m / {m0} updates, so both have seen the same env \
-         samples. Cells: mean ± half-width of the 95% t-interval over seeds (seeds in \
+         samples. Only the row at the control runs' last checkpoint compares finished runs: \
+         an earlier checkpoint is mid-run, so under a learning-rate schedule \
+         (`ppo.anneal_lr`) it was taken at a higher learning rate than a run that ended \
+         there. Cells: mean ± half-width of the 95% t-interval over seeds (seeds in \
          brackets). Difference: grid − control, Welch's t (95% interval, Welch-Satterthwaite \
          df). CaRL's claim predicts carl's difference ≥ 0 and roach's < 0.\n\n\
          Regenerate: `carrot study control --grid {grid} --control {control} --grid-updates \
@@ -298,7 +301,7 @@ fn plot(args: &StudyControlArgs, grid: &Groups, control: &Groups) -> Result<()> 
             control_points,
         );
     }
-    let format = |x: f64| format!("{}x", 2f64.powf(x).round());
+    let format = |x: f64| ratio_label(2f64.powf(x));
     let chart = Chart {
         title: "Held-out DS at equal samples: bigger mini-batch (grid) or more updates (control)",
         x_desc: "env samples, relative to the smallest grid cell (log scale)",
@@ -310,6 +313,16 @@ fn plot(args: &StudyControlArgs, grid: &Groups, control: &Groups) -> Result<()> 
     Ok(())
 }
 
+/// A tick label for a sample ratio. Ticks fall between powers of 2 too, and 1.4x must not read
+/// as "1x".
+fn ratio_label(ratio: f64) -> String {
+    if (ratio - ratio.round()).abs() < 0.05 {
+        format!("{}x", ratio.round())
+    } else {
+        format!("{ratio:.1}x")
+    }
+}
+
 /// Per x of `reward`'s groups: log2(x / scale) and the values.
 fn points_of<'a>(groups: &'a Groups, reward: &str, scale: f64) -> Vec<(f64, &'a Vec<f64>)> {
     groups
@@ -317,4 +330,17 @@ fn points_of<'a>(groups: &'a Groups, reward: &str, scale: f64) -> Vec<(f64, &'a 
         .filter(|((r, _), _)| r == reward)
         .map(|((_, x), values)| ((*x as f64 / scale).log2(), values))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ratio_label;
+
+    #[test]
+    fn ratio_labels_keep_a_decimal_between_integers() {
+        assert_eq!(ratio_label(1.0), "1x");
+        assert_eq!(ratio_label(8.0000001), "8x");
+        assert_eq!(ratio_label(2f64.sqrt()), "1.4x");
+        assert_eq!(ratio_label(2f64.powf(2.5)), "5.7x");
+    }
 }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs BARFI setting B4 (issue 9) on 2 cores: the town with CaRL as primary and Roach's terms as
+# auxiliaries, methods {carl, naive, pbrs, fo, neumann} x 5 seeds, seed by seed so that every
+# finished prefix is a matched set of methods. Two runs at a time, one thread each. Runs land
+# in experiments/results/bilevel/barfi/town/ inside the repository, so finished runs and the
+# checkpoints of unfinished ones can be committed and resumed on another machine. Rerun the
+# same command to resume; completed runs are skipped.
+#   experiments/scripts/barfi_town.sh          # train (resumes)
+#   experiments/scripts/barfi_town.sh eval     # held-out driving score, report, learned weights
+# CARROT=path/to/carrot picks the binary (default target/release/carrot).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+carrot=${CARROT:-target/release/carrot}
+sweep=experiments/configs/bilevel/barfi/town_sweep.toml
+out=experiments/results/bilevel/barfi/town
+if [[ ${1:-train} == eval ]]; then
+    "$carrot" study eval "$out" --routes 100 --out "$out/held_out"
+    "$carrot" report "$out" --out "$out/report"
+    for aux in speed position rotation action; do
+        "$carrot" report "$out" --metric "outer/phi/$aux" --out "$out/report/phi_$aux"
+    done
+    python3 experiments/scripts/barfi_phi_summary.py "$out" > "$out/report/phi_summary.txt"
+    exit 0
+fi
+# index = method * 5 + (seed - 1); methods in the sweep's order: carl, naive, pbrs, fo, neumann
+order=()
+for seed in 0 1 2 3 4; do
+    for method in 0 1 2 3 4; do
+        order+=($((method * 5 + seed)))
+    done
+done
+printf '%s\n' "${order[@]}" | RAYON_NUM_THREADS=1 xargs -P 2 -I{} \
+    "$carrot" sweep run "$sweep" --out "$out" --index {}
