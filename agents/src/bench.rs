@@ -12,11 +12,11 @@ use crate::config::{DeviceKind, PpoConfig};
 use crate::distributions::standard_normal;
 use crate::error::{AgentError, Result};
 use crate::learner::{
-    gradient_step, gradient_step_phases, minibatch_loss, Minibatch, StepSettings, STEP_PHASES,
+    gradient_step, gradient_step_phases, loss_and_grads, Minibatch, StepSettings, STEP_PHASES,
 };
 use crate::losses::LossCoefs;
 use crate::networks::{make_device, ActorCritic, HeadKind};
-use crate::optimizer::{host_grads, host_params, Adam};
+use crate::optimizer::{host_params, Adam};
 
 /// One learner configuration to time.
 #[derive(Clone, Debug)]
@@ -99,9 +99,7 @@ pub fn loss_gradients(
     mb: &Minibatch,
     coefs: &LossCoefs,
 ) -> Result<LossGradients> {
-    let loss = minibatch_loss(net, mb, coefs, &mut |_| {})?;
-    let stats = loss.stats.to_vec1::<f32>()?;
-    let grads = host_grads(net.params(), &loss.total.backward()?)?;
+    let (stats, grads) = loss_and_grads(net, mb, coefs, &mut |_| {}, &mut |_| Ok(()))?;
     let names = net.params().iter().map(|(name, _)| name.clone());
     Ok(LossGradients {
         stats,
