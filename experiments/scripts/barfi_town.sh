@@ -19,6 +19,7 @@ if [[ ${1:-train} == eval ]]; then
     for aux in speed position rotation action; do
         "$carrot" report "$out" --metric "outer/phi/$aux" --out "$out/report/phi_$aux"
     done
+    "$carrot" report "$out" --metric outer/cos_fo_neumann --out "$out/report/cos_fo_neumann"
     python3 experiments/scripts/barfi_phi_summary.py "$out" > "$out/report/phi_summary.txt"
     exit 0
 fi
