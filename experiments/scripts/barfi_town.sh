@@ -7,16 +7,27 @@
 # same command to resume; completed runs are skipped.
 #   experiments/scripts/barfi_town.sh          # train (resumes)
 #   experiments/scripts/barfi_town.sh eval     # held-out driving score, report, learned weights
+#   experiments/scripts/barfi_town.sh nobias   # ablation: BARFI with the bias frozen (train, eval)
 # CARROT=path/to/carrot picks the binary (default target/release/carrot).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 carrot=${CARROT:-target/release/carrot}
 sweep=experiments/configs/bilevel/barfi/town_sweep.toml
 out=experiments/results/bilevel/barfi/town
+if [[ ${1:-train} == nobias ]]; then
+    ablation=experiments/configs/bilevel/barfi/town_sweep_nobias.toml
+    # index = method * 5 + (seed - 1); methods fo, neumann
+    printf '%s\n' 0 5 1 6 2 7 3 8 4 9 | RAYON_NUM_THREADS=1 xargs -P 2 -I{} \
+        "$carrot" sweep run "$ablation" --out "$out-nobias" --index {}
+    "$carrot" study eval "$out-nobias" --routes 100 --out "$out-nobias/held_out"
+    "$carrot" report "$out-nobias" --out "$out-nobias/report"
+    python3 experiments/scripts/barfi_phi_summary.py "$out-nobias" > "$out-nobias/report/phi_summary.txt"
+    exit 0
+fi
 if [[ ${1:-train} == eval ]]; then
     "$carrot" study eval "$out" --routes 100 --out "$out/held_out"
     "$carrot" report "$out" --out "$out/report"
-    for aux in speed position rotation action; do
+    for aux in speed position rotation action bias; do
         "$carrot" report "$out" --metric "outer/phi/$aux" --out "$out/report/phi_$aux"
     done
     "$carrot" report "$out" --metric outer/cos_fo_neumann --out "$out/report/cos_fo_neumann"

@@ -47,6 +47,7 @@ fn blend_config(features: FeatureConfig) -> BlendConfig {
             ),
         ],
         features,
+        learn_bias: true,
     }
 }
 
@@ -106,6 +107,42 @@ fn blend_param_vjp_matches_central_finite_differences_for_every_basis() {
         }
         assert!(grad.iter().any(|g| g.abs() > 0.1), "{grad:?}");
         reward.set_parameters(&params).unwrap();
+    }
+}
+
+#[test]
+fn a_frozen_bias_gets_no_gradient_and_the_weights_keep_theirs() {
+    let spec = spec();
+    let rows = 64;
+    let signals = random_rows(rows, spec.len(), 3);
+    let weights: Vec<f64> = (0..rows).map(|k| ((k as f64) * 0.61).cos()).collect();
+    for features in bases() {
+        let learned = blend_config(features.clone());
+        let frozen = BlendConfig {
+            learn_bias: false,
+            ..learned.clone()
+        };
+        let a = RewardConfig::Blend(learned).build(&spec).unwrap();
+        let b = RewardConfig::Blend(frozen).build(&spec).unwrap();
+        let (ga, gb) = (
+            a.param_vjp(&signals, &weights).unwrap(),
+            b.param_vjp(&signals, &weights).unwrap(),
+        );
+        let names = b.parameter_names();
+        let mut bias_slots = 0;
+        for (i, name) in names.iter().enumerate() {
+            if name.starts_with("bias") {
+                bias_slots += 1;
+                assert_eq!(gb[i], 0.0, "{features:?} {name}");
+                assert_ne!(
+                    ga[i], 0.0,
+                    "{features:?} {name}: the learned bias has a gradient"
+                );
+            } else {
+                assert_eq!(gb[i], ga[i], "{features:?} {name}");
+            }
+        }
+        assert!(bias_slots >= 1, "{names:?}");
     }
 }
 
@@ -206,6 +243,7 @@ fn blend_terminations_come_from_the_primary_and_never_depend_on_parameters() {
         features: FeatureConfig::Linear {
             signals: vec![feature("speed", 0.0, 10.0)],
         },
+        learn_bias: true,
     };
     let mut blend = RewardConfig::Blend(config).build(&spec).unwrap();
     assert_eq!(blend.cause_names(), primary.cause_names());
@@ -225,6 +263,7 @@ fn blend_terminations_come_from_the_primary_and_never_depend_on_parameters() {
         }),
         aux: vec![RewardTerm::whole(roach, 1.0)],
         features: FeatureConfig::Constant,
+        learn_bias: true,
     };
     let quiet = RewardConfig::Blend(quiet).build(&spec).unwrap();
     assert!(quiet.cause_names().is_empty());

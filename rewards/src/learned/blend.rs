@@ -39,6 +39,16 @@ pub struct BlendConfig {
     pub aux: Vec<RewardTerm>,
     #[serde(default)]
     pub features: FeatureConfig,
+    /// Whether the outer loop may move the bias head b_φ. With `false` its gradient is zero, so
+    /// b stays at 0 and only the auxiliaries' weights are learned. In an episodic task whose
+    /// success ends the episode a learned constant bias is a per-step survival bonus that can
+    /// come to outweigh finishing (see BARFI's town setting in `experiments/README.md`).
+    #[serde(default = "learn_bias_default")]
+    pub learn_bias: bool,
+}
+
+fn learn_bias_default() -> bool {
+    true
 }
 
 /// What an outer loop needs per stored row, computed once per rollout: relabelling with a new
@@ -84,6 +94,7 @@ pub struct BlendReward {
     params: Vec<f64>,
     names: Vec<String>,
     num_signals: usize,
+    learn_bias: bool,
 }
 
 impl BlendReward {
@@ -113,6 +124,7 @@ impl BlendReward {
             features,
             names,
             num_signals: spec.len(),
+            learn_bias: config.learn_bias,
         };
         reward.params = reward.initial_parameters();
         Ok(reward)
@@ -195,13 +207,15 @@ impl BlendReward {
         }
         let (k, f) = (rows.num_aux, rows.num_features);
         let mut grad = vec![0.0; self.params.len()];
+        // The bias head's slot: ∂r/∂b_j = ψ_j when it is learned, else nothing.
+        let bias_scale = if self.learn_bias { 1.0 } else { 0.0 };
         for (i, &w) in weights.iter().enumerate() {
             let psi = &rows.features[i * f..(i + 1) * f];
             // ∂r/∂w_ij = κ_i r_aux,i ψ_j; ∂r/∂b_j = ψ_j.
             let scales = rows.aux[i * k..(i + 1) * k]
                 .iter()
                 .map(|&a| a as f64)
-                .chain(std::iter::once(1.0));
+                .chain(std::iter::once(bias_scale));
             for (head, scale) in grad.chunks_exact_mut(f).zip(scales) {
                 for (g, &p) in head.iter_mut().zip(psi) {
                     *g += w * scale * p;
