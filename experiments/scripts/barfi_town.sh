@@ -22,6 +22,7 @@ if [[ ${1:-train} == nobias ]]; then
     "$carrot" study eval "$out-nobias" --routes 100 --out "$out-nobias/held_out"
     "$carrot" report "$out-nobias" --out "$out-nobias/report"
     python3 experiments/scripts/barfi_phi_summary.py "$out-nobias" > "$out-nobias/report/phi_summary.txt"
+    python3 experiments/scripts/barfi_terminations.py "$out-nobias" > "$out-nobias/report/terminations.md"
     exit 0
 fi
 if [[ ${1:-train} == eval ]]; then
@@ -32,6 +33,7 @@ if [[ ${1:-train} == eval ]]; then
     done
     "$carrot" report "$out" --metric outer/cos_fo_neumann --out "$out/report/cos_fo_neumann"
     python3 experiments/scripts/barfi_phi_summary.py "$out" > "$out/report/phi_summary.txt"
+    python3 experiments/scripts/barfi_terminations.py "$out" > "$out/report/terminations.md"
     exit 0
 fi
 # index = method * 5 + (seed - 1); methods in the sweep's order: carl, naive, pbrs, fo, neumann
