@@ -279,7 +279,9 @@ def load_line(load, cores):
         return []
     before, after = (float(x) for x in load.split(","))
     line = f"Load average (1 min) before / after the runs: {before:.2f} / {after:.2f}."
-    if max(before, after) > 0.5 * (cores or 1):
+    # Only the load before counts: the 1-minute average after the runs includes the benchmark's
+    # own threads, so it is high on a quiet machine too.
+    if before > 0.5 * (cores or 1):
         line += (" **Other work was running: these figures are not a measurement** (OpenMP's"
                  " spinning threads, torch's included, slow down most when cores are shared).")
     return [line]
