@@ -101,7 +101,7 @@ pub const CPU_CHUNK_ROWS: usize = 4096;
 /// The row ranges one gradient evaluation of an `m`-row mini-batch runs over on `dev`.
 fn row_chunks(m: usize, dev: &Device) -> Vec<Range<usize>> {
     if !dev.is_cpu() || m <= CPU_CHUNK_ROWS {
-        return vec![0..m];
+        return std::iter::once(0..m).collect();
     }
     (0..m)
         .step_by(CPU_CHUNK_ROWS)

@@ -8,7 +8,8 @@
 #   experiments/scripts/barfi_town.sh          # train (resumes)
 #   experiments/scripts/barfi_town.sh eval     # held-out driving score, report, learned weights
 #   experiments/scripts/barfi_town.sh nobias   # ablation: BARFI with the bias frozen (train, eval)
-# CARROT=path/to/carrot picks the binary (default target/release/carrot).
+# CARROT=path/to/carrot picks the binary that trains and drives the routes (default
+# target/release/carrot); CARROT_TOOLS the one for `carrot study contrast`, which only reads CSVs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 carrot=${CARROT:-target/release/carrot}
@@ -23,6 +24,13 @@ if [[ ${1:-train} == nobias ]]; then
     "$carrot" report "$out-nobias" --out "$out-nobias/report"
     python3 experiments/scripts/barfi_phi_summary.py "$out-nobias" > "$out-nobias/report/phi_summary.txt"
     python3 experiments/scripts/barfi_terminations.py "$out-nobias" > "$out-nobias/report/terminations.md"
+    contrasts=()
+    for pair in "fo_nobias - carl" "neumann_nobias - carl" "fo_nobias - fo" \
+        "neumann_nobias - neumann"; do
+        contrasts+=(--contrast "$pair")
+    done
+    "${CARROT_TOOLS:-target/release/carrot}" study contrast "$out/held_out/runs.csv" \
+        "$out-nobias/held_out/runs.csv" "${contrasts[@]}" --out "$out-nobias/held_out/contrasts.md"
     exit 0
 fi
 if [[ ${1:-train} == eval ]]; then
@@ -34,6 +42,13 @@ if [[ ${1:-train} == eval ]]; then
     "$carrot" report "$out" --metric outer/cos_fo_neumann --out "$out/report/cos_fo_neumann"
     python3 experiments/scripts/barfi_phi_summary.py "$out" > "$out/report/phi_summary.txt"
     python3 experiments/scripts/barfi_terminations.py "$out" > "$out/report/terminations.md"
+    contrasts=()
+    for pair in "neumann - carl" "neumann - naive" "fo - carl" "fo - naive" "naive - carl" \
+        "pbrs - carl" "neumann - fo"; do
+        contrasts+=(--contrast "$pair")
+    done
+    "${CARROT_TOOLS:-target/release/carrot}" study contrast "$out/held_out/runs.csv" \
+        "${contrasts[@]}" --out "$out/held_out/contrasts.md"
     exit 0
 fi
 # index = method * 5 + (seed - 1); methods in the sweep's order: carl, naive, pbrs, fo, neumann

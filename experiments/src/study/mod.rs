@@ -13,8 +13,11 @@
 //! - [`kept`]: `--kept` / `--at-iterations`: the same evaluation of the kept checkpoints
 //!   (`run.keep_checkpoints_every`), with the iteration as one more axis, `updates`.
 //! - [`control`]: `carrot study control`: the grid against control C at equal samples.
+//! - [`contrast`]: `carrot study contrast`: Welch differences between named cells of runs.csv
+//!   files.
 
 mod analysis;
+mod contrast;
 mod control;
 mod eval;
 mod kept;
@@ -46,6 +49,8 @@ enum StudyCommand {
     Eval(StudyEvalArgs),
     /// Compare the grid with control C at equal samples (bigger mini-batch or more updates).
     Control(control::StudyControlArgs),
+    /// Differences of a metric between named cells of runs.csv files (Welch's t).
+    Contrast(contrast::StudyContrastArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -92,6 +97,7 @@ pub fn run(args: &StudyArgs) -> Result<()> {
     match &args.which {
         StudyCommand::Eval(a) => eval_sweep(a),
         StudyCommand::Control(a) => control::run(a),
+        StudyCommand::Contrast(a) => contrast::run(a),
     }
 }
 
