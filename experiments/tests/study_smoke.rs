@@ -80,6 +80,7 @@ fn reduced_study_produces_table_and_plot_with_sane_values() {
             ("route_completion", 100.0),
             ("infraction_score", 1.0),
             ("infractions_per_km", f64::INFINITY),
+            ("distance_km", f64::INFINITY),
         ] {
             // A t-interval over 2 seeds (t = 12.7 on 1 df) may reach outside the metric's range.
             let mean = number(row, &header, &format!("{metric}_mean"));
@@ -103,6 +104,12 @@ fn reduced_study_produces_table_and_plot_with_sane_values() {
     let expert_ds = expert["mean"][0].as_f64().expect("expert DS");
     assert!((75.0..=100.0).contains(&expert_ds), "expert DS {expert_ds}");
     assert_eq!(expert["per_route"].as_array().map(Vec::len), Some(4));
+    // The rate's distance is reported: the expert drives its routes (tens to hundreds of m).
+    let expert_km = expert["mean"][4].as_f64().expect("expert km driven");
+    assert!(
+        (0.02..=1.0).contains(&expert_km),
+        "expert km driven {expert_km}"
+    );
 
     let (run_header, run_rows) = read_csv(&out.join("runs.csv"));
     assert_eq!(run_rows.len(), 16, "one row per run");

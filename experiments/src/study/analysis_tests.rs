@@ -29,8 +29,8 @@ fn fake_run(reward: &str, mb: f64, seed: u64, ds: f64) -> Finished {
         dir: PathBuf::from("unused"),
         eval: DriverEval {
             routes: route_set(),
-            per_route: vec![[ds, 100.0, ds / 100.0, 0.5]],
-            mean: [ds, 100.0, ds / 100.0, 0.5],
+            per_route: vec![[ds, 100.0, ds / 100.0, 0.5, 0.2]],
+            mean: [ds, 100.0, ds / 100.0, 0.5, 0.2],
         },
     }
 }

@@ -11,15 +11,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::run_dir;
 
-/// The metrics the study reports, as named by the driving env.
-pub const METRICS: [&str; 4] = [
+/// How many metrics the study reports per route.
+pub const NUM_METRICS: usize = 5;
+/// The metrics the study reports, as named by the driving env: the leaderboard's three
+/// scores, penalized infractions per km and the distance that rate is over.
+pub const METRICS: [&str; NUM_METRICS] = [
     "driving_score",
     "route_completion",
     "infraction_score",
     "infractions_per_km",
+    "distance_km",
 ];
 /// Column headers of [`METRICS`] in the Markdown table.
-pub const HEADERS: [&str; 4] = ["DS", "RC", "IS", "infractions/km"];
+pub const HEADERS: [&str; NUM_METRICS] = ["DS", "RC", "IS", "infractions/km", "km per route"];
 /// A run's cached evaluation, inside its run directory.
 pub const EVAL_FILE: &str = "held_out_eval.json";
 
@@ -70,8 +74,8 @@ impl EvalMode {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DriverEval {
     pub routes: RouteSet,
-    pub per_route: Vec<[f64; 4]>,
-    pub mean: [f64; 4],
+    pub per_route: Vec<[f64; NUM_METRICS]>,
+    pub mean: [f64; NUM_METRICS],
 }
 
 /// The held-out routes for runs trained on `env`: the same env on the maps of `map_seed`.
@@ -97,7 +101,8 @@ pub fn held_out(
     }
 }
 
-/// The evaluation cached at `path` if it was made on `set`, else `compute()` (then cached).
+/// The evaluation cached at `path` if it was made on `set`, else `compute()` (then cached). A
+/// cache written with another set of metrics does not parse and is recomputed.
 pub fn cached_or(
     path: &Path,
     set: &RouteSet,
@@ -150,14 +155,14 @@ where
             }
             let mut metrics = vec![0f32; METRIC_NAMES.len()];
             env.episode_metrics(&mut metrics);
-            let mut row = [0f64; 4];
+            let mut row = [0f64; NUM_METRICS];
             for (slot, &i) in row.iter_mut().zip(&index) {
                 *slot = metrics[i] as f64;
             }
             Ok(row)
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut mean = [0f64; 4];
+    let mut mean = [0f64; NUM_METRICS];
     for row in &per_route {
         for (m, v) in mean.iter_mut().zip(row) {
             *m += v / per_route.len() as f64;

@@ -14,7 +14,7 @@ use crate::study::eval::{EvalMode, HEADERS, METRICS};
 /// Decimals shown for a metric in the Markdown table.
 fn precision(metric: &str) -> usize {
     match metric {
-        "infraction_score" => 3,
+        "infraction_score" | "distance_km" => 3,
         "infractions_per_km" => 2,
         _ => 1,
     }
