@@ -215,30 +215,32 @@ pub fn loss_and_grads(
     phase_done: &mut dyn FnMut(usize),
     check: &mut dyn FnMut(&[f32]) -> Result<()>,
 ) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
-    let chunks = row_chunks(mb.len, net.device());
-    if chunks.len() == 1 {
-        let loss = minibatch_loss(net, mb, coefs, phase_done)?;
-        let stats = loss.stats.to_vec1::<f32>()?;
-        phase_done(4);
-        check(&stats)?;
-        let grads = loss.total.backward()?;
-        phase_done(5);
-        let g = host_grads(net.params(), &grads)?;
-        phase_done(6);
-        return Ok((stats, g));
-    }
-    let mut stats_sum = [0f64; 5];
+    // The first chunk sets the sums and later ones add to them. A whole mini-batch is one chunk
+    // of weight 1: no rescaling, and its f32 statistics go through f64 and back unchanged, so
+    // one pass is bit for bit what it was before chunking.
+    let mut stats_sum: Vec<f64> = Vec::new();
     let mut g_sum: Vec<Vec<f32>> = Vec::new();
-    for rows in chunks {
+    for rows in row_chunks(mb.len, net.device()) {
         let weight = rows.len() as f64 / mb.len as f64;
         let loss = rows_loss(net, mb, rows, coefs, phase_done)?;
         let stats = loss.stats.to_vec1::<f32>()?;
         phase_done(4);
         check(&stats)?;
-        for (sum, v) in stats_sum.iter_mut().zip(&stats) {
-            *sum += weight * *v as f64;
+        let weighted = stats.iter().map(|&v| weight * v as f64);
+        if stats_sum.is_empty() {
+            stats_sum = weighted.collect();
+        } else {
+            stats_sum
+                .iter_mut()
+                .zip(weighted)
+                .for_each(|(a, b)| *a += b);
         }
-        let grads = loss.total.affine(weight, 0.0)?.backward()?;
+        let total = if weight == 1.0 {
+            loss.total
+        } else {
+            loss.total.affine(weight, 0.0)?
+        };
+        let grads = total.backward()?;
         phase_done(5);
         let g = host_grads(net.params(), &grads)?;
         if g_sum.is_empty() {
@@ -250,7 +252,7 @@ pub fn loss_and_grads(
         }
         phase_done(6);
     }
-    Ok((stats_sum.map(|v| v as f32).to_vec(), g_sum))
+    Ok((stats_sum.into_iter().map(|v| v as f32).collect(), g_sum))
 }
 
 #[cfg(test)]

@@ -15,40 +15,41 @@ cd "$(dirname "$0")/../.."
 carrot=${CARROT:-target/release/carrot}
 sweep=experiments/configs/bilevel/barfi/town_sweep.toml
 out=experiments/results/bilevel/barfi/town
+tools=${CARROT_TOOLS:-target/release/carrot}
+# Held-out DS, training report, learned weights and how the training episodes end.
+evaluate() {  # DIR
+    "$carrot" study eval "$1" --routes 100 --out "$1/held_out"
+    "$carrot" report "$1" --out "$1/report"
+    python3 experiments/scripts/barfi_phi_summary.py "$1" > "$1/report/phi_summary.txt"
+    python3 experiments/scripts/barfi_terminations.py "$1" > "$1/report/terminations.md"
+}
+# Welch differences of held-out DS: contrasts OUT RUNS.csv... -- 'A - B'...
+contrasts() {
+    local out=$1 files=() args=()
+    shift
+    while [[ $1 != -- ]]; do files+=("$1"); shift; done
+    shift
+    for pair in "$@"; do args+=(--contrast "$pair"); done
+    "$tools" study contrast "${files[@]}" "${args[@]}" --out "$out"
+}
 if [[ ${1:-train} == nobias ]]; then
     ablation=experiments/configs/bilevel/barfi/town_sweep_nobias.toml
     # index = method * 5 + (seed - 1); methods fo, neumann
     printf '%s\n' 0 5 1 6 2 7 3 8 4 9 | RAYON_NUM_THREADS=1 xargs -P 2 -I{} \
         "$carrot" sweep run "$ablation" --out "$out-nobias" --index {}
-    "$carrot" study eval "$out-nobias" --routes 100 --out "$out-nobias/held_out"
-    "$carrot" report "$out-nobias" --out "$out-nobias/report"
-    python3 experiments/scripts/barfi_phi_summary.py "$out-nobias" > "$out-nobias/report/phi_summary.txt"
-    python3 experiments/scripts/barfi_terminations.py "$out-nobias" > "$out-nobias/report/terminations.md"
-    contrasts=()
-    for pair in "fo_nobias - carl" "neumann_nobias - carl" "fo_nobias - fo" \
-        "neumann_nobias - neumann"; do
-        contrasts+=(--contrast "$pair")
-    done
-    "${CARROT_TOOLS:-target/release/carrot}" study contrast "$out/held_out/runs.csv" \
-        "$out-nobias/held_out/runs.csv" "${contrasts[@]}" --out "$out-nobias/held_out/contrasts.md"
+    evaluate "$out-nobias"
+    contrasts "$out-nobias/held_out/contrasts.md" "$out/held_out/runs.csv" \
+        "$out-nobias/held_out/runs.csv" -- "fo_nobias - carl" "neumann_nobias - carl" \
+        "fo_nobias - fo" "neumann_nobias - neumann"
     exit 0
 fi
 if [[ ${1:-train} == eval ]]; then
-    "$carrot" study eval "$out" --routes 100 --out "$out/held_out"
-    "$carrot" report "$out" --out "$out/report"
-    for aux in speed position rotation action bias; do
-        "$carrot" report "$out" --metric "outer/phi/$aux" --out "$out/report/phi_$aux"
+    evaluate "$out"
+    for metric in phi/speed phi/position phi/rotation phi/action phi/bias cos_fo_neumann; do
+        "$carrot" report "$out" --metric "outer/$metric" --out "$out/report/${metric/\//_}"
     done
-    "$carrot" report "$out" --metric outer/cos_fo_neumann --out "$out/report/cos_fo_neumann"
-    python3 experiments/scripts/barfi_phi_summary.py "$out" > "$out/report/phi_summary.txt"
-    python3 experiments/scripts/barfi_terminations.py "$out" > "$out/report/terminations.md"
-    contrasts=()
-    for pair in "neumann - carl" "neumann - naive" "fo - carl" "fo - naive" "naive - carl" \
-        "pbrs - carl" "neumann - fo"; do
-        contrasts+=(--contrast "$pair")
-    done
-    "${CARROT_TOOLS:-target/release/carrot}" study contrast "$out/held_out/runs.csv" \
-        "${contrasts[@]}" --out "$out/held_out/contrasts.md"
+    contrasts "$out/held_out/contrasts.md" "$out/held_out/runs.csv" -- "neumann - carl" \
+        "neumann - naive" "fo - carl" "fo - naive" "naive - carl" "pbrs - carl" "neumann - fo"
     exit 0
 fi
 # index = method * 5 + (seed - 1); methods in the sweep's order: carl, naive, pbrs, fo, neumann

@@ -8,10 +8,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use crate::run_dir::write_atomic;
 use crate::stats::welch::MeanContrast;
+use crate::study::runs_csv::RunsCsv;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -90,40 +91,9 @@ pub fn run(args: &StudyContrastArgs) -> Result<()> {
 
 /// `(cell, metric)` per row of a runs.csv.
 fn read_cells(path: &Path, metric: &str) -> Result<Vec<(String, f64)>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let seed = header
-        .iter()
-        .position(|h| *h == "seed")
-        .with_context(|| format!("{}: no column `seed`", path.display()))?;
-    let value = header.iter().position(|h| *h == metric).with_context(|| {
-        format!(
-            "{}: no column `{metric}` (columns: {})",
-            path.display(),
-            header.join(", ")
-        )
-    })?;
-    let mut rows = Vec::new();
-    for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split(',').collect();
-        if fields.len() != header.len() {
-            bail!(
-                "{} line {}: {} fields, the header has {}",
-                path.display(),
-                i + 2,
-                fields.len(),
-                header.len()
-            );
-        }
-        let v: f64 = fields[value]
-            .parse()
-            .with_context(|| format!("{} line {}: bad {metric}", path.display(), i + 2))?;
-        rows.push((fields[..seed].join(","), v));
-    }
-    if rows.is_empty() {
-        bail!("{}: no runs", path.display());
-    }
-    Ok(rows)
+    let csv = RunsCsv::read(path)?;
+    let (seed, value) = (csv.column("seed")?, csv.column(metric)?);
+    csv.rows()
+        .map(|row| Ok((row.joined_before(seed)?, row.parse(value, metric)?)))
+        .collect()
 }

@@ -17,6 +17,7 @@ use crate::plotting::{draw_chart, Chart, Series, Style};
 use crate::run_dir::write_atomic;
 use crate::stats::student_t;
 use crate::stats::welch::MeanContrast;
+use crate::study::runs_csv::RunsCsv;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -79,39 +80,20 @@ pub fn run(args: &StudyControlArgs) -> Result<()> {
 
 /// Reads `reward,<x_column>,seed,...` rows into groups of the metric's values.
 fn read_groups(path: &Path, x_column: &str, metric: &str) -> Result<Groups> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let column = |name: &str| {
-        header.iter().position(|h| *h == name).with_context(|| {
-            format!(
-                "{}: no column `{name}` (columns: {})",
-                path.display(),
-                header.join(", ")
-            )
-        })
-    };
-    let (reward, x, value) = (column("reward")?, column(x_column)?, column(metric)?);
+    let csv = RunsCsv::read(path)?;
+    let (reward, x, value) = (
+        csv.column("reward")?,
+        csv.column(x_column)?,
+        csv.column(metric)?,
+    );
     let mut groups = Groups::new();
-    for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split(',').collect();
-        let field = |c: usize| {
-            fields
-                .get(c)
-                .copied()
-                .with_context(|| format!("{} line {}: too few fields", path.display(), i + 2))
-        };
-        let parse_err = |what: &str| format!("{} line {}: bad {what}", path.display(), i + 2);
-        let x: usize = field(x)?.parse().with_context(|| parse_err(x_column))?;
-        let v: f64 = field(value)?.parse().with_context(|| parse_err(metric))?;
+    for row in csv.rows() {
+        let x: usize = row.parse(x, x_column)?;
+        let v: f64 = row.parse(value, metric)?;
         groups
-            .entry((field(reward)?.to_string(), x))
+            .entry((row.field(reward)?.to_string(), x))
             .or_default()
             .push(v);
-    }
-    if groups.is_empty() {
-        bail!("{}: no runs", path.display());
     }
     Ok(groups)
 }

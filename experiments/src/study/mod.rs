@@ -15,6 +15,7 @@
 //! - [`control`]: `carrot study control`: the grid against control C at equal samples.
 //! - [`contrast`]: `carrot study contrast`: Welch differences between named cells of runs.csv
 //!   files.
+//! - [`runs_csv`]: reading the runs.csv those two commands analyse.
 
 mod analysis;
 mod contrast;
@@ -22,6 +23,7 @@ mod control;
 mod eval;
 mod kept;
 mod plots;
+mod runs_csv;
 mod tables;
 
 use std::path::{Path, PathBuf};
