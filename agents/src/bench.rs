@@ -8,11 +8,12 @@ use candle_core::Tensor;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
-use crate::config::{DeviceKind, PpoConfig};
+use crate::config::{CpuLearner, DeviceKind, PpoConfig};
 use crate::distributions::standard_normal;
 use crate::error::{AgentError, Result};
 use crate::learner::{
-    gradient_step, gradient_step_phases, loss_and_grads, Minibatch, StepSettings, STEP_PHASES,
+    gradient_step, gradient_step_phases, loss_and_grads, native_loss_and_grads, runs_native,
+    Minibatch, StepSettings, STEP_PHASES,
 };
 use crate::losses::LossCoefs;
 use crate::networks::{make_device, ActorCritic, HeadKind};
@@ -30,6 +31,8 @@ pub struct LearnerBench {
     pub profile: bool,
     /// Where the network and the step's tensors live.
     pub device: DeviceKind,
+    /// The CPU learner (ignored off the CPU).
+    pub cpu_learner: CpuLearner,
 }
 
 /// Timings of one configuration.
@@ -92,14 +95,15 @@ pub struct LossGradients {
 }
 
 /// The learner's loss of `mb` (advantages as given) under `net` and its parameter gradients,
-/// through the same code as a gradient step, on `net`'s device and the current thread's op
-/// paths ([`crate::ops::PortableOps`]).
+/// through the same code as a gradient step, on `net`'s device, the learner `choice` picks on
+/// the CPU and the current thread's op paths ([`crate::ops::PortableOps`]).
 pub fn loss_gradients(
     net: &ActorCritic,
     mb: &Minibatch,
     coefs: &LossCoefs,
+    choice: CpuLearner,
 ) -> Result<LossGradients> {
-    let (stats, grads) = loss_and_grads(net, mb, coefs, &mut |_| {}, &mut |_| Ok(()))?;
+    let (stats, grads) = loss_and_grads(net, mb, coefs, choice)?;
     let names = net.params().iter().map(|(name, _)| name.clone());
     Ok(LossGradients {
         stats,
@@ -137,6 +141,7 @@ pub fn bench_learner(spec: &LearnerBench) -> Result<LearnerResult> {
         max_grad_norm: 0.5,
         norm_adv: true,
         learning_rate: 3e-4,
+        cpu_learner: spec.cpu_learner,
     };
     let mut epoch = |count: usize| -> Result<Duration> {
         let start = Instant::now();
@@ -169,16 +174,22 @@ pub fn bench_learner(spec: &LearnerBench) -> Result<LearnerResult> {
     })
 }
 
-/// Mean time of each phase of a gradient step, in ms.
+/// Mean time of each phase of a gradient step, in ms. The graph learner's phases are wall
+/// time; the native learner's are CPU time summed over its threads (its chunks run the phases
+/// interleaved on every thread), followed by the wall time of the whole gradient evaluation and
+/// of the optimizer step.
 pub fn profile_step(
     net: &ActorCritic,
     template: &Minibatch,
     s: &StepSettings,
     reps: usize,
 ) -> Result<Vec<(String, f64)>> {
-    let mut totals = [0f64; STEP_PHASES.len()];
     let mut params = host_params(net.params())?;
     let mut adam = Adam::new(&params.iter().map(Vec::len).collect::<Vec<_>>());
+    if runs_native(net, s.cpu_learner) {
+        return profile_native(net, template, s, reps, &mut params, &mut adam);
+    }
+    let mut totals = [0f64; STEP_PHASES.len()];
     for _ in 0..reps {
         let mut mb = template.clone();
         let mut lap = Instant::now();
@@ -193,4 +204,42 @@ pub fn profile_step(
         .zip(totals)
         .map(|(n, t)| (n.to_string(), t / reps as f64))
         .collect())
+}
+
+fn profile_native(
+    net: &ActorCritic,
+    template: &Minibatch,
+    s: &StepSettings,
+    reps: usize,
+    params: &mut [Vec<f32>],
+    adam: &mut Adam,
+) -> Result<Vec<(String, f64)>> {
+    let times = crate::native::PhaseTimes::default();
+    let (mut gradient_ms, mut update_ms) = (0.0, 0.0);
+    for _ in 0..reps {
+        let mut mb = template.clone();
+        let start = Instant::now();
+        if s.norm_adv {
+            crate::losses::normalize_advantages(&mut mb.advantages);
+        }
+        let (_, mut g) = native_loss_and_grads(net, params, &mb, &s.coefs, Some(&times))?;
+        let mid = Instant::now();
+        crate::optimizer::clip_grad_norm(&mut g, s.max_grad_norm);
+        adam.update(params, &g, s.learning_rate);
+        crate::optimizer::write_params(net.params(), params)?;
+        gradient_ms += (mid - start).as_secs_f64() * 1e3;
+        update_ms += mid.elapsed().as_secs_f64() * 1e3;
+    }
+    let per_rep = |v: f64| v / reps as f64;
+    let mut rows: Vec<(String, f64)> = crate::native::PHASES
+        .iter()
+        .zip(times.millis())
+        .map(|(n, t)| (format!("{n} (CPU, all threads)"), per_rep(t)))
+        .collect();
+    rows.push(("loss + gradient (wall)".into(), per_rep(gradient_ms)));
+    rows.push((
+        "clip + adam + params -> vars (wall)".into(),
+        per_rep(update_ms),
+    ));
+    Ok(rows)
 }

@@ -54,6 +54,18 @@ pub enum DeviceKind {
     Cuda,
 }
 
+/// How the PPO gradient is computed on the CPU.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CpuLearner {
+    /// The loss and gradient written out by hand, in cache-sized chunks of rows (fast).
+    #[default]
+    Native,
+    /// candle's autodiff graph, as every learner before 2026-12-07 (reproduces their runs
+    /// bit for bit). Other devices always use the graph.
+    Graph,
+}
+
 /// PPO hyperparameters. Defaults are CleanRL's `ppo.py` / `ppo_continuous_action.py` ones.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -93,6 +105,9 @@ pub struct PpoConfig {
     /// Hidden layer widths of the actor and critic MLPs.
     pub hidden_sizes: Vec<usize>,
     pub activation: Activation,
+    /// The CPU learner: `native` (default) or `graph` (candle's autodiff, as runs before
+    /// 2026-12-07 were trained).
+    pub cpu_learner: CpuLearner,
     /// One trunk for actor and critic with two heads, instead of two MLPs.
     pub shared_trunk: bool,
     pub policy_head: PolicyHead,
@@ -135,6 +150,7 @@ impl Default for PpoConfig {
             target_kl: None,
             hidden_sizes: vec![64, 64],
             activation: Activation::Tanh,
+            cpu_learner: CpuLearner::Native,
             shared_trunk: false,
             policy_head: PolicyHead::Auto,
             log_std_init: 0.0,

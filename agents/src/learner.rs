@@ -5,12 +5,15 @@ use std::ops::Range;
 
 use candle_core::{Device, Tensor};
 
+use crate::config::CpuLearner;
 use crate::error::{AgentError, Result};
 use crate::losses::{
     normalize_advantages, ppo_loss, Evaluation, LossCoefs, LossStats, PpoLoss, Targets,
 };
+use crate::native;
 use crate::networks::ActorCritic;
-use crate::optimizer::{clip_grad_norm, host_grads, write_params, Adam};
+use crate::ops::PortableOps;
+use crate::optimizer::{clip_grad_norm, host_grads, host_params, write_params, Adam};
 
 /// A mini-batch on the host, row-major.
 #[derive(Clone, Debug, Default)]
@@ -47,6 +50,8 @@ pub struct StepSettings {
     pub max_grad_norm: f64,
     pub norm_adv: bool,
     pub learning_rate: f64,
+    /// The CPU learner (other devices use candle's graph).
+    pub cpu_learner: CpuLearner,
 }
 
 /// Diagnostics of one step: the loss statistics and the gradient norm before clipping.
@@ -77,7 +82,14 @@ pub fn gradient_step(
     gradient_step_phases(net, params, adam, mb, s, iteration, &mut |_| {})
 }
 
-/// Names of the phases [`gradient_step_phases`] reports, in order.
+/// Whether a gradient of `net` under `choice` runs the native learner: on the CPU, unless the
+/// graph is asked for or [`PortableOps`] forces candle primitives on this thread.
+pub fn runs_native(net: &ActorCritic, choice: CpuLearner) -> bool {
+    choice == CpuLearner::Native && net.device().is_cpu() && !PortableOps::is_active()
+}
+
+/// Names of the phases [`gradient_step_phases`] reports, in order (the graph learner; the
+/// native one reports only the last two).
 pub const STEP_PHASES: [&str; 9] = [
     "advantages + host -> tensors",
     "forward (MLPs)",
@@ -176,16 +188,20 @@ pub fn gradient_step_phases(
     if s.norm_adv {
         normalize_advantages(&mut mb.advantages);
     }
-    let (stats, mut g) = loss_and_grads(net, mb, &s.coefs, phase_done, &mut |stats| match stats
-        .iter()
-        .position(|v| !v.is_finite())
-    {
+    let mut check = |stats: &[f32]| match stats.iter().position(|v| !v.is_finite()) {
         Some(bad) => Err(AgentError::NonFinite {
             iteration,
             what: LOSS_NAMES[bad].into(),
         }),
         None => Ok(()),
-    })?;
+    };
+    let (stats, mut g) = if runs_native(net, s.cpu_learner) {
+        let (stats, g) = native_loss_and_grads(net, params, mb, &s.coefs, None)?;
+        check(&stats)?;
+        (stats, g)
+    } else {
+        graph_loss_and_grads(net, mb, &s.coefs, phase_done, &mut check)?
+    };
     let grad_norm = clip_grad_norm(&mut g, s.max_grad_norm);
     if !grad_norm.is_finite() {
         return Err(AgentError::NonFinite {
@@ -204,11 +220,39 @@ pub fn gradient_step_phases(
 }
 
 /// The loss statistics of `mb` (advantages as given) and every parameter's gradient on the
-/// host, over [`row_chunks`]: each chunk's loss is weighted by its share of the rows, so the
+/// host, through the learner [`runs_native`] picks for `choice`.
+pub fn loss_and_grads(
+    net: &ActorCritic,
+    mb: &Minibatch,
+    coefs: &LossCoefs,
+    choice: CpuLearner,
+) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+    if runs_native(net, choice) {
+        native_loss_and_grads(net, &host_params(net.params())?, mb, coefs, None)
+    } else {
+        graph_loss_and_grads(net, mb, coefs, &mut |_| {}, &mut |_| Ok(()))
+    }
+}
+
+/// The native learner's loss statistics and gradients of `mb` under `params` (the host copy
+/// of `net`'s parameters); `times` collects its phases when profiling.
+pub(crate) fn native_loss_and_grads(
+    net: &ActorCritic,
+    params: &[Vec<f32>],
+    mb: &Minibatch,
+    coefs: &LossCoefs,
+    times: Option<&native::PhaseTimes>,
+) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+    native::loss_and_grads(&net.layout(), params, mb, coefs, times)
+        .map_err(|e| AgentError::Tensor(format!("native learner: {e}")))
+}
+
+/// The graph learner's loss statistics of `mb` (advantages as given) and every parameter's
+/// gradient on the host, over [`row_chunks`]: each chunk's loss is weighted by its share of the rows, so the
 /// sums are the whole mini-batch's mean loss and its gradient. `check(stats)` sees each
 /// chunk's statistics before its backward pass. Calls `phase_done(i)` for phases 0 to 6 of
 /// [`STEP_PHASES`], once per chunk.
-pub fn loss_and_grads(
+pub fn graph_loss_and_grads(
     net: &ActorCritic,
     mb: &Minibatch,
     coefs: &LossCoefs,

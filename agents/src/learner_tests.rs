@@ -5,7 +5,7 @@ use rand::SeedableRng;
 
 use crate::bench::parity_batch;
 use crate::config::PpoConfig;
-use crate::learner::{loss_and_grads, minibatch_loss, Minibatch, CPU_CHUNK_ROWS};
+use crate::learner::{graph_loss_and_grads, minibatch_loss, Minibatch, CPU_CHUNK_ROWS};
 use crate::losses::LossCoefs;
 use crate::networks::{ActorCritic, HeadKind};
 use crate::optimizer::host_grads;
@@ -49,7 +49,7 @@ fn one_pass(net: &ActorCritic, mb: &Minibatch) -> (Vec<f32>, Vec<Vec<f32>>) {
 }
 
 fn chunked(net: &ActorCritic, mb: &Minibatch) -> (Vec<f32>, Vec<Vec<f32>>) {
-    loss_and_grads(net, mb, &COEFS, &mut |_| {}, &mut |_| Ok(())).unwrap()
+    graph_loss_and_grads(net, mb, &COEFS, &mut |_| {}, &mut |_| Ok(())).unwrap()
 }
 
 #[test]

@@ -23,6 +23,7 @@ pub mod evaluate;
 pub mod gae;
 pub mod learner;
 pub mod losses;
+mod native;
 pub mod networks;
 pub mod normalization;
 pub mod ops;
@@ -38,7 +39,9 @@ pub mod runtime;
 pub mod tensorboard;
 pub mod train;
 
-pub use config::{Activation, DeviceKind, PolicyHead, PpoConfig, RunSettings, TrainConfig};
+pub use config::{
+    Activation, CpuLearner, DeviceKind, PolicyHead, PpoConfig, RunSettings, TrainConfig,
+};
 pub use error::AgentError;
 pub use evaluate::EvalResult;
 /// Forces the custom ops' portable (GPU) paths on the CPU, on one thread: for parity checks.

@@ -16,6 +16,7 @@ use rand::Rng;
 use crate::config::{Activation, DeviceKind, PolicyHead, PpoConfig};
 use crate::distributions::{standard_normal, ActionDist, HostDist};
 use crate::error::{AgentError, Result};
+use crate::native::{DenseIndex, NetLayout};
 use crate::ops::{fused_linear, softplus, Act};
 
 /// The action distribution family and its size, resolved against the env's action space.
@@ -266,6 +267,39 @@ impl ActorCritic {
                 _ => ParamGroup::Actor,
             })
             .collect()
+    }
+
+    /// The network's shape for the native learner, with parameter indices in
+    /// [`params`](Self::params) order (actor or shared trunk, critic trunk, policy, value,
+    /// log-std).
+    pub(crate) fn layout(&self) -> NetLayout {
+        let mut next = 0;
+        let mut index = |l: &Linear| {
+            let (fan_in, fan_out) = l.w.as_tensor().dims2().expect("2-d weight");
+            next += 2;
+            DenseIndex {
+                fan_in,
+                fan_out,
+                weight: next - 2,
+                bias: next - 1,
+            }
+        };
+        let actor = self.actor.iter().map(&mut index).collect();
+        let critic = self.critic.iter().map(&mut index).collect();
+        let (policy, value) = (index(&self.policy), index(&self.value));
+        NetLayout {
+            head: self.head.clone(),
+            obs_dim: self.obs_dim,
+            privileged_dim: self.privileged_dim,
+            relu: self.activation == Activation::Relu,
+            actor,
+            critic,
+            shared: self.critic.is_empty(),
+            policy,
+            value,
+            log_std: self.log_std.as_ref().map(|_| next),
+            sizes: self.params.iter().map(|(_, v)| v.elem_count()).collect(),
+        }
     }
 
     pub fn num_parameters(&self) -> usize {

@@ -1,12 +1,14 @@
 //! Plain PPO must stay bit-identical across refactors: the metrics of two tiny runs (cartpole
 //! with observation and reward normalization and a KL stop; pendulum with a Gaussian head and
-//! truncations) are compared bit for bit with a committed fixture captured before the trainer
-//! was split into phases. `CARROT_WRITE_FIXTURES=1` rewrites the fixtures (only do that for a
-//! deliberate numerics change, and say so in the commit).
+//! truncations) are compared bit for bit with committed fixtures, once per CPU learner:
+//! `plain_ppo_*.txt` were captured with candle's graph before the trainer was split into phases
+//! (`ppo.cpu_learner = "graph"` must still match them), `native_ppo_*.txt` when the native
+//! learner became the default. `CARROT_WRITE_FIXTURES=1` rewrites the fixtures (only do that
+//! for a deliberate numerics change, and say so in the commit).
 
 use std::path::PathBuf;
 
-use carrot_agents::{TrainConfig, Trainer, WALL_CLOCK_KEYS};
+use carrot_agents::{CpuLearner, TrainConfig, Trainer, WALL_CLOCK_KEYS};
 use carrot_envs::{EnvConfig, PendulumConfig};
 
 fn cartpole() -> TrainConfig {
@@ -69,12 +71,41 @@ fn check(name: &str, c: &TrainConfig) {
     assert_eq!(got.lines().count(), want.lines().count(), "{name}");
 }
 
+fn graph(mut c: TrainConfig) -> TrainConfig {
+    c.ppo.cpu_learner = CpuLearner::Graph;
+    c
+}
+
 #[test]
 fn plain_ppo_cartpole_matches_the_committed_metrics_bit_for_bit() {
-    check("plain_ppo_cartpole", &cartpole());
+    check("plain_ppo_cartpole", &graph(cartpole()));
 }
 
 #[test]
 fn plain_ppo_pendulum_matches_the_committed_metrics_bit_for_bit() {
-    check("plain_ppo_pendulum", &pendulum());
+    check("plain_ppo_pendulum", &graph(pendulum()));
+}
+
+#[test]
+fn native_ppo_cartpole_matches_the_committed_metrics_bit_for_bit() {
+    check("native_ppo_cartpole", &cartpole());
+}
+
+#[test]
+fn native_ppo_pendulum_matches_the_committed_metrics_bit_for_bit() {
+    check("native_ppo_pendulum", &pendulum());
+}
+
+#[test]
+fn the_learners_differ_only_in_rounding() {
+    // Same runs, both learners: every logged loss within a small relative distance after 6
+    // updates (a wrong gradient in either would move them by far more).
+    let (native, graph) = (train(&cartpole()), train(&graph(cartpole())));
+    for (n, g) in native.iter().zip(&graph) {
+        for ((key, a), (_, b)) in n.iter().zip(g) {
+            if key.starts_with("losses/") && !key.contains("clipfrac") {
+                assert!((a - b).abs() <= 2e-3 * (1.0 + b.abs()), "{key}: {a} vs {b}");
+            }
+        }
+    }
 }

@@ -33,7 +33,7 @@ const SUM_BLOCK_ROWS: usize = 256;
 /// 1e-6 of `f32::tanh`, branch-free so the loop vectorizes.
 #[inline(always)]
 #[allow(clippy::excessive_precision)] // coefficients as fitted; f32 rounds them
-fn tanh_approx(x: f32) -> f32 {
+pub(crate) fn tanh_approx(x: f32) -> f32 {
     const CLAMP: f32 = 7.998_811_7;
     let x = x.clamp(-CLAMP, CLAMP);
     let x2 = x * x;

@@ -9,6 +9,7 @@
 mod elementwise;
 mod special;
 
+pub(crate) use elementwise::tanh_approx;
 pub use elementwise::{fused_linear, softplus, Act};
 pub use special::{digamma, digamma_f64, lgamma, lgamma_f64, trigamma_f64};
 

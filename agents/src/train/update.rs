@@ -48,6 +48,7 @@ impl Trainer {
             max_grad_norm: ppo.max_grad_norm,
             norm_adv: ppo.norm_adv,
             learning_rate: lr,
+            cpu_learner: ppo.cpu_learner,
         };
         let (epochs_max, target_kl) = (ppo.update_epochs, ppo.target_kl);
         let mut order: Vec<usize> = (0..batch).collect();

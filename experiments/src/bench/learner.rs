@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use carrot_agents::bench::{bench_learner, LearnerBench, LearnerResult};
 use carrot_agents::networks::HeadKind;
-use carrot_agents::{DeviceKind, TrainConfig, Trainer};
+use carrot_agents::{CpuLearner, DeviceKind, TrainConfig, Trainer};
 use serde::Serialize;
 
 /// Options of `carrot bench learner`.
@@ -55,6 +55,10 @@ pub struct BenchLearnerArgs {
     /// Also print where a gradient step spends its time.
     #[arg(long)]
     pub profile: bool,
+    /// The CPU learner: native (the default) or graph (candle's autodiff, as before
+    /// 2026-12-07). Also used by the cartpole runs.
+    #[arg(long, default_value = "native", value_parser = ["native", "graph"])]
+    pub cpu_learner: String,
     /// Also run end-to-end PPO on cartpole (8 envs x 128 steps, 4 epochs, 4 mini-batches).
     #[arg(long)]
     pub cartpole: bool,
@@ -101,6 +105,13 @@ pub fn run(args: &BenchLearnerArgs) -> Result<()> {
     }
 }
 
+fn cpu_learner(args: &BenchLearnerArgs) -> CpuLearner {
+    match args.cpu_learner.as_str() {
+        "graph" => CpuLearner::Graph,
+        _ => CpuLearner::Native,
+    }
+}
+
 fn run_in_pool(args: &BenchLearnerArgs) -> Result<()> {
     let device = device_kind(&args.device)?;
     let mut report = Report {
@@ -127,15 +138,22 @@ fn run_in_pool(args: &BenchLearnerArgs) -> Result<()> {
                 epochs: args.epochs,
                 profile: args.profile,
                 device,
+                cpu_learner: cpu_learner(args),
             })?;
             println!(
                 "batch {:>6}  hidden {:>4}: {:>8.2} ms/epoch  {:>8.2} ms/step  {:>10.0} samples/s",
                 r.batch, r.hidden, r.ms_per_epoch, r.ms_per_step, r.samples_per_second
             );
             if let Some(p) = &r.profile_ms {
-                let total: f64 = p.iter().map(|x| x.1).sum();
+                // Percentages of the phases proper; wall-time totals are printed as they are.
+                let is_total = |phase: &str| phase.ends_with("(wall)");
+                let total: f64 = p.iter().filter(|x| !is_total(&x.0)).map(|x| x.1).sum();
                 for (phase, ms) in p {
-                    println!("    {phase:<28} {ms:>8.3} ms  {:>5.1}%", 100.0 * ms / total);
+                    if is_total(phase) {
+                        println!("    {phase:<40} {ms:>8.3} ms");
+                    } else {
+                        println!("    {phase:<40} {ms:>8.3} ms  {:>5.1}%", 100.0 * ms / total);
+                    }
                 }
             }
             report.learner.push(r);
@@ -143,7 +161,7 @@ fn run_in_pool(args: &BenchLearnerArgs) -> Result<()> {
     }
     if args.cartpole {
         for seed in 1..=args.cartpole_seeds.max(1) {
-            let r = bench_cartpole(seed, args.cartpole_steps)?;
+            let r = bench_cartpole(seed, args.cartpole_steps, cpu_learner(args))?;
             println!(
                 "cartpole end-to-end, seed {seed}: {} env steps at {:.0} steps/s; mean return of \
                  the last 20 episodes first >= 475 at {} env steps; final {:.1}",
@@ -190,11 +208,12 @@ fn head_kind(args: &BenchLearnerArgs) -> Result<HeadKind> {
     })
 }
 
-fn bench_cartpole(seed: u64, steps: u64) -> Result<CartpoleResult> {
+fn bench_cartpole(seed: u64, steps: u64, cpu_learner: CpuLearner) -> Result<CartpoleResult> {
     let mut c = TrainConfig {
         seed,
         ..Default::default()
     };
+    c.ppo.cpu_learner = cpu_learner;
     c.ppo.num_envs = 8;
     c.ppo.num_steps = 128;
     c.ppo.update_epochs = 4;

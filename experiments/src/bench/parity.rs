@@ -1,4 +1,5 @@
-//! `carrot bench parity`: the device paths of the custom ops against the CPU custom ops. For
+//! `carrot bench parity`: the device paths against the CPU learner (native by default, or
+//! candle's graph with the CPU custom ops). For
 //! each policy head, the same network (weights drawn on the host from one seeded RNG) is built
 //! on the CPU and on the target, and the PPO loss statistics and every parameter's gradient of
 //! one fixed synthetic mini-batch are compared.
@@ -16,7 +17,7 @@ use carrot_agents::learner::Minibatch;
 use carrot_agents::losses::{normalize_advantages, LossCoefs, LossStats};
 use carrot_agents::networks::{make_device, ActorCritic, HeadKind};
 use carrot_agents::ops::PortableOps;
-use carrot_agents::PpoConfig;
+use carrot_agents::{CpuLearner, PpoConfig};
 use rand::SeedableRng;
 use serde::Serialize;
 
@@ -49,6 +50,10 @@ pub struct BenchParityArgs {
     /// candle-primitive paths a GPU runs).
     #[arg(long, default_value = "portable", value_parser = ["cuda", "portable"])]
     pub device: String,
+    /// The CPU side's learner: native (the default CPU learner) or graph (candle's autodiff
+    /// with the CPU custom ops).
+    #[arg(long, default_value = "native", value_parser = ["native", "graph"])]
+    pub cpu_learner: String,
     /// Width of both hidden layers of actor and critic.
     #[arg(long, default_value_t = 64)]
     pub hidden: usize,
@@ -190,12 +195,17 @@ fn compare_head(
         ent_coef: 0.01,
         vf_coef: 0.5,
     };
-    let cpu = loss_gradients(&cpu_net, &batch, &coefs)?;
+    let cpu_learner = match args.cpu_learner.as_str() {
+        "graph" => CpuLearner::Graph,
+        _ => CpuLearner::Native,
+    };
+    let cpu = loss_gradients(&cpu_net, &batch, &coefs, cpu_learner)?;
+    // The target always runs candle's graph: off the CPU, and on it under PortableOps.
     let other = match target {
-        Target::Device(device) => loss_gradients(&build(device)?, &batch, &coefs)?,
+        Target::Device(device) => loss_gradients(&build(device)?, &batch, &coefs, cpu_learner)?,
         Target::Portable => {
             let _portable = PortableOps::enter();
-            loss_gradients(&build(&Device::Cpu)?, &batch, &coefs)?
+            loss_gradients(&build(&Device::Cpu)?, &batch, &coefs, cpu_learner)?
         }
     };
     Ok(differences(name, &cpu, &other))
