@@ -1,21 +1,25 @@
 //! PARL runs without the unsupervised phase must stay bit-identical: the metrics of two tiny
 //! pendulum runs (PEBBLE with disagreement queries, and A-PARL with a correction step) are
 //! compared bit for bit with committed fixtures captured before `unsupervised_iterations`
-//! existed. `CARROT_WRITE_FIXTURES=1` rewrites them (only for a deliberate numerics change,
-//! said so in the commit).
+//! existed. They were captured with candle's graph learner, so the runs pin
+//! `ppo.cpu_learner = "graph"` (the PPO learner's own fixtures, for both learners, are in
+//! `agents/tests/plain_ppo_fixture.rs`). `CARROT_WRITE_FIXTURES=1` rewrites them (only for a
+//! deliberate numerics change, said so in the commit).
 
 mod common;
 
 use std::path::PathBuf;
 
-use carrot_agents::{PreferenceMethod, TrainConfig, Trainer, WALL_CLOCK_KEYS};
+use carrot_agents::{CpuLearner, PreferenceMethod, TrainConfig, Trainer, WALL_CLOCK_KEYS};
 use carrot_bilevel::parl::ParlHook;
 use common::parl;
 
 /// Pendulum, 6 iterations of 4 x 32 steps, a session of 12 queries every 2 iterations, with
 /// A-PARL's correction settings (unused by PEBBLE).
 fn config(method: PreferenceMethod) -> TrainConfig {
-    parl::with_correction(parl::pendulum(method, 7, 6))
+    let mut c = parl::with_correction(parl::pendulum(method, 7, 6));
+    c.ppo.cpu_learner = CpuLearner::Graph;
+    c
 }
 
 /// Every metric except wall-clock ones, as `row key bits` lines (exact f64 bits in hex).
