@@ -1,6 +1,6 @@
-//! The dense-algebra pieces of the native pass: single-threaded matrix products through the
-//! `gemm` crate (the kernel candle multiplies with), and row-wise kernels for the narrow policy
-//! and value heads, which a general matrix product handles poorly (an output 1 or 2 wide).
+//! The dense-algebra pieces of the native pass: single-threaded matrix products (`matmul.rs`),
+//! and row-wise kernels for the narrow policy and value heads, which a general matrix product
+//! handles poorly (an output 1 or 2 wide).
 //!
 //! The row kernels are `#[inline(always)]` so that they take the instruction set of the
 //! function they are inlined into (see `pass.rs`: AVX2 where the CPU has it).
@@ -9,7 +9,7 @@
 //! elements between rows), which is how the actor reads the observation columns of critic-wide
 //! rows.
 
-use gemm::{gemm, Parallelism};
+use super::matmul::Isa;
 
 /// A read-only row-major matrix view.
 #[derive(Clone, Copy)]
@@ -42,7 +42,8 @@ impl<'a> Mat<'a> {
 }
 
 /// `out[m, n] (+)= a[m, k] · b[k, n]` where `a` is `lhs` or its transpose and `b` is `rhs` or its
-/// transpose; `accumulate` adds to `out` instead of overwriting it. Runs on the calling thread.
+/// transpose; `accumulate` adds to `out` instead of overwriting it. Runs on the calling thread,
+/// with the fastest kernels of this CPU, which all give the same bits (`matmul.rs`).
 pub(super) fn matmul(
     out: &mut [f32],
     lhs: Mat,
@@ -51,53 +52,7 @@ pub(super) fn matmul(
     rhs_t: bool,
     accumulate: bool,
 ) {
-    // (rows, cols, column stride, row stride) of the operand as multiplied.
-    let view = |x: Mat, t: bool| {
-        let s = x.stride as isize;
-        if t {
-            (x.cols, x.rows, s, 1)
-        } else {
-            (x.rows, x.cols, 1, s)
-        }
-    };
-    let (m, k, lhs_cs, lhs_rs) = view(lhs, lhs_t);
-    let (k2, n, rhs_cs, rhs_rs) = view(rhs, rhs_t);
-    assert!(k == k2 && out.len() == m * n, "matmul shapes");
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            out.fill(0.0);
-        }
-        return;
-    }
-    // SAFETY: the asserts above and in `Mat::strided` keep every index the strides reach
-    // inside `out`, `lhs.data` and `rhs.data`; `out` is borrowed mutably, so it aliases neither
-    // operand.
-    unsafe {
-        gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs_cs,
-            lhs_rs,
-            rhs.data.as_ptr(),
-            rhs_cs,
-            rhs_rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
+    super::matmul::matmul_with(Isa::detect(), out, lhs, lhs_t, rhs, rhs_t, accumulate);
 }
 
 /// `Σ a_i b_i` with eight independent partial sums, so the loop vectorizes.

@@ -6,8 +6,8 @@
 //! at large ones its whole-batch passes stream activations through memory. Here a mini-batch is
 //! cut into fixed chunks of rows small enough for the activations to stay in cache; each chunk
 //! runs the forward pass, the policy head and loss per row, and the backward pass in one visit,
-//! with single-threaded matrix products from the `gemm` crate (the kernel candle uses) and
-//! row-wise kernels for the narrow heads.
+//! with single-threaded matrix products whose sums run in one order on every CPU (AVX-512,
+//! AVX2 + FMA or scalar: the same bits) and row-wise kernels for the narrow heads.
 //!
 //! Chunks are dealt to a fixed number of lanes (chunk `c` to lane `c mod lanes`); each lane
 //! sums its chunks' gradients in chunk order, and the lanes are added in lane order. Chunk size
@@ -20,6 +20,7 @@
 
 mod heads;
 mod kernels;
+mod matmul;
 mod pass;
 
 pub(crate) use pass::{loss_and_grads, PhaseTimes, PHASES};

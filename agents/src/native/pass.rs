@@ -16,7 +16,7 @@ use crate::losses::LossCoefs;
 use crate::ops::tanh_approx;
 
 /// Lanes a mini-batch's chunks are dealt to (at most; fewer when there are fewer chunks).
-const LANES: usize = 16;
+const LANES: usize = 8;
 /// Chunk rows: at least this many (fewer only for a shorter mini-batch) ...
 const MIN_CHUNK_ROWS: usize = 128;
 /// ... and at most this many, or fewer so one layer's activations stay within
@@ -83,6 +83,9 @@ struct Problem<'a> {
     params: &'a [Vec<f32>],
     mb: &'a Minibatch,
     loss: HeadLoss<'a>,
+    /// Trunk weights transposed (`[fan_out, fan_in]`), for the input gradients; empty for the
+    /// first layer of a trunk, whose input needs none.
+    weights_t: Vec<Vec<f32>>,
     /// Policy and value weights transposed (`[width, features]`), for the row kernels.
     policy_t: Vec<f32>,
     value_t: Vec<f32>,
@@ -165,6 +168,22 @@ pub(crate) fn loss_and_grads(
             coefs: *coefs,
             inv_rows: 1.0 / m as f64,
         },
+        weights_t: params
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let first = [layout.actor.first(), layout.critic.first()];
+                let hidden = layout
+                    .actor
+                    .iter()
+                    .chain(&layout.critic)
+                    .find(|l| l.weight == i);
+                match hidden {
+                    Some(l) if !first.contains(&Some(l)) => transpose(w, l.fan_in, l.fan_out),
+                    _ => Vec::new(),
+                }
+            })
+            .collect(),
         policy_t: transpose(
             &params[layout.policy.weight],
             layout.policy.fan_in,
@@ -242,15 +261,33 @@ impl Problem<'_> {
     }
 
     /// Forward, head + loss and backward of the rows `range`, added to `sums`. The elementwise
-    /// and row loops are compiled twice, for baseline x86-64 and for AVX2, and the AVX2 copy
-    /// runs where the CPU has it: both do the same f32 operations in the same order (Rust does
-    /// not fuse multiply-adds or reorder sums), so they give the same bits, only faster.
+    /// and row loops are compiled three times, for baseline x86-64, AVX2 and AVX-512, and the
+    /// widest copy the CPU supports runs: all do the same f32 operations in the same order
+    /// (Rust does not fuse multiply-adds or reorder sums), so they give the same bits.
     fn chunk(&self, range: Range<usize>, s: &mut Scratch, sums: &mut LaneSums, clock: &mut Clock) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && !force_baseline() {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { self.chunk_avx2(range, s, sums, clock) };
+        if !force_baseline() {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F, checked just above.
+                return unsafe { self.chunk_avx512(range, s, sums, clock) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                return unsafe { self.chunk_avx2(range, s, sums, clock) };
+            }
         }
+        self.chunk_body(range, s, sums, clock)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn chunk_avx512(
+        &self,
+        range: Range<usize>,
+        s: &mut Scratch,
+        sums: &mut LaneSums,
+        clock: &mut Clock,
+    ) {
         self.chunk_body(range, s, sums, clock)
     }
 
@@ -452,7 +489,8 @@ impl Problem<'_> {
             matmul(&mut g[l.weight], x, true, d, false, true);
             if i > 0 {
                 s.d_prev.resize(n * l.fan_in, 0.0);
-                matmul(&mut s.d_prev, d, false, self.weight(l), true, false);
+                let w_t = Mat::new(&self.weights_t[l.weight], l.fan_out, l.fan_in);
+                matmul(&mut s.d_prev, d, false, w_t, false, false);
                 std::mem::swap(&mut s.d_hidden, &mut s.d_prev);
             }
             clock.lap(3);

@@ -129,7 +129,7 @@ fn results_do_not_depend_on_the_thread_count() {
 }
 
 #[test]
-fn avx2_and_baseline_code_give_the_same_bits() {
+fn vector_and_baseline_code_give_the_same_bits() {
     for cfg in configs() {
         for head in heads() {
             // One chunk, so it runs on this thread, where the baseline switch applies.

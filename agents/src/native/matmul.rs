@@ -1,0 +1,436 @@
+//! Matrix products whose every output element is summed in the same order on every CPU: the
+//! element `(i, j)` starts from 0 (or from the output, when accumulating) and adds
+//! `a[i, k] · b[k, j]` for `k = 0, 1, ...` with one fused multiply-add each. Vector width only
+//! decides how many elements are computed side by side, so the AVX-512 kernel, the AVX2 + FMA
+//! kernel and the scalar fallback give the same bits (the `gemm` crate's kernels block the sums
+//! differently per instruction set, which is why the graph learner leaves its AVX-512 kernels
+//! out). The right operand is packed into zero-padded panels of the tile's width; the left one
+//! is read in place through its strides (packing it would cost as much as the product when
+//! the output is only 64 wide).
+
+use std::cell::RefCell;
+
+use super::kernels::Mat;
+
+/// The kernel family a CPU runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Isa {
+    Avx512,
+    Avx2Fma,
+    Scalar,
+}
+
+impl Isa {
+    /// The fastest family this CPU supports.
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Isa::Avx2Fma;
+            }
+        }
+        Isa::Scalar
+    }
+
+    /// Rows and columns of the output tile one kernel call computes.
+    fn tile(self) -> (usize, usize) {
+        match self {
+            Isa::Avx512 => (8, 32),
+            Isa::Avx2Fma => (6, 16),
+            Isa::Scalar => (4, 4),
+        }
+    }
+}
+
+thread_local! {
+    /// Packed panels of the left and right operands and an edge tile, reused between calls.
+    static PANELS: RefCell<(Vec<f32>, Vec<f32>, Vec<f32>)> = RefCell::default();
+}
+
+/// `out[m, n] (+)= a · b` with `a` = `lhs` (or its transpose) `[m, k]` and `b` = `rhs` (or its
+/// transpose) `[k, n]`, on the calling thread, with the kernels of `isa`.
+pub(super) fn matmul_with(
+    isa: Isa,
+    out: &mut [f32],
+    lhs: Mat,
+    lhs_t: bool,
+    rhs: Mat,
+    rhs_t: bool,
+    accumulate: bool,
+) {
+    let (m, k) = if lhs_t {
+        (lhs.cols, lhs.rows)
+    } else {
+        (lhs.rows, lhs.cols)
+    };
+    let (k2, n) = if rhs_t {
+        (rhs.cols, rhs.rows)
+    } else {
+        (rhs.rows, rhs.cols)
+    };
+    assert!(k == k2 && out.len() == m * n, "matmul shapes");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            out.fill(0.0);
+        }
+        return;
+    }
+    let (mr, nr) = isa.tile();
+    // The left operand is read in place through its strides (element (i, kk) at
+    // i·a_rs + kk·a_cs); only a last, partial panel of rows is copied, zero-padded. The right
+    // one is packed: it is reused by every row panel.
+    let s = lhs.stride as isize;
+    let (a_rs, a_cs) = if lhs_t { (1, s) } else { (s, 1) };
+    PANELS.with(|p| {
+        let mut fresh = Default::default();
+        let mut guard = p.try_borrow_mut();
+        let (a_edge, b_panels, edge) = match guard.as_mut() {
+            Ok(p) => &mut **p,
+            Err(_) => &mut fresh,
+        };
+        let (a_edge, b_panels) = (&mut *a_edge, &mut *b_panels);
+        // The right operand is packed into contiguous panels (read in place, rows `ld` apart,
+        // a power of two times 4 bytes would map onto a few L1 sets).
+        pack_rhs(b_panels, rhs, rhs_t, k, n, nr);
+        let full_panels = m / mr;
+        let tail_rows = m - full_panels * mr;
+        if tail_rows > 0 {
+            pack(a_edge, tail_rows, k, mr, |i, kk| {
+                element(lhs, lhs_t, full_panels * mr + i, kk)
+            });
+        }
+        edge.resize(mr * nr, 0.0);
+        for q in 0..n.div_ceil(nr) {
+            let (j0, cols) = (q * nr, nr.min(n - q * nr));
+            let b = Panel {
+                data: b_panels,
+                first: q * k * nr,
+                ld: nr,
+            };
+            for p in 0..m.div_ceil(mr) {
+                let (i0, rows) = (p * mr, mr.min(m - p * mr));
+                let a = if rows == mr {
+                    Operand::Strided {
+                        data: lhs.data,
+                        first: i0 as isize * a_rs,
+                        rs: a_rs,
+                        cs: a_cs,
+                    }
+                } else {
+                    Operand::Strided {
+                        data: a_edge,
+                        first: 0,
+                        rs: 1,
+                        cs: mr as isize,
+                    }
+                };
+                if rows == mr && cols == nr {
+                    let c = &mut out[i0 * n + j0..];
+                    run_kernel(isa, k, a, b, c, n, accumulate);
+                } else {
+                    for r in 0..rows {
+                        let src = &out[(i0 + r) * n + j0..(i0 + r) * n + j0 + cols];
+                        edge[r * nr..r * nr + cols].copy_from_slice(src);
+                    }
+                    run_kernel(isa, k, a, b, edge, nr, accumulate);
+                    for r in 0..rows {
+                        let dst = &mut out[(i0 + r) * n + j0..(i0 + r) * n + j0 + cols];
+                        dst.copy_from_slice(&edge[r * nr..r * nr + cols]);
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// A tile's columns of the right operand: row `kk` is `nr` values from `first + kk·ld`.
+#[derive(Clone, Copy)]
+struct Panel<'a> {
+    data: &'a [f32],
+    first: usize,
+    ld: usize,
+}
+
+/// A tile's rows of the left operand: element `(i, kk)` at `first + i·rs + kk·cs` of `data`.
+#[derive(Clone, Copy)]
+enum Operand<'a> {
+    Strided {
+        data: &'a [f32],
+        first: isize,
+        rs: isize,
+        cs: isize,
+    },
+}
+
+/// Element `(r, c)` of `x` as multiplied (`x` transposed when `t`).
+#[inline(always)]
+fn element(x: Mat, t: bool, r: usize, c: usize) -> f32 {
+    if t {
+        x.data[c * x.stride + r]
+    } else {
+        x.data[r * x.stride + c]
+    }
+}
+
+/// Packs the `[k, n]` right operand (`rhs` or its transpose) into panels of `nr` columns:
+/// panel `q` holds row `kk`'s columns `q·nr..` at `(q·k + kk)·nr`, zero past `n`. Rows of an
+/// untransposed operand are copied a panel-row at a time.
+fn pack_rhs(buf: &mut Vec<f32>, rhs: Mat, rhs_t: bool, k: usize, n: usize, nr: usize) {
+    if rhs_t {
+        pack(buf, n, k, nr, |j, kk| element(rhs, true, kk, j));
+        return;
+    }
+    let panels = n.div_ceil(nr);
+    buf.clear();
+    buf.resize(panels * k * nr, 0.0);
+    for (q, panel) in buf.chunks_exact_mut(k * nr).enumerate() {
+        let (j0, cols) = (q * nr, nr.min(n - q * nr));
+        for (kk, dst) in panel.chunks_exact_mut(nr).enumerate() {
+            let row = kk * rhs.stride + j0;
+            dst[..cols].copy_from_slice(&rhs.data[row..row + cols]);
+        }
+    }
+}
+
+/// Packs `len` lines of `k` values into panels of `width` lines: panel `p` holds
+/// `value(p·width + w, kk)` at `(p·k + kk)·width + w`, zero past `len`.
+fn pack(
+    buf: &mut Vec<f32>,
+    len: usize,
+    k: usize,
+    width: usize,
+    value: impl Fn(usize, usize) -> f32,
+) {
+    let panels = len.div_ceil(width);
+    buf.clear();
+    buf.resize(panels * k * width, 0.0);
+    for (p, panel) in buf.chunks_exact_mut(k * width).enumerate() {
+        for w in 0..width.min(len - p * width) {
+            let line = p * width + w;
+            for kk in 0..k {
+                panel[kk * width + w] = value(line, kk);
+            }
+        }
+    }
+}
+
+/// One `mr x nr` tile: `c[i, j] (+)= Σ_kk a(i, kk) b[kk, j]` over the packed panel `b`, with
+/// `c` rows `ldc` apart.
+fn run_kernel(isa: Isa, k: usize, a: Operand, b: Panel, c: &mut [f32], ldc: usize, acc: bool) {
+    let (mr, nr) = isa.tile();
+    let Operand::Strided {
+        data,
+        first,
+        rs,
+        cs,
+    } = a;
+    let last = first + (mr as isize - 1) * rs + (k as isize - 1) * cs;
+    assert!(first >= 0 && rs > 0 && cs > 0 && (last as usize) < data.len());
+    assert!(b.first + (k - 1) * b.ld + nr <= b.data.len() && c.len() >= (mr - 1) * ldc + nr);
+    // SAFETY: `detect` (or a test that checked the CPU) chose the family, so the CPU has its
+    // instructions; the asserts above keep every access inside the slices.
+    let (a_ptr, b_ptr) = unsafe { (data.as_ptr().offset(first), b.data.as_ptr().add(b.first)) };
+    let c_ptr = c.as_mut_ptr();
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { x86::tile_avx512(k, a_ptr, rs, cs, b_ptr, b.ld, c_ptr, ldc, acc) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { x86::tile_avx2(k, a_ptr, rs, cs, b_ptr, b.ld, c_ptr, ldc, acc) },
+        _ => {
+            let a_at =
+                |i: usize, kk: usize| data[(first + i as isize * rs + kk as isize * cs) as usize];
+            let b_at = |kk: usize, j: usize| b.data[b.first + kk * b.ld + j];
+            tile_scalar(k, a_at, b_at, c, ldc, acc)
+        }
+    }
+}
+
+fn tile_scalar(
+    k: usize,
+    a: impl Fn(usize, usize) -> f32,
+    b: impl Fn(usize, usize) -> f32,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    let (mr, nr) = Isa::Scalar.tile();
+    for i in 0..mr {
+        for j in 0..nr {
+            let mut sum = if accumulate { c[i * ldc + j] } else { 0.0 };
+            for kk in 0..k {
+                sum = a(i, kk).mul_add(b(kk, j), sum);
+            }
+            c[i * ldc + j] = sum;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// 8 x 32 tile: 16 accumulators of 16 lanes.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn tile_avx512(
+        k: usize,
+        a: *const f32,
+        rs: isize,
+        cs: isize,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        // SAFETY (whole body): the caller guarantees `a` reaches 8 x k values through its strides,
+        // `b` k rows of 32 values `ldb` apart and `c`
+        // 8 rows of 32 values `ldc` apart.
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); 2]; 8];
+            if accumulate {
+                for (i, row) in acc.iter_mut().enumerate() {
+                    row[0] = _mm512_loadu_ps(c.add(i * ldc));
+                    row[1] = _mm512_loadu_ps(c.add(i * ldc + 16));
+                }
+            }
+            for kk in 0..k {
+                let b0 = _mm512_loadu_ps(b.add(kk * ldb));
+                let b1 = _mm512_loadu_ps(b.add(kk * ldb + 16));
+                let a_k = a.offset(kk as isize * cs);
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let av = _mm512_set1_ps(*a_k.offset(i as isize * rs));
+                    row[0] = _mm512_fmadd_ps(av, b0, row[0]);
+                    row[1] = _mm512_fmadd_ps(av, b1, row[1]);
+                }
+            }
+            for (i, row) in acc.iter().enumerate() {
+                _mm512_storeu_ps(c.add(i * ldc), row[0]);
+                _mm512_storeu_ps(c.add(i * ldc + 16), row[1]);
+            }
+        }
+    }
+
+    /// 6 x 16 tile: 12 accumulators of 8 lanes.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn tile_avx2(
+        k: usize,
+        a: *const f32,
+        rs: isize,
+        cs: isize,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        // SAFETY (whole body): the caller guarantees `a` reaches 6 x k values through its strides,
+        // `b` k rows of 16 values `ldb` apart and `c`
+        // 6 rows of 16 values `ldc` apart.
+        unsafe {
+            let mut acc = [[_mm256_setzero_ps(); 2]; 6];
+            if accumulate {
+                for (i, row) in acc.iter_mut().enumerate() {
+                    row[0] = _mm256_loadu_ps(c.add(i * ldc));
+                    row[1] = _mm256_loadu_ps(c.add(i * ldc + 8));
+                }
+            }
+            for kk in 0..k {
+                let b0 = _mm256_loadu_ps(b.add(kk * ldb));
+                let b1 = _mm256_loadu_ps(b.add(kk * ldb + 8));
+                let a_k = a.offset(kk as isize * cs);
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let av = _mm256_set1_ps(*a_k.offset(i as isize * rs));
+                    row[0] = _mm256_fmadd_ps(av, b0, row[0]);
+                    row[1] = _mm256_fmadd_ps(av, b1, row[1]);
+                }
+            }
+            for (i, row) in acc.iter().enumerate() {
+                _mm256_storeu_ps(c.add(i * ldc), row[0]);
+                _mm256_storeu_ps(c.add(i * ldc + 8), row[1]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(len: usize, seed: f32) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i as f32 + seed) * 0.618).sin() * 3.0)
+            .collect()
+    }
+
+    fn families() -> Vec<Isa> {
+        let mut isas = vec![Isa::Scalar];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                isas.push(Isa::Avx2Fma);
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                isas.push(Isa::Avx512);
+            }
+        }
+        isas
+    }
+
+    #[test]
+    fn every_kernel_family_gives_the_same_bits_and_the_right_product() {
+        // Shapes with edges in every direction, transposes, a strided operand, accumulation.
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (7, 5, 3),
+            (37, 19, 45),
+            (64, 16, 64),
+            (130, 70, 33),
+        ] {
+            let (a, b) = (data(m * (k + 3), 1.0), data(k * n, 2.0));
+            let lhs = Mat::strided(&a, m, k, k + 3);
+            let mut want = vec![0f64; m * n];
+            for i in 0..m {
+                for j in 0..n {
+                    want[i * n + j] = (0..k)
+                        .map(|p| a[i * (k + 3) + p] as f64 * b[p * n + j] as f64)
+                        .sum();
+                }
+            }
+            let bt = super::super::kernels::transpose(&b, k, n);
+            let mut results = Vec::new();
+            for isa in families() {
+                let mut out = vec![7f32; m * n];
+                matmul_with(isa, &mut out, lhs, false, Mat::new(&bt, n, k), true, false);
+                for (o, w) in out.iter().zip(&want) {
+                    assert!(
+                        (*o as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                        "{isa:?} {m}x{k}x{n}"
+                    );
+                }
+                matmul_with(isa, &mut out, lhs, false, Mat::new(&b, k, n), false, true);
+                results.push((isa, out));
+            }
+            for (isa, out) in &results[1..] {
+                assert!(
+                    out.iter()
+                        .zip(&results[0].1)
+                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{isa:?} differs from {:?} at {m}x{k}x{n}",
+                    results[0].0
+                );
+            }
+        }
+    }
+}
