@@ -4,8 +4,79 @@
 //! colliders, collision events and ray casts). Stepping allocates nothing of the env's own
 //! (rapier's step still makes a few small allocations).
 
+use rapier2d::parry::bounding_volume::{Aabb, BoundingVolume};
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
+
+/// A collider a ray ring may hit, with its box in the broad phase (see
+/// [`PhysicsWorld::cast_rays`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NearCollider {
+    handle: ColliderHandle,
+    aabb: Aabb,
+}
+
+/// Ray casts list the boxes within this distance (m) of the range, far above rounding.
+const RAY_SLACK_M: f32 = 0.05;
+/// A ray's hit within this distance (m) of another candidate's box may tie with it.
+const RAY_TIE_M: f32 = 1e-3;
+
+/// A ray prepared for parry's ray-box test, with the reciprocal of its direction computed once
+/// per ray instead of once per box (the same value, so the same results).
+pub(crate) struct SlabRay {
+    origin: Vector,
+    dir: Vector,
+    inv_dir: Vector,
+}
+
+impl SlabRay {
+    pub fn new(ray: &Ray) -> Self {
+        SlabRay {
+            origin: ray.origin,
+            dir: ray.dir,
+            inv_dir: Vector::new(1.0 / ray.dir.x, 1.0 / ray.dir.y),
+        }
+    }
+
+    pub fn inv_dir(&self) -> Vector {
+        self.inv_dir
+    }
+
+    /// Parry's `Aabb::cast_local_ray(ray, max_toi, solid = true)`, step for step.
+    #[inline]
+    pub fn entry(&self, aabb: &Aabb, max_toi: f32) -> Option<f32> {
+        let mut tmin: f32 = 0.0;
+        let mut tmax = max_toi;
+        for i in 0..2 {
+            let (o, d, inv) = (self.origin[i], self.dir[i], self.inv_dir[i]);
+            let (lo, hi) = (aabb.mins[i], aabb.maxs[i]);
+            if d == 0.0 {
+                if o < lo || o > hi {
+                    return None;
+                }
+            } else {
+                let mut near = (lo - o) * inv;
+                let mut far = (hi - o) * inv;
+                if near > far {
+                    std::mem::swap(&mut near, &mut far);
+                }
+                tmin = tmin.max(near);
+                tmax = tmax.min(far);
+                if tmin > tmax {
+                    return None;
+                }
+            }
+        }
+        Some(tmin)
+    }
+
+    /// True when parry's tree traversal looks into a node with box `aabb` while the nearest
+    /// hit so far is at `best`.
+    #[inline]
+    pub fn enters(&self, aabb: &Aabb, best: f32) -> bool {
+        self.entry(aabb, best).is_some_and(|t| t < best)
+    }
+}
 
 pub(crate) struct PhysicsWorld {
     pub gravity: Vector,
@@ -183,7 +254,73 @@ impl PhysicsWorld {
 
     /// Casts each ray from `origin` along `dirs` (unit vectors) against the colliders that
     /// `filter` keeps; writes the distance to the first hit, or `range` when none.
+    ///
+    /// Bit for bit what rapier's query pipeline answers, faster for a ring of short rays in a
+    /// world of few colliders: the colliders whose broad-phase box is within `range` of
+    /// `origin` are listed once (in `near`, reused), and each ray tests them in turn as the
+    /// pipeline's tree traversal would: the box against the nearest hit so far, then the shape.
+    /// Only the order differs, which matters only when two colliders are hit within a rounding
+    /// error of each other: such a ray goes through the pipeline.
     pub fn cast_rays(
+        &self,
+        filter: QueryFilter,
+        origin: Vector,
+        dirs: &[Vector],
+        range: f32,
+        out: &mut [f32],
+        near: &mut Vec<NearCollider>,
+    ) {
+        let query = self.broad_phase.as_query_pipeline(
+            self.narrow_phase.query_dispatcher(),
+            &self.bodies,
+            &self.colliders,
+            filter,
+        );
+        near.clear();
+        for (handle, collider) in self.colliders.iter() {
+            let Some(leaf) = query.bvh().leaf_node(handle.into_raw_parts().0) else {
+                continue;
+            };
+            let aabb = leaf.aabb();
+            let gap = (origin.clamp(aabb.mins, aabb.maxs) - origin).length();
+            if gap <= range + RAY_SLACK_M && filter.test(&self.bodies, handle, collider) {
+                near.push(NearCollider { handle, aabb });
+            }
+        }
+        for (o, &d) in out.iter_mut().zip(dirs) {
+            let ray = Ray::new(origin, d);
+            let slabs = SlabRay::new(&ray);
+            let mut best = range;
+            let mut hit = None;
+            for (k, c) in near.iter().enumerate() {
+                if slabs.enters(&c.aabb, best) {
+                    let collider = &self.colliders[c.handle];
+                    let toi = collider
+                        .shape()
+                        .cast_ray(collider.position(), &ray, best, true);
+                    if let Some(t) = toi.filter(|&t| t < best) {
+                        best = t;
+                        hit = Some(k);
+                    }
+                }
+            }
+            let tie = hit.is_some_and(|k| {
+                let p = ray.point_at(best);
+                near.iter()
+                    .enumerate()
+                    .any(|(j, c)| j != k && c.aabb.loosened(RAY_TIE_M).contains_local_point(p))
+            });
+            *o = if tie {
+                query.cast_ray(&ray, range, true).map_or(range, |h| h.1)
+            } else {
+                best
+            };
+        }
+    }
+
+    /// [`PhysicsWorld::cast_rays`] through rapier's query pipeline alone, for tests.
+    #[cfg(test)]
+    pub fn cast_rays_through_pipeline(
         &self,
         filter: QueryFilter,
         origin: Vector,

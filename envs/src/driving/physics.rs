@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rapier2d::prelude::*;
 
 use super::geometry::V2;
-use crate::physics_world::PhysicsWorld;
+use crate::physics_world::{NearCollider, PhysicsWorld};
 
 const TAG_EGO: u128 = 1;
 const TAG_VEHICLE: u128 = 2;
@@ -190,9 +190,25 @@ impl Physics {
         )
     }
 
-    /// Distance along each ray to the nearest vehicle or obstacle (`range` when none).
-    pub fn cast_rays(&self, origin: V2, dirs: &[V2], range: f32, out: &mut [f32]) {
+    /// Distance along each ray to the nearest vehicle or obstacle (`range` when none);
+    /// `near` is scratch space.
+    pub fn cast_rays(
+        &self,
+        origin: V2,
+        dirs: &[V2],
+        range: f32,
+        out: &mut [f32],
+        near: &mut Vec<NearCollider>,
+    ) {
         let filter = QueryFilter::default().exclude_rigid_body(self.ego);
-        self.world.cast_rays(filter, origin, dirs, range, out);
+        self.world.cast_rays(filter, origin, dirs, range, out, near);
+    }
+
+    /// [`Physics::cast_rays`] through rapier's query pipeline alone, for tests.
+    #[cfg(test)]
+    pub fn cast_rays_through_pipeline(&self, origin: V2, dirs: &[V2], range: f32, out: &mut [f32]) {
+        let filter = QueryFilter::default().exclude_rigid_body(self.ego);
+        self.world
+            .cast_rays_through_pipeline(filter, origin, dirs, range, out);
     }
 }

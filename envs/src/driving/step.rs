@@ -132,8 +132,13 @@ impl DrivingEnv {
                 v.yaw_inertia,
             );
             for t in self.actors.traffic.iter_mut() {
+                let before = (t.pos.to_array().map(f32::to_bits), t.yaw.to_bits());
                 t.advance(dt);
-                self.physics.set_vehicle_pose(t.body, t.pos, t.yaw);
+                // A standing vehicle's body is already where it should be; left untouched,
+                // rapier does not reprocess it.
+                if (t.pos.to_array().map(f32::to_bits), t.yaw.to_bits()) != before {
+                    self.physics.set_vehicle_pose(t.body, t.pos, t.yaw);
+                }
             }
             self.physics.step();
             let (vehicle, obstacle) = self.physics.take_collisions();
