@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
-use carrot_agents::TrainConfig;
+use carrot_agents::{CpuLearner, TrainConfig};
 
 pub use carrot_agents::run_dir::{
     find_runs, is_complete, RunMeta, CONFIG_FILE, EVAL_FILE, LOG_FILE, METRICS_CSV, REVISION_FILE,
@@ -53,8 +53,9 @@ pub fn prepare(dir: &Path, config: &TrainConfig, meta: &RunMeta) -> Result<(bool
     if resumed {
         let stored_text = std::fs::read_to_string(&config_path)
             .with_context(|| format!("cannot read {}", config_path.display()))?;
-        let stored_table = crate::layered::parse_toml(&stored_text)
+        let mut stored_table = crate::layered::parse_toml(&stored_text)
             .with_context(|| format!("{} is corrupt", config_path.display()))?;
+        started_before_cpu_learner(&mut stored_table);
         // Through the defaults, so a run stored before a new key got its default still matches.
         let mut layers = crate::layered::Layers::from_defaults(&TrainConfig::default())?;
         layers.merge_table(stored_table);
@@ -62,6 +63,14 @@ pub fn prepare(dir: &Path, config: &TrainConfig, meta: &RunMeta) -> Result<(bool
             .resolve()
             .with_context(|| format!("{} no longer parses", config_path.display()))?;
         if let Some(key) = carrot_agents::run_dir::config_difference(&stored, config) {
+            if key == "ppo.cpu_learner" && stored.ppo.cpu_learner == CpuLearner::Graph {
+                bail!(
+                    "run directory {} holds a run trained with ppo.cpu_learner = \"graph\" \
+                     (every run started before 2026-12-07); resume it with \
+                     --set ppo.cpu_learner=graph, or pass another --run-dir",
+                    dir.display()
+                );
+            }
             bail!(
                 "run directory {} holds a run with a different config (key `{key}` differs); \
                  pass another --run-dir to start a new run",
@@ -77,6 +86,16 @@ pub fn prepare(dir: &Path, config: &TrainConfig, meta: &RunMeta) -> Result<(bool
         serde_json::to_string_pretty(meta)?.as_bytes(),
     )?;
     Ok((resumed, lock))
+}
+
+/// Runs stored before `ppo.cpu_learner` existed were trained with candle's graph, not with the
+/// native learner that became the default: their stored config says so explicitly, so that
+/// resuming one never switches its learner half way.
+fn started_before_cpu_learner(stored: &mut toml::Table) {
+    if let Some(toml::Value::Table(ppo)) = stored.get_mut("ppo") {
+        ppo.entry("cpu_learner")
+            .or_insert_with(|| toml::Value::String("graph".into()));
+    }
 }
 
 /// An exclusive lock on a run directory, held while a process trains in it, so that two

@@ -1,5 +1,6 @@
-//! `carrot bench parity`: the portable (GPU) op paths agree with the CPU custom ops for every
-//! head, and a CUDA target on a CPU-only build is a one-line error, not a panic.
+//! `carrot bench parity`: the portable (GPU) op paths agree with the CPU learners (native, and
+//! candle's graph with the custom ops) for every head, and a CUDA target on a CPU-only build is
+//! a one-line error, not a panic.
 
 mod common;
 
@@ -7,11 +8,19 @@ use common::{carrot, run, run_ok};
 
 #[test]
 fn portable_paths_pass_parity_for_every_head_and_write_json() {
+    // Against each CPU learner: the native one (the default) and candle's graph.
+    for learner in ["native", "graph"] {
+        portable_parity(learner);
+    }
+}
+
+fn portable_parity(learner: &str) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("parity.json");
     let out = run_ok(
         carrot()
             .args(["bench", "parity", "--device", "portable", "--batch", "256"])
+            .args(["--cpu-learner", learner])
             .arg("--json")
             .arg(&json),
     );

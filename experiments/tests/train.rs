@@ -219,3 +219,41 @@ fn the_recorded_revision_is_the_one_the_binary_was_built_from() {
         )
     );
 }
+
+#[test]
+fn a_run_started_before_the_native_learner_resumes_only_with_the_graph_learner() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let tiny = [
+        "--set",
+        "ppo.total_timesteps=2048",
+        "--set",
+        "run.checkpoint_every=1",
+        "--set",
+        "run.eval_episodes=1",
+        "--max-iterations",
+        "1",
+    ];
+    let graph = ["--set", "ppo.cpu_learner=graph"];
+    run_ok(train(&run_dir, &tiny).args(graph));
+    // Store the config as a binary from before `ppo.cpu_learner` existed wrote it.
+    let path = run_dir.join("config.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let old: String = text
+        .lines()
+        .filter(|l| !l.starts_with("cpu_learner"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(old, text, "the stored config names its learner");
+    std::fs::write(&path, old).unwrap();
+
+    // With the default (native) learner it is refused, and the error says how to resume.
+    let output = train(&run_dir, &tiny).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--set ppo.cpu_learner=graph"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    // With the graph learner it resumes where it stopped.
+    run_ok(train(&run_dir, &tiny).args(graph));
+    assert_eq!(iterations(&run_dir), vec![1, 2]);
+}
