@@ -22,8 +22,10 @@ mod heads;
 mod kernels;
 mod matmul;
 mod pass;
+mod profile;
 
-pub(crate) use pass::{loss_and_grads, PhaseTimes, PHASES};
+pub(crate) use pass::loss_and_grads;
+pub(crate) use profile::{PhaseTimes, PHASES};
 
 use crate::networks::HeadKind;
 

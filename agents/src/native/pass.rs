@@ -3,13 +3,12 @@
 
 use std::cell::RefCell;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use rayon::prelude::*;
 
 use super::heads::{HeadLoss, RowTargets, StatSums};
 use super::kernels::{add_column_sums, matmul, narrow_backward, narrow_forward, transpose, Mat};
+use super::profile::{Clock, PhaseTimes};
 use super::{DenseIndex, NetLayout};
 use crate::learner::Minibatch;
 use crate::losses::LossCoefs;
@@ -23,53 +22,6 @@ const MIN_CHUNK_ROWS: usize = 128;
 /// [`CHUNK_ACTIVATION_FLOATS`].
 const MAX_CHUNK_ROWS: usize = 1024;
 const CHUNK_ACTIVATION_FLOATS: usize = 64 * 1024;
-
-/// Names of the phases [`PhaseTimes`] measures, in order.
-pub(crate) const PHASES: [&str; 6] = [
-    "forward matmuls",
-    "bias + activation",
-    "heads + loss (per row)",
-    "backward matmuls",
-    "activation gradients + bias sums",
-    "sum lanes",
-];
-
-/// CPU time per phase of [`PHASES`], in nanoseconds summed over threads (for profiling).
-#[derive(Default)]
-pub(crate) struct PhaseTimes([AtomicU64; PHASES.len()]);
-
-impl PhaseTimes {
-    /// Milliseconds per phase, summed over threads.
-    pub fn millis(&self) -> Vec<f64> {
-        self.0
-            .iter()
-            .map(|t| t.load(Ordering::Relaxed) as f64 * 1e-6)
-            .collect()
-    }
-}
-
-/// Charges the time since the last lap to a phase, when profiling.
-struct Clock<'a> {
-    times: Option<&'a PhaseTimes>,
-    last: Option<Instant>,
-}
-
-impl<'a> Clock<'a> {
-    fn new(times: Option<&'a PhaseTimes>) -> Self {
-        Clock {
-            times,
-            last: times.map(|_| Instant::now()),
-        }
-    }
-
-    fn lap(&mut self, phase: usize) {
-        if let (Some(times), Some(last)) = (self.times, self.last) {
-            let now = Instant::now();
-            times.0[phase].fetch_add((now - last).as_nanos() as u64, Ordering::Relaxed);
-            self.last = Some(now);
-        }
-    }
-}
 
 /// Rows per chunk of an `m`-row mini-batch: spread over the lanes, within the bounds above.
 fn chunk_rows(m: usize, layout: &NetLayout) -> usize {
