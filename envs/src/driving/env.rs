@@ -116,6 +116,8 @@ pub(crate) struct Scratch {
     pub occupants: Vec<Occupant>,
     pub hits: Vec<LaneHit>,
     pub plans: Vec<(f32, f32)>,
+    /// Traffic vehicles near the ego `(distance, index)`, for the observation.
+    pub nearby: Vec<(f32, usize)>,
 }
 
 /// The env's fixed description: spaces, signals, the terminating signals.

@@ -4,6 +4,9 @@
 use super::env::{DrivingEnv, DISCRETE_ACTIONS};
 use super::planner::{pure_pursuit, DriverRules};
 
+/// Route lanes the expert plans over, from the current one.
+const PATH_LANES: usize = 6;
+
 /// Expert behaviour switches.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Expert {
@@ -31,7 +34,13 @@ impl Expert {
         let ego = &env.ego;
         let v = &env.vehicle;
         let k = route.lane_index_at(proj.s);
-        let path: Vec<usize> = route.lanes[k..].iter().take(6).map(|l| l.lane).collect();
+        let mut lanes_ahead = [0; PATH_LANES];
+        let mut len = 0;
+        for (slot, l) in lanes_ahead.iter_mut().zip(&route.lanes[k..]) {
+            *slot = l.lane;
+            len += 1;
+        }
+        let path = &lanes_ahead[..len];
         let rl = route.lanes[k];
         let lane_s = rl.lane_s0 + (proj.s - rl.start);
         let speed = ego.body.vx.max(0.0);
@@ -47,7 +56,7 @@ impl Expert {
         let accel = planner.accel(
             0,
             ego.pos,
-            &path,
+            path,
             lane_s,
             speed,
             limit.min(goal_cap.max(2.0)),
@@ -61,7 +70,7 @@ impl Expert {
             want / v.max_brake
         };
         let ahead = (3.0 + 0.6 * speed).clamp(4.0, 20.0);
-        let target = route.line.point_at(proj.s + ahead);
+        let target = route.line.point_at_from(proj.seg, proj.s + ahead).0;
         let angle = pure_pursuit(ego.pos, ego.yaw, v.rear, target, v.wheelbase());
         [
             (angle / v.max_steer).clamp(-1.0, 1.0),

@@ -6,7 +6,12 @@ use std::f32::consts::PI;
 
 /// Wraps an angle to `(-pi, pi]`.
 pub fn wrap_angle(a: f32) -> f32 {
-    let mut a = a % (2.0 * PI);
+    // The remainder of a smaller magnitude is the number itself: skip the library call.
+    let mut a = if a.abs() < 2.0 * PI {
+        a
+    } else {
+        a % (2.0 * PI)
+    };
     if a > PI {
         a -= 2.0 * PI
     } else if a <= -PI {
@@ -32,9 +37,34 @@ pub fn cross(a: V2, b: V2) -> f32 {
 
 /// `p` expressed in the frame at `origin` with heading `yaw` (x forward, y left).
 pub fn to_frame(p: V2, origin: V2, yaw: f32) -> V2 {
-    let d = p - origin;
-    let (s, c) = yaw.sin_cos();
-    V2::new(c * d.x + s * d.y, -s * d.x + c * d.y)
+    Frame::new(origin, yaw).to_local(p)
+}
+
+/// A frame at `origin` with a heading, its sine and cosine computed once for many points.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame {
+    origin: V2,
+    sin: f32,
+    cos: f32,
+}
+
+impl Frame {
+    pub fn new(origin: V2, yaw: f32) -> Self {
+        let (sin, cos) = yaw.sin_cos();
+        Frame { origin, sin, cos }
+    }
+
+    /// The frame at `origin` whose heading has the given sine and cosine.
+    pub fn with_sin_cos(origin: V2, sin: f32, cos: f32) -> Self {
+        Frame { origin, sin, cos }
+    }
+
+    /// [`to_frame`] of `p` in this frame.
+    pub fn to_local(&self, p: V2) -> V2 {
+        let d = p - self.origin;
+        let (s, c) = (self.sin, self.cos);
+        V2::new(c * d.x + s * d.y, -s * d.x + c * d.y)
+    }
 }
 
 /// True when segments `a0-a1` and `b0-b1` cross (touching counts).
@@ -48,6 +78,12 @@ pub fn segments_intersect(a0: V2, a1: V2, b0: V2, b1: V2) -> bool {
 
 /// Distance from `p` to segment `a-b`, and the segment parameter of the closest point.
 pub fn point_segment(p: V2, a: V2, b: V2) -> (f32, f32) {
+    let (offset, t) = point_segment_offset(p, a, b);
+    (offset.length(), t)
+}
+
+/// The vector from `p` to the closest point of segment `a-b`, and that point's parameter.
+fn point_segment_offset(p: V2, a: V2, b: V2) -> (V2, f32) {
     let ab = b - a;
     let len2 = ab.length_squared();
     let t = if len2 > 0.0 {
@@ -55,7 +91,7 @@ pub fn point_segment(p: V2, a: V2, b: V2) -> (f32, f32) {
     } else {
         0.0
     };
-    ((a + ab * t - p).length(), t)
+    (a + ab * t - p, t)
 }
 
 /// Samples a cubic Bezier curve leaving `p0` along `d0` and arriving at `p1` along `d1`.
@@ -148,12 +184,45 @@ impl Polyline {
         i.saturating_sub(1).min(n - 1)
     }
 
+    /// [`Polyline::segment_at`], found by walking from segment `hint` instead of a binary
+    /// search: the same answer, sooner when `s` lies a few segments from the hint.
+    pub fn segment_at_from(&self, hint: usize, s: f32) -> usize {
+        let n = self.num_segments();
+        if n == 0 {
+            return 0;
+        }
+        // The partition point of `segment_at`'s predicate (a NaN `s` walks back to 0 as there).
+        let at_or_before = |x: f32| x <= s;
+        let mut i = (hint + 1).min(self.s.len());
+        while i < self.s.len() && at_or_before(self.s[i]) {
+            i += 1;
+        }
+        while i > 0 && !at_or_before(self.s[i - 1]) {
+            i -= 1;
+        }
+        i.saturating_sub(1).min(n - 1)
+    }
+
     /// Point at arc length `s`, clamped to the ends.
     pub fn point_at(&self, s: f32) -> V2 {
         if self.pts.len() < 2 {
             return self.pts.first().copied().unwrap_or(V2::ZERO);
         }
-        let i = self.segment_at(s);
+        self.point_in_segment(self.segment_at(s), s)
+    }
+
+    /// [`Polyline::point_at`] with the segment found from segment `hint`; also returns that
+    /// segment.
+    pub fn point_at_from(&self, hint: usize, s: f32) -> (V2, usize) {
+        if self.pts.len() < 2 {
+            return (self.pts.first().copied().unwrap_or(V2::ZERO), 0);
+        }
+        let i = self.segment_at_from(hint, s);
+        (self.point_in_segment(i, s), i)
+    }
+
+    /// The point at arc length `s` on segment `i` (clamped to the segment).
+    fn point_in_segment(&self, i: usize, s: f32) -> V2 {
         let len = self.s[i + 1] - self.s[i];
         let t = if len > 0.0 {
             ((s - self.s[i]) / len).clamp(0.0, 1.0)
@@ -194,10 +263,19 @@ impl Polyline {
                 ..best
             };
         }
+        // A square root is taken only for a smaller squared distance, the only kind whose
+        // root can be smaller than the best distance so far.
+        let mut best_squared = f32::INFINITY;
         for i in lo.min(n - 1)..hi.min(n) {
             let (a, b) = (self.pts[i], self.pts[i + 1]);
-            let (d, t) = point_segment(p, a, b);
+            let (offset, t) = point_segment_offset(p, a, b);
+            let squared = offset.length_squared();
+            if squared >= best_squared || squared.is_nan() {
+                continue;
+            }
+            let d = offset.length();
             if d < best.dist {
+                best_squared = squared;
                 let seg_len = self.s[i + 1] - self.s[i];
                 let side = cross(b - a, p - a);
                 best = Projection {
@@ -245,18 +323,23 @@ impl Polyline {
 
 /// `v` rotated by `yaw`.
 pub fn rotate(v: V2, yaw: f32) -> V2 {
-    let (s, c) = yaw.sin_cos();
-    V2::new(c * v.x - s * v.y, s * v.x + c * v.y)
+    let (sin, cos) = yaw.sin_cos();
+    rotate_by(v, sin, cos)
+}
+
+/// `v` rotated by the angle whose sine and cosine are given.
+pub fn rotate_by(v: V2, sin: f32, cos: f32) -> V2 {
+    V2::new(cos * v.x - sin * v.y, sin * v.x + cos * v.y)
 }
 
 /// Separating-axis test of two oriented boxes given by centre, yaw and half extents.
 pub fn boxes_overlap(pa: V2, ya: f32, ha: V2, pb: V2, yb: f32, hb: V2) -> bool {
-    let axes = [
-        dir(ya),
-        super::geometry::left(dir(ya)),
-        dir(yb),
-        super::geometry::left(dir(yb)),
-    ];
+    boxes_overlap_along(pa, dir(ya), ha, pb, dir(yb), hb)
+}
+
+/// [`boxes_overlap`] with the boxes' headings given as unit vectors `da` and `db`.
+pub fn boxes_overlap_along(pa: V2, da: V2, ha: V2, pb: V2, db: V2, hb: V2) -> bool {
+    let axes = [da, left(da), db, left(db)];
     let d = pb - pa;
     let (ax, ay) = (axes[0], axes[1]);
     let (bx, by) = (axes[2], axes[3]);
@@ -284,6 +367,67 @@ mod tests {
         let q = line.project(V2::new(11.0, 5.0));
         assert!((q.s - 15.0).abs() < 1e-5 && (q.lateral + 1.0).abs() < 1e-5);
         assert!((line.point_at(12.0) - V2::new(10.0, 2.0)).length() < 1e-5);
+    }
+
+    #[test]
+    fn segment_walk_from_any_hint_matches_the_binary_search() {
+        // Uneven segments with a zero-length one, so ties at vertices are exercised.
+        let line = Polyline::new(vec![
+            V2::new(0.0, 0.0),
+            V2::new(1.5, 0.0),
+            V2::new(1.5, 0.0),
+            V2::new(4.0, 1.0),
+            V2::new(7.0, -2.0),
+            V2::new(7.5, -2.0),
+        ]);
+        let mut queries: Vec<f32> = line.s.clone();
+        queries.extend([
+            -1.0,
+            -0.0,
+            0.3,
+            1.5001,
+            2.9,
+            6.0,
+            100.0,
+            f32::NAN,
+            f32::INFINITY,
+        ]);
+        queries.extend(line.s.iter().map(|s| s + 1e-6));
+        for &s in &queries {
+            for hint in 0..line.pts.len() + 2 {
+                assert_eq!(
+                    line.segment_at_from(hint, s),
+                    line.segment_at(s),
+                    "s {s} hint {hint}"
+                );
+                let (p, seg) = line.point_at_from(hint, s);
+                assert_eq!(seg, line.segment_at(s));
+                assert_eq!(
+                    p.to_array().map(f32::to_bits),
+                    line.point_at(s).to_array().map(f32::to_bits)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn wrapped_angles_match_the_plain_remainder() {
+        let plain = |a: f32| {
+            let mut a = a % (2.0 * PI);
+            if a > PI {
+                a -= 2.0 * PI
+            } else if a <= -PI {
+                a += 2.0 * PI
+            }
+            a
+        };
+        for i in -2000..=2000 {
+            let a = i as f32 * 0.01;
+            assert_eq!(wrap_angle(a).to_bits(), plain(a).to_bits(), "{a}");
+        }
+        for a in [2.0 * PI, -2.0 * PI, PI, -PI, -0.0, 1e9, f32::NAN] {
+            assert_eq!(wrap_angle(a).to_bits(), plain(a).to_bits(), "{a}");
+        }
     }
 
     #[test]

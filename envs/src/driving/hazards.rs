@@ -2,11 +2,25 @@
 //! the next light on the route, and Roach's desired speed near hazards.
 
 use super::env::DrivingEnv;
-use super::geometry::{boxes_overlap, dir, rotate, segments_intersect, to_frame, V2};
+use super::geometry::{boxes_overlap_along, dir, rotate_by, segments_intersect, Frame, V2};
 use super::map::LightState;
+use super::traffic::TrafficVehicle;
 
-/// The footprint is sampled on a grid of this many points per side for the off-road check.
-const FOOTPRINT_GRID: i32 = 3;
+/// The off-road check samples the footprint on a 3 x 3 grid, at these multiples of the half
+/// length and half width: the centre first, then the edge midpoints, then the corners.
+const FOOTPRINT_SAMPLES: [(i32, i32); 9] = [
+    (0, 0),
+    (1, 0),
+    (-1, 0),
+    (0, 1),
+    (0, -1),
+    (1, 1),
+    (1, -1),
+    (-1, 1),
+    (-1, -1),
+];
+/// Share of the footprint outside the drivable area that counts as `off_road`.
+const OFF_ROAD_SHARE: f32 = 0.95;
 /// Time-to-collision: constant-velocity projections at `TTC_FIRST_S + k * TTC_STEP_S`.
 const TTC_FIRST_S: f32 = 0.1;
 const TTC_STEP_S: f32 = 0.2;
@@ -39,23 +53,25 @@ impl DrivingEnv {
         })
     }
 
-    /// Fraction of the ego footprint outside the drivable area, from grid sample points.
-    pub(crate) fn off_road_fraction(&self) -> f32 {
+    /// More than `OFF_ROAD_SHARE` of the ego footprint's sample points lie outside the drivable
+    /// area. Points are tested most likely on the road first, and the test stops as soon as
+    /// the share can no longer be exceeded.
+    pub(crate) fn is_off_road(&self) -> bool {
         let (hx, hy) = (self.vehicle.length / 2.0, self.vehicle.width / 2.0);
-        let reach = FOOTPRINT_GRID / 2;
-        let mut outside = 0;
-        for i in -reach..=reach {
-            for j in -reach..=reach {
-                let local = V2::new(i as f32 * hx, j as f32 * hy);
-                if !self
-                    .map
-                    .drivable(self.ego.pos + rotate(local, self.ego.yaw))
-                {
-                    outside += 1;
+        let total = FOOTPRINT_SAMPLES.len();
+        let outside_share = |on_road: usize| (total - on_road) as f32 / total as f32;
+        let (sin, cos) = self.ego.yaw.sin_cos();
+        let mut on_road = 0;
+        for (i, j) in FOOTPRINT_SAMPLES {
+            let local = V2::new(i as f32 * hx, j as f32 * hy);
+            if self.map.drivable(self.ego.pos + rotate_by(local, sin, cos)) {
+                on_road += 1;
+                if outside_share(on_road) <= OFF_ROAD_SHARE {
+                    return false;
                 }
             }
         }
-        outside as f32 / (FOOTPRINT_GRID * FOOTPRINT_GRID) as f32
+        outside_share(on_road) > OFF_ROAD_SHARE
     }
 
     /// Roach's target speed: v_max, lowered near a vehicle ahead or a red or yellow light on the
@@ -67,8 +83,9 @@ impl DrivingEnv {
             self.config.desired_speed_max
         };
         let mut v = v_max;
+        let ego_frame = Frame::new(self.ego.pos, self.ego.yaw);
         for t in &self.actors.traffic {
-            let local = to_frame(t.pos, self.ego.pos, self.ego.yaw);
+            let local = ego_frame.to_local(t.pos);
             let d = local.length();
             if local.x > 0.0 && local.y.abs() < VEHICLE_BAND_M && d < VEHICLE_NEAR_M {
                 v = v.min(v_max * ((d - VEHICLE_STOP_M).clamp(0.0, RAMP_M) / RAMP_M));
@@ -108,19 +125,34 @@ impl DrivingEnv {
         let e = &self.ego;
         let half = V2::new(self.vehicle.length / 2.0, self.vehicle.width / 2.0);
         let reach = TTC_REACH_M + e.vel.length();
+        let ego_dir = dir(e.yaw);
         let check = |pos: V2, yaw: f32, vel: V2, ohalf: V2| {
             if (pos - e.pos).length() > reach + TTC_REACH_M + vel.length() {
                 return false;
             }
+            let other_dir = dir(yaw);
             (0..TTC_PROJECTIONS).any(|i| {
                 let t = TTC_FIRST_S + TTC_STEP_S * i as f32;
-                boxes_overlap(e.pos + e.vel * t, e.yaw, half, pos + vel * t, yaw, ohalf)
+                boxes_overlap_along(
+                    e.pos + e.vel * t,
+                    ego_dir,
+                    half,
+                    pos + vel * t,
+                    other_dir,
+                    ohalf,
+                )
             })
+        };
+        // `check`'s first test with a bound on the velocity's length (rounding keeps
+        // `|dir(yaw) * speed|` far below it): a vehicle it rules out needs no sine and cosine.
+        let out_of_reach = |t: &TrafficVehicle| {
+            let speed_bound = t.speed.abs() * (1.0 + 1e-3) + 1e-3;
+            (t.pos - e.pos).length() > reach + TTC_REACH_M + speed_bound
         };
         self.actors
             .traffic
             .iter()
-            .any(|t| check(t.pos, t.yaw, dir(t.yaw) * t.speed, half))
+            .any(|t| !out_of_reach(t) && check(t.pos, t.yaw, dir(t.yaw) * t.speed, half))
             || self
                 .actors
                 .obstacles

@@ -70,5 +70,5 @@ pub use map::{LightState, Map, MapFamily};
 pub use metrics::{EpisodeTally, METRIC_NAMES};
 pub use observation::ObsLayout;
 pub use signals::SIGNAL_ROWS;
-pub use traffic::TrafficVehicle;
+pub use traffic::{LanePath, TrafficVehicle};
 pub use vehicle::{BodyVelocity, VehicleParams};

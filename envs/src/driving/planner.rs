@@ -2,7 +2,7 @@
 //! speed (leaders along the lane path, merging vehicles projected onto the merge point, stop
 //! lines at red lights and at junctions that are not clear) and pure pursuit for steering.
 
-use super::geometry::{to_frame, V2};
+use super::geometry::{Frame, V2};
 use super::map::{LightState, Map};
 
 /// Intelligent Driver Model parameters (Treiber et al. 2000).
@@ -66,6 +66,8 @@ pub const HALF_LENGTH: f32 = 2.3;
 const LOOKAHEAD: f32 = 90.0;
 /// Actors further away than this (straight-line) cannot matter within the lookahead.
 const NEAR: f32 = LOOKAHEAD + 20.0;
+/// A driver follows at most this many near actors, the first in occupancy order.
+const MAX_NEAR: usize = 256;
 
 /// Rule switches of one driver.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -118,8 +120,6 @@ impl Planner<'_> {
         let map = self.map;
         let mut v0 = v_cap;
         let mut leader: Option<(f32, f32)> = None;
-        let (near, count) = self.near_occupants(me, pos);
-        let near = &near[..count];
         // Distance from me to the start of path[k].
         let mut to_start = -s;
         for (k, &lane_id) in path.iter().enumerate() {
@@ -131,7 +131,7 @@ impl Planner<'_> {
                 let adv = lane.first_advisory;
                 v0 = v0.min((adv * adv + 2.0 * self.idm.comfort_decel * to_start).sqrt());
             }
-            self.follow_on_lane(near, lane_id, to_start, &mut leader);
+            self.follow_on_lane(me, pos, lane_id, to_start, &mut leader);
             let to_end = to_start + lane.length;
             if to_end > 0.0 && to_end < LOOKAHEAD {
                 let stop_gap = to_end - HALF_LENGTH - 2.0;
@@ -144,39 +144,36 @@ impl Planner<'_> {
         self.idm.accel(speed, v0, leader)
     }
 
-    /// Indices into `occupants` of the others within `NEAR` of `pos` (at most 256), in order.
-    fn near_occupants(&self, me: usize, pos: V2) -> ([u16; 256], usize) {
-        let mut near = [0u16; 256];
-        let mut count = 0;
-        for (i, o) in self.occupants.iter().enumerate() {
-            if o.actor != me && (o.pos - pos).length_squared() <= NEAR * NEAR && count < near.len()
-            {
-                near[count] = i as u16;
-                count += 1;
-            }
-        }
-        (near, count)
+    /// Is `o` an actor other than `me` within `NEAR` of `pos`?
+    fn is_near(o: &Occupant, me: usize, pos: V2) -> bool {
+        o.actor != me && (o.pos - pos).length_squared() <= NEAR * NEAR
     }
 
-    /// Offers as leaders the near actors on `lane_id` ahead of me and those merging into it
-    /// closer to the merge point; `to_start` is my distance to the lane's start.
+    /// Offers as leaders the near actors (the first `MAX_NEAR` others within `NEAR` of `pos`)
+    /// on `lane_id` ahead of actor `me` and those merging into it closer to the merge point;
+    /// `to_start` is my distance to the lane's start.
     fn follow_on_lane(
         &self,
-        near: &[u16],
+        me: usize,
+        pos: V2,
         lane_id: usize,
         to_start: f32,
         leader: &mut Option<(f32, f32)>,
     ) {
         let map = self.map;
         let lane = &map.lane_info[lane_id];
-        for &i in near {
-            let o = &self.occupants[i as usize];
+        let merging_lanes: &[usize] = if lane.has_merges {
+            &map.merges[lane_id]
+        } else {
+            &[]
+        };
+        let offer = |o: &Occupant| {
             if o.lane == lane_id {
                 let gap = to_start + o.s;
                 if gap > 0.0 {
                     keep_closer(leader, gap - 2.0 * HALF_LENGTH, o.speed);
                 }
-            } else if lane.has_merges && map.merges[lane_id].contains(&o.lane) {
+            } else if merging_lanes.contains(&o.lane) {
                 // Merging into the same lane: whoever is closer to the merge point leads.
                 let mine = to_start + lane.length;
                 let theirs = map.lane_info[o.lane].length - o.s;
@@ -184,6 +181,19 @@ impl Planner<'_> {
                     keep_closer(leader, mine - theirs - 2.0 * HALF_LENGTH, o.speed);
                 }
             }
+        };
+        if self.occupants.len() <= MAX_NEAR {
+            // The cap cannot bind, so the cheap lane test may come before the distance.
+            self.occupants
+                .iter()
+                .filter(|o| (o.lane == lane_id || lane.has_merges) && Self::is_near(o, me, pos))
+                .for_each(offer);
+        } else {
+            self.occupants
+                .iter()
+                .filter(|o| Self::is_near(o, me, pos))
+                .take(MAX_NEAR)
+                .for_each(offer);
         }
     }
 
@@ -249,18 +259,21 @@ impl Planner<'_> {
         if conflicts.is_empty() {
             return true;
         }
-        let signalized = map.lanes[next]
-            .junction
-            .is_some_and(|j| map.junctions[j].signalized);
-        let from_yields = map.lanes[from].yields;
+        let signalized = map.lane_info[next].in_signalized_junction;
+        let from_yields = map.lane_info[from].yields;
         for o in self.occupants {
             if o.actor == me || (o.pos - pos).length_squared() > 1.5 * 1.5 * NEAR * NEAR {
                 continue;
             }
             for &c in conflicts {
-                let merging = map.merges[next].contains(&c);
-                if o.lane == c && !merging {
-                    return false;
+                if o.lane == c {
+                    // On a crossing connector; on a merging one, only while in its first half
+                    // when `from` gives way.
+                    if !map.merges[next].contains(&c)
+                        || (from_yields && o.s < 0.5 * map.lane_info[c].length)
+                    {
+                        return false;
+                    }
                 }
                 let approaching = !signalized
                     && o.next.is_none_or(|n| n == c)
@@ -271,9 +284,6 @@ impl Planner<'_> {
                         return false;
                     }
                 }
-                if from_yields && o.lane == c && merging && o.s < 0.5 * map.lane_info[c].length {
-                    return false;
-                }
             }
         }
         true
@@ -283,38 +293,34 @@ impl Planner<'_> {
     /// Minor roads give way to the main road; on the same road class, a movement turning
     /// further left gives way (left turns yield to oncoming straight and right turns).
     fn gives_way(&self, from: usize, next: usize, other: usize, c: usize) -> bool {
-        let lanes = &self.map.lanes;
-        match (lanes[from].yields, lanes[other].yields) {
+        let map = self.map;
+        match (map.lane_info[from].yields, map.lane_info[other].yields) {
             (true, false) => true,
             (false, true) => false,
-            _ => turn_angle(&lanes[next].centre) > turn_angle(&lanes[c].centre) + 0.3,
+            _ => map.lane_info[next].turn > map.lane_info[c].turn + 0.3,
         }
     }
-}
-
-/// Heading change along a lane (rad, left positive).
-fn turn_angle(line: &super::geometry::Polyline) -> f32 {
-    let a = line.direction_at(0.0);
-    let b = line.direction_at(line.length());
-    super::geometry::cross(a, b).atan2(a.dot(b))
 }
 
 /// Pure pursuit: steering angle (rad) to reach `target` from a vehicle at `pos` heading `yaw`
 /// with the given wheelbase, measured from the rear axle `rear` metres behind `pos`.
 pub fn pure_pursuit(pos: V2, yaw: f32, rear: f32, target: V2, wheelbase: f32) -> f32 {
-    let axle = pos - V2::new(yaw.cos(), yaw.sin()) * rear;
-    let local = to_frame(target, axle, yaw);
+    let (sin, cos) = yaw.sin_cos();
+    let axle = pos - V2::new(cos, sin) * rear;
+    let local = Frame::with_sin_cos(axle, sin, cos).to_local(target);
     let ld2 = local.length_squared().max(1.0);
     (2.0 * wheelbase * local.y / ld2).atan()
 }
 
-/// The point `ahead` metres along `path` from arc length `s` on `path[0]`.
-pub fn point_along(map: &Map, path: &[usize], s: f32, ahead: f32) -> V2 {
+/// The point `ahead` metres along `path` from arc length `s` on `path[0]`; `seg` is a segment
+/// of `path[0]`'s centre line near `s` (a hint that speeds up the look-up).
+pub fn point_along(map: &Map, path: &[usize], s: f32, seg: usize, ahead: f32) -> V2 {
     let mut rest = s + ahead;
     for (k, &l) in path.iter().enumerate() {
         let len = map.lane_info[l].length;
         if rest <= len || k + 1 == path.len() {
-            return map.lanes[l].centre.point_at(rest);
+            let hint = if k == 0 { seg } else { 0 };
+            return map.lanes[l].centre.point_at_from(hint, rest).0;
         }
         rest -= len;
     }

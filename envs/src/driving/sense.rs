@@ -1,12 +1,12 @@
 //! Writes the observation vector (layout in `observation`).
 
 use super::env::DrivingEnv;
-use super::geometry::{to_frame, wrap_angle, V2};
+use super::geometry::{wrap_angle, Frame, V2};
 use super::map::LightState;
 
 impl DrivingEnv {
     /// Fills `obs` block by block, then zeroes any non-finite entry.
-    pub(crate) fn write_observation(&self, obs: &mut [f32]) {
+    pub(crate) fn write_observation(&mut self, obs: &mut [f32]) {
         self.write_ego_state(obs);
         self.write_route_points(obs);
         self.write_lane(obs);
@@ -35,9 +35,13 @@ impl DrivingEnv {
         let e = &self.ego;
         let route = &self.tracker.route;
         let proj = self.tracker.proj;
+        let ego_frame = Frame::new(e.pos, e.yaw);
+        let mut seg = proj.seg;
         for k in 0..l.route_points {
             let s = proj.s + self.config.route_point_spacing_m * (k + 1) as f32;
-            let p = to_frame(route.line.point_at(s), e.pos, e.yaw);
+            let (point, point_seg) = route.line.point_at_from(seg, s);
+            seg = point_seg;
+            let p = ego_frame.to_local(point);
             obs[l.route_start() + 2 * k] = p.x / 20.0;
             obs[l.route_start() + 2 * k + 1] = p.y / 20.0;
         }
@@ -48,7 +52,9 @@ impl DrivingEnv {
         let route = &self.tracker.route;
         let proj = self.tracker.proj;
         let lane = &self.map.lanes[route.lanes[route.lane_index_at(proj.s)].lane];
-        let d = route.line.direction_at(proj.s);
+        let d = route
+            .line
+            .segment_direction(route.line.segment_at_from(proj.seg, proj.s));
         let lane_obs = [
             proj.lateral / 2.0,
             wrap_angle(d.y.atan2(d.x) - self.ego.yaw),
@@ -91,29 +97,40 @@ impl DrivingEnv {
     }
 
     /// The nearest traffic vehicles within the radius, nearest first, in the ego frame.
-    fn write_nearby_vehicles(&self, obs: &mut [f32]) {
+    fn write_nearby_vehicles(&mut self, obs: &mut [f32]) {
         let l = self.layout;
-        let e = &self.ego;
         let start = l.vehicle_start();
         let block = &mut obs[start..start + 7 * l.vehicles];
         block.iter_mut().for_each(|x| *x = 0.0);
         if l.vehicles == 0 {
             return;
         }
+        let mut near = std::mem::take(&mut self.scratch.nearby);
+        self.fill_nearby_vehicles(&mut near, block);
+        self.scratch.nearby = near;
+    }
+
+    /// Writes the vehicle rows of `block`; `near` is scratch space.
+    fn fill_nearby_vehicles(&self, near: &mut Vec<(f32, usize)>, block: &mut [f32]) {
+        let l = self.layout;
+        let e = &self.ego;
         let radius = self.config.vehicle_radius_m;
-        let mut near: Vec<(f32, usize)> = self
-            .actors
-            .traffic
-            .iter()
-            .enumerate()
-            .map(|(i, t)| ((t.pos - e.pos).length(), i))
-            .filter(|(d, _)| *d <= radius)
-            .collect();
-        near.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        near.clear();
+        near.extend(
+            self.actors
+                .traffic
+                .iter()
+                .enumerate()
+                .map(|(i, t)| ((t.pos - e.pos).length(), i))
+                .filter(|(d, _)| *d <= radius),
+        );
+        // Distinct indices make the order total: an unstable sort gives the stable sort's.
+        near.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let (s, c) = e.yaw.sin_cos();
+        let ego_frame = Frame::with_sin_cos(e.pos, s, c);
         for (slot, &(_, i)) in near.iter().take(l.vehicles).enumerate() {
             let t = &self.actors.traffic[i];
-            let p = to_frame(t.pos, e.pos, e.yaw);
+            let p = ego_frame.to_local(t.pos);
             let v = V2::new(t.yaw.cos(), t.yaw.sin()) * t.speed - e.vel;
             let rel_v = V2::new(c * v.x + s * v.y, -s * v.x + c * v.y);
             let yaw = t.yaw - e.yaw;

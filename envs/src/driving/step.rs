@@ -19,8 +19,6 @@ const STILL_SPEED: f32 = 0.1;
 const ROACH_JUMP_M: f32 = 0.8;
 const ROACH_JUMP_SLACK_M: f32 = 0.5;
 const ROACH_EPS_M: f32 = 0.01;
-/// Share of the footprint outside the drivable area that counts as `off_road`.
-const OFF_ROAD_SHARE: f32 = 0.95;
 /// Beyond half the lane width plus this margin (m), or heading off by more than this angle,
 /// the ego is outside the route's lanes.
 const OUTSIDE_LANE_MARGIN_M: f32 = 0.5;
@@ -260,7 +258,9 @@ impl DrivingEnv {
         let route = &self.tracker.route;
         let proj = self.tracker.proj;
         let lane = &self.map.lanes[route.lanes[route.lane_index_at(proj.s)].lane];
-        let route_heading = route.line.direction_at(proj.s);
+        let route_heading = route
+            .line
+            .segment_direction(route.line.segment_at_from(proj.seg, proj.s));
         let heading_error = wrap_angle(route_heading.y.atan2(route_heading.x) - self.ego.yaw);
         let outside = heading_error.abs() > WRONG_DIRECTION_RAD
             || proj.dist > lane.width * 0.5 + OUTSIDE_LANE_MARGIN_M;
@@ -295,7 +295,7 @@ impl DrivingEnv {
         fired[Event::Blocked as usize] = blocked;
         fired[Event::RouteDeviation as usize] =
             self.tracker.proj.dist > self.config.route_deviation_m;
-        fired[Event::OffRoad as usize] = self.off_road_fraction() > OFF_ROAD_SHARE;
+        fired[Event::OffRoad as usize] = self.is_off_road();
         fired[Event::RouteFinished as usize] = finished;
         fired[Event::LaneDeviation as usize] = self.roach_lane_deviation();
         fired

@@ -12,6 +12,43 @@ pub const TRAFFIC_WHEELBASE: f32 = 2.7;
 pub const TRAFFIC_REAR: f32 = 1.5;
 const PATH_LANES: usize = 4;
 
+/// A traffic vehicle's lanes ahead, at most `PATH_LANES`, held inline: the drivers read them
+/// every step, and a separate allocation per vehicle costs a cache miss each time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LanePath {
+    lanes: [usize; PATH_LANES],
+    len: usize,
+}
+
+impl LanePath {
+    fn starting_at(lane: usize) -> Self {
+        LanePath {
+            lanes: [lane; PATH_LANES],
+            len: 1,
+        }
+    }
+
+    /// Appends `lane`; the path must not be full.
+    fn push(&mut self, lane: usize) {
+        self.lanes[self.len] = lane;
+        self.len += 1;
+    }
+
+    /// Drops the first lane.
+    fn pop_front(&mut self) {
+        self.lanes.copy_within(1..self.len, 0);
+        self.len -= 1;
+    }
+}
+
+impl std::ops::Deref for LanePath {
+    type Target = [usize];
+
+    fn deref(&self) -> &[usize] {
+        &self.lanes[..self.len]
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct TrafficVehicle {
     pub pos: V2,
@@ -20,9 +57,12 @@ pub struct TrafficVehicle {
     pub steer: f32,
     pub accel: f32,
     /// Lanes ahead, `path[0]` the current one.
-    pub path: Vec<usize>,
+    pub path: LanePath,
     /// Arc length on `path[0]`.
     pub s: f32,
+    /// The segment of `path[0]`'s centre line holding `s` as of the last re-localization (a
+    /// hint for the next look-ups on that line).
+    seg: usize,
     /// Fraction of the lane speed this driver aims for.
     pub speed_factor: f32,
     /// Seconds spent standing still.
@@ -43,15 +83,17 @@ impl TrafficVehicle {
     ) -> Self {
         let line = &map.lanes[lane].centre;
         let speed_factor = rng.random_range(0.8..1.0);
-        let advisory = map.lanes[lane].advisory_at(s);
+        let seg = line.segment_at(s);
+        let advisory = map.lanes[lane].advisory[seg];
         let mut v = TrafficVehicle {
             pos: line.point_at(s),
             yaw: line.heading_at(s),
             speed: advisory * speed_factor * 0.6,
             steer: 0.0,
             accel: 0.0,
-            path: vec![lane],
+            path: LanePath::starting_at(lane),
             s,
+            seg,
             speed_factor,
             stopped: 0.0,
             body,
@@ -92,7 +134,7 @@ impl TrafficVehicle {
         let accel =
             planner.accel_at_advisory(me, self.pos, &self.path, self.s, self.speed, v_cap, rules);
         let ahead = 2.5 + 0.35 * self.speed;
-        let target = point_along(map, &self.path, self.s, ahead);
+        let target = point_along(map, &self.path, self.s, self.seg, ahead);
         let steer = pure_pursuit(self.pos, self.yaw, TRAFFIC_REAR, target, TRAFFIC_WHEELBASE)
             .clamp(-0.6, 0.6);
         (accel, steer)
@@ -103,6 +145,19 @@ impl TrafficVehicle {
         let v = (self.speed + self.accel * dt).max(0.0);
         let mean = 0.5 * (self.speed + v);
         self.speed = v;
+        // Standing still, the step below adds signed zeros to the pose, which changes no bits
+        // of a finite non-zero coordinate: skip its tangent, sine and cosine.
+        let changes_bits = |x: f32| x == 0.0 || !x.is_finite();
+        if mean == 0.0
+            && self.steer.is_finite()
+            && dt.is_finite()
+            && ![self.pos.x, self.pos.y, self.yaw]
+                .into_iter()
+                .any(changes_bits)
+        {
+            self.yaw = wrap_angle(self.yaw);
+            return;
+        }
         let yaw_rate = mean * self.steer.tan() / TRAFFIC_WHEELBASE;
         let mid_yaw = self.yaw + 0.5 * yaw_rate * dt;
         self.pos += dir(mid_yaw) * (mean * dt);
@@ -113,24 +168,26 @@ impl TrafficVehicle {
     /// Returns false at a dead end (the vehicle should be respawned).
     pub fn relocalize<R: Rng + ?Sized>(&mut self, map: &Map, rng: &mut R, dt: f32) -> bool {
         let line = &map.lanes[self.path[0]].centre;
-        let hint = line.segment_at(self.s);
-        self.s = line.project_near(self.pos, hint, 1, 4).s;
+        let hint = line.segment_at_from(self.seg, self.s);
+        let mut projection = line.project_near(self.pos, hint, 1, 4);
+        self.s = projection.s;
         while self.s >= map.lane_info[self.path[0]].length - 0.05 {
             if self.path.len() < 2 {
                 return false;
             }
-            self.path.remove(0);
+            self.path.pop_front();
             self.extend_path(map, rng);
-            self.s = map.lanes[self.path[0]]
+            projection = map.lanes[self.path[0]]
                 .centre
-                .project_near(self.pos, 0, 0, 4)
-                .s;
+                .project_near(self.pos, 0, 0, 4);
+            self.s = projection.s;
             if self.s < 0.05 {
                 break;
             }
         }
         let lane = &map.lanes[self.path[0]];
-        self.advisory_here = (self.path[0], self.s.to_bits(), lane.advisory_at(self.s));
+        self.seg = lane.centre.segment_at_from(projection.seg, self.s);
+        self.advisory_here = (self.path[0], self.s.to_bits(), lane.advisory[self.seg]);
         self.stopped = if self.speed < 0.1 {
             self.stopped + dt
         } else {

@@ -110,11 +110,12 @@ impl VehicleParams {
     }
 
     fn kinematic(&self, vx: f32, steer: f32) -> BodyVelocity {
-        let beta = (self.rear * steer.tan() / self.wheelbase()).atan();
+        let tan_steer = steer.tan();
+        let beta = (self.rear * tan_steer / self.wheelbase()).atan();
         BodyVelocity {
             vx,
             vy: vx * beta.tan(),
-            yaw_rate: vx * steer.tan() / self.wheelbase(),
+            yaw_rate: vx * tan_steer / self.wheelbase(),
         }
     }
 

@@ -122,9 +122,9 @@ impl Lane {
 }
 
 /// The per-lane facts the drivers read for every lane on their path, every step, packed in one
-/// small record per lane: copies of values held in [`Lane`]'s heap vectors and in
-/// [`Map::merges`], so planning (with many envs on many maps) touches one cache line per lane
-/// instead of chasing three or four pointers.
+/// small record per lane: copies of values held in [`Lane`], its heap vectors, [`Map::merges`]
+/// and [`Map::junctions`], so planning (with many envs on many maps) touches one cache line per
+/// lane instead of chasing three or four pointers.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LaneInfo {
     /// [`Lane::length`].
@@ -137,10 +137,16 @@ pub struct LaneInfo {
     pub in_junction: bool,
     /// The lane has connectors merging into its successor (`Map::merges` not empty).
     pub has_merges: bool,
+    /// Heading change from the lane's start to its end (rad, left positive).
+    pub turn: f32,
+    /// [`Lane::yields`].
+    pub yields: bool,
+    /// The junction this connector lane crosses is signalized.
+    pub in_signalized_junction: bool,
 }
 
 impl LaneInfo {
-    pub fn new(lane: &Lane, merges: &[usize]) -> Self {
+    pub fn new(lane: &Lane, merges: &[usize], junctions: &[Junction]) -> Self {
         LaneInfo {
             length: lane.length(),
             first_advisory: lane.advisory[0],
@@ -148,8 +154,18 @@ impl LaneInfo {
             signal: lane.signal,
             in_junction: lane.in_junction(),
             has_merges: !merges.is_empty(),
+            turn: turn_angle(&lane.centre),
+            yields: lane.yields,
+            in_signalized_junction: lane.junction.is_some_and(|j| junctions[j].signalized),
         }
     }
+}
+
+/// Heading change along a line (rad, left positive).
+fn turn_angle(line: &Polyline) -> f32 {
+    let a = line.direction_at(0.0);
+    let b = line.direction_at(line.length());
+    super::geometry::cross(a, b).atan2(a.dot(b))
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -333,7 +333,7 @@ pub fn finish(
     let lane_info = lanes
         .iter()
         .zip(&merges)
-        .map(|(lane, m)| LaneInfo::new(lane, m))
+        .map(|(lane, m)| LaneInfo::new(lane, m, &junctions))
         .collect();
     let spawn_lanes = (0..lanes.len())
         .filter(|&i| !lanes[i].in_junction() && lanes[i].length() > 30.0)
