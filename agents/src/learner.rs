@@ -89,7 +89,7 @@ pub fn runs_native(net: &ActorCritic, choice: CpuLearner) -> bool {
 }
 
 /// Names of the phases [`gradient_step_phases`] reports, in order (the graph learner; the
-/// native one reports only the last two).
+/// native one reports the end of phase 6, loss and gradients, and the last two).
 pub const STEP_PHASES: [&str; 9] = [
     "advantages + host -> tensors",
     "forward (MLPs)",
@@ -185,6 +185,22 @@ pub fn gradient_step_phases(
     iteration: usize,
     phase_done: &mut dyn FnMut(usize),
 ) -> Result<StepStats> {
+    step(net, params, adam, mb, s, iteration, phase_done, None)
+}
+
+/// [`gradient_step_phases`]; the native learner adds the CPU time of its own phases to
+/// `native_times` when given.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn step(
+    net: &ActorCritic,
+    params: &mut [Vec<f32>],
+    adam: &mut Adam,
+    mb: &mut Minibatch,
+    s: &StepSettings,
+    iteration: usize,
+    phase_done: &mut dyn FnMut(usize),
+    native_times: Option<&native::PhaseTimes>,
+) -> Result<StepStats> {
     if s.norm_adv {
         normalize_advantages(&mut mb.advantages);
     }
@@ -196,7 +212,8 @@ pub fn gradient_step_phases(
         None => Ok(()),
     };
     let (stats, mut g) = if runs_native(net, s.cpu_learner) {
-        let (stats, g) = native_loss_and_grads(net, params, mb, &s.coefs, None)?;
+        let (stats, g) = native_loss_and_grads(net, params, mb, &s.coefs, native_times)?;
+        phase_done(6);
         check(&stats)?;
         (stats, g)
     } else {
@@ -301,4 +318,4 @@ pub fn graph_loss_and_grads(
 
 #[cfg(test)]
 #[path = "learner_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -10,15 +10,16 @@ use crate::losses::LossCoefs;
 use crate::networks::{ActorCritic, HeadKind};
 use crate::optimizer::host_grads;
 
-const OBS_DIM: usize = 6;
-const COEFS: LossCoefs = LossCoefs {
+/// Shared with the native learner's tests.
+pub(crate) const OBS_DIM: usize = 6;
+pub(crate) const COEFS: LossCoefs = LossCoefs {
     clip_coef: 0.2,
     clip_vloss: true,
     ent_coef: 0.01,
     vf_coef: 0.5,
 };
 
-fn heads() -> [HeadKind; 3] {
+pub(crate) fn heads() -> [HeadKind; 3] {
     [
         HeadKind::Categorical { n: 3 },
         HeadKind::Gaussian { dim: 2 },

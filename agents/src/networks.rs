@@ -294,7 +294,6 @@ impl ActorCritic {
             relu: self.activation == Activation::Relu,
             actor,
             critic,
-            shared: self.critic.is_empty(),
             policy,
             value,
             log_std: self.log_std.as_ref().map(|_| next),

@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
-use carrot_agents::{CpuLearner, TrainConfig};
+use carrot_agents::TrainConfig;
 
 pub use carrot_agents::run_dir::{
     find_runs, is_complete, RunMeta, CONFIG_FILE, EVAL_FILE, LOG_FILE, METRICS_CSV, REVISION_FILE,
@@ -55,7 +55,7 @@ pub fn prepare(dir: &Path, config: &TrainConfig, meta: &RunMeta) -> Result<(bool
             .with_context(|| format!("cannot read {}", config_path.display()))?;
         let mut stored_table = crate::layered::parse_toml(&stored_text)
             .with_context(|| format!("{} is corrupt", config_path.display()))?;
-        started_before_cpu_learner(&mut stored_table);
+        fill_legacy_values(&mut stored_table);
         // Through the defaults, so a run stored before a new key got its default still matches.
         let mut layers = crate::layered::Layers::from_defaults(&TrainConfig::default())?;
         layers.merge_table(stored_table);
@@ -63,12 +63,12 @@ pub fn prepare(dir: &Path, config: &TrainConfig, meta: &RunMeta) -> Result<(bool
             .resolve()
             .with_context(|| format!("{} no longer parses", config_path.display()))?;
         if let Some(key) = carrot_agents::run_dir::config_difference(&stored, config) {
-            if key == "ppo.cpu_learner" && stored.ppo.cpu_learner == CpuLearner::Graph {
+            if let Some(set) = legacy_resume_hint(&key, &stored) {
                 bail!(
-                    "run directory {} holds a run trained with ppo.cpu_learner = \"graph\" \
-                     (every run started before 2026-12-07); resume it with \
-                     --set ppo.cpu_learner=graph, or pass another --run-dir",
-                    dir.display()
+                    "run directory {} holds a run trained with {} (every run started before \
+                     that key existed); resume it with {set}, or pass another --run-dir",
+                    dir.display(),
+                    set.trim_start_matches("--set "),
                 );
             }
             bail!(
@@ -88,14 +88,40 @@ pub fn prepare(dir: &Path, config: &TrainConfig, meta: &RunMeta) -> Result<(bool
     Ok((resumed, lock))
 }
 
-/// Runs stored before `ppo.cpu_learner` existed were trained with candle's graph, not with the
-/// native learner that became the default: their stored config says so explicitly, so that
-/// resuming one never switches its learner half way.
-fn started_before_cpu_learner(stored: &mut toml::Table) {
-    if let Some(toml::Value::Table(ppo)) = stored.get_mut("ppo") {
-        ppo.entry("cpu_learner")
-            .or_insert_with(|| toml::Value::String("graph".into()));
+/// Keys whose default changed what a run does, with the value every run stored before the key
+/// existed was trained with: `(table, key, value as --set writes it)`.
+const KEYS_WITH_A_LEGACY_VALUE: [(&str, &str, &str); 1] = [
+    // The native CPU learner became the default on 2026-12-07; candle's graph trained before.
+    ("ppo", "cpu_learner", "graph"),
+];
+
+/// A stored config from before a key of [`KEYS_WITH_A_LEGACY_VALUE`] existed gets the value its
+/// run was trained with, not today's default, so that resuming it never changes what it does
+/// half way.
+fn fill_legacy_values(stored: &mut toml::Table) {
+    for (table, key, value) in KEYS_WITH_A_LEGACY_VALUE {
+        if let Some(toml::Value::Table(t)) = stored.get_mut(table) {
+            t.entry(key)
+                .or_insert_with(|| toml::Value::String(value.into()));
+        }
     }
+}
+
+/// For a config difference at `key`, the `--set` that resumes the stored run, where the
+/// stored run holds a legacy value (see [`KEYS_WITH_A_LEGACY_VALUE`]).
+fn legacy_resume_hint(key: &str, stored: &TrainConfig) -> Option<String> {
+    let stored = toml::Table::try_from(stored).ok()?;
+    KEYS_WITH_A_LEGACY_VALUE
+        .iter()
+        .find(|(table, k, value)| {
+            key == format!("{table}.{k}")
+                && stored
+                    .get(*table)
+                    .and_then(|t| t.get(*k))
+                    .and_then(|v| v.as_str())
+                    == Some(value)
+        })
+        .map(|(table, k, value)| format!("--set {table}.{k}={value}"))
 }
 
 /// An exclusive lock on a run directory, held while a process trains in it, so that two

@@ -43,7 +43,7 @@ impl HeadLoss<'_> {
     /// Scratch floats [`row`](Self::row) needs.
     pub fn scratch_len(&self) -> usize {
         match self.head {
-            HeadKind::Beta { low, .. } => 6 * low.len(),
+            HeadKind::Beta { low, .. } => 4 * low.len(),
             _ => 0,
         }
     }
@@ -214,7 +214,7 @@ fn beta(
         let (ln_x, ln_1mx) = (x.ln(), (1.0 - x).ln());
         logp += (a - 1.0) * ln_x + (b - 1.0) * ln_1mx - log_beta;
         entropy += log_beta - (a - 1.0) * dg_a - (b - 1.0) * dg_b + (a + b - 2.0) * dg_s;
-        let s = &mut scratch[6 * d..6 * d + 6];
+        let s = &mut scratch[4 * d..4 * d + 4];
         s[0] = (ln_x - dg_a + dg_s) * sig_a;
         s[1] = (ln_1mx - dg_b + dg_s) * sig_b;
         s[2] = (-(a - 1.0) * tg_a + (a + b - 2.0) * tg_s) * sig_a;
@@ -222,7 +222,7 @@ fn beta(
     }
     let (g_logp, g_entropy) = loss(logp, entropy);
     for d in 0..dims {
-        let s = &scratch[6 * d..6 * d + 6];
+        let s = &scratch[4 * d..4 * d + 4];
         d_o[d] = (g_logp * s[0] + g_entropy * s[2]) as f32;
         d_o[dims + d] = (g_logp * s[1] + g_entropy * s[3]) as f32;
     }

@@ -1,6 +1,6 @@
-//! The dense-algebra pieces of the native pass: single-threaded matrix products (`matmul.rs`),
-//! and row-wise kernels for the narrow policy and value heads, which a general matrix product
-//! handles poorly (an output 1 or 2 wide).
+//! Row-wise kernels of the native pass for the narrow policy and value heads, which a general
+//! matrix product (`matmul.rs`) handles poorly (an output 1 or 2 wide), and the matrix view
+//! both use.
 //!
 //! The row kernels are `#[inline(always)]` so that they take the instruction set of the
 //! function they are inlined into (see `pass.rs`: AVX2 where the CPU has it).
@@ -8,8 +8,6 @@
 //! Matrices are row-major `f32` slices; a matrix may be a column block of a wider one (`stride`
 //! elements between rows), which is how the actor reads the observation columns of critic-wide
 //! rows.
-
-use super::matmul::Isa;
 
 /// A read-only row-major matrix view.
 #[derive(Clone, Copy)]
@@ -39,20 +37,6 @@ impl<'a> Mat<'a> {
     pub fn row(&self, r: usize) -> &'a [f32] {
         &self.data[r * self.stride..r * self.stride + self.cols]
     }
-}
-
-/// `out[m, n] (+)= a[m, k] · b[k, n]` where `a` is `lhs` or its transpose and `b` is `rhs` or its
-/// transpose; `accumulate` adds to `out` instead of overwriting it. Runs on the calling thread,
-/// with the fastest kernels of this CPU, which all give the same bits (`matmul.rs`).
-pub(super) fn matmul(
-    out: &mut [f32],
-    lhs: Mat,
-    lhs_t: bool,
-    rhs: Mat,
-    rhs_t: bool,
-    accumulate: bool,
-) {
-    super::matmul::matmul_with(Isa::detect(), out, lhs, lhs_t, rhs, rhs_t, accumulate);
 }
 
 /// `Σ a_i b_i` with eight independent partial sums, so the loop vectorizes.
@@ -154,6 +138,7 @@ pub(super) fn add_column_sums(d: &[f32], d_bias: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::native::matmul::matmul;
 
     fn naive(a: &[f32], m: usize, k: usize, b: &[f32], n: usize) -> Vec<f32> {
         let mut out = vec![0f32; m * n];

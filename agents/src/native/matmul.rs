@@ -53,7 +53,20 @@ thread_local! {
 }
 
 /// `out[m, n] (+)= a · b` with `a` = `lhs` (or its transpose) `[m, k]` and `b` = `rhs` (or its
-/// transpose) `[k, n]`, on the calling thread, with the kernels of `isa`.
+/// transpose) `[k, n]` (`accumulate`: add to `out`), on the calling thread, with the fastest
+/// kernels of this CPU, which all give the same bits.
+pub(super) fn matmul(
+    out: &mut [f32],
+    lhs: Mat,
+    lhs_t: bool,
+    rhs: Mat,
+    rhs_t: bool,
+    accumulate: bool,
+) {
+    matmul_with(Isa::detect(), out, lhs, lhs_t, rhs, rhs_t, accumulate);
+}
+
+/// [`matmul`] with the kernels of `isa`.
 pub(super) fn matmul_with(
     isa: Isa,
     out: &mut [f32],

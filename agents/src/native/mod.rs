@@ -51,7 +51,6 @@ pub(crate) struct NetLayout {
     pub actor: Vec<DenseIndex>,
     /// The critic's trunk; empty with a shared trunk.
     pub critic: Vec<DenseIndex>,
-    pub shared: bool,
     pub policy: DenseIndex,
     pub value: DenseIndex,
     pub log_std: Option<usize>,
@@ -60,6 +59,12 @@ pub(crate) struct NetLayout {
 }
 
 impl NetLayout {
+    /// Whether the value head reads the actor's trunk (no critic trunk of its own), as
+    /// [`ActorCritic::forward`](crate::networks::ActorCritic::forward) does.
+    fn shared(&self) -> bool {
+        self.critic.is_empty()
+    }
+
     /// The widest layer output (sets the chunk size).
     fn max_width(&self) -> usize {
         self.actor

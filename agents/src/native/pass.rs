@@ -7,7 +7,8 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::heads::{HeadLoss, RowTargets, StatSums};
-use super::kernels::{add_column_sums, matmul, narrow_backward, narrow_forward, transpose, Mat};
+use super::kernels::{add_column_sums, narrow_backward, narrow_forward, transpose, Mat};
+use super::matmul::matmul;
 use super::profile::{Clock, PhaseTimes};
 use super::{DenseIndex, NetLayout};
 use crate::learner::Minibatch;
@@ -23,6 +24,18 @@ const MIN_CHUNK_ROWS: usize = 128;
 const MAX_CHUNK_ROWS: usize = 1024;
 const CHUNK_ACTIVATION_FLOATS: usize = 64 * 1024;
 
+/// The weights of `layers` transposed, except the first layer's (left empty).
+fn transposed_after_first(layers: &[DenseIndex], params: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| match i {
+            0 => Vec::new(),
+            _ => transpose(&params[l.weight], l.fan_in, l.fan_out),
+        })
+        .collect()
+}
+
 /// Rows per chunk of an `m`-row mini-batch: spread over the lanes, within the bounds above.
 fn chunk_rows(m: usize, layout: &NetLayout) -> usize {
     let cap = (CHUNK_ACTIVATION_FLOATS / layout.max_width()).clamp(MIN_CHUNK_ROWS, MAX_CHUNK_ROWS);
@@ -35,12 +48,13 @@ struct Problem<'a> {
     params: &'a [Vec<f32>],
     mb: &'a Minibatch,
     loss: HeadLoss<'a>,
-    /// Trunk weights transposed (`[fan_out, fan_in]`), for the input gradients; empty for the
-    /// first layer of a trunk, whose input needs none.
-    weights_t: Vec<Vec<f32>>,
-    /// Policy and value weights transposed (`[width, features]`), for the row kernels.
+    /// Each trunk's weights transposed (`[fan_out, fan_in]`), layer by layer, for the input
+    /// gradients; empty for a trunk's first layer, whose input needs none.
+    actor_t: Vec<Vec<f32>>,
+    critic_t: Vec<Vec<f32>>,
+    /// The policy weight transposed (`[width, features]`), for the row kernels. The value
+    /// weight (`[features, 1]`) is its own transpose and is read from `params`.
     policy_t: Vec<f32>,
-    value_t: Vec<f32>,
 }
 
 /// A lane's sums: gradients (head weights transposed until the lane ends), log-std gradient
@@ -120,28 +134,13 @@ pub(crate) fn loss_and_grads(
             coefs: *coefs,
             inv_rows: 1.0 / m as f64,
         },
-        weights_t: params
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                let first = [layout.actor.first(), layout.critic.first()];
-                let hidden = layout
-                    .actor
-                    .iter()
-                    .chain(&layout.critic)
-                    .find(|l| l.weight == i);
-                match hidden {
-                    Some(l) if !first.contains(&Some(l)) => transpose(w, l.fan_in, l.fan_out),
-                    _ => Vec::new(),
-                }
-            })
-            .collect(),
+        actor_t: transposed_after_first(&layout.actor, params),
+        critic_t: transposed_after_first(&layout.critic, params),
         policy_t: transpose(
             &params[layout.policy.weight],
             layout.policy.fan_in,
             layout.policy.fan_out,
         ),
-        value_t: params[layout.value.weight].clone(),
     };
     let rows = chunk_rows(m, layout);
     let chunks = m.div_ceil(rows);
@@ -271,13 +270,13 @@ impl Problem<'_> {
         let x_actor = Mat::strided(x, n, lay.obs_dim, width);
 
         self.trunk_forward(&lay.actor, x_actor, &mut s.actor, clock);
-        if !lay.shared {
+        if !lay.shared() {
             self.trunk_forward(&lay.critic, x_critic, &mut s.critic, clock);
         }
         let (actor_acts, critic_acts) =
             (std::mem::take(&mut s.actor), std::mem::take(&mut s.critic));
         let f_actor = features(&actor_acts, &lay.actor, x_actor);
-        let f_critic = if lay.shared {
+        let f_critic = if lay.shared() {
             f_actor
         } else {
             features(&critic_acts, &lay.critic, x_critic)
@@ -298,7 +297,7 @@ impl Problem<'_> {
         );
         narrow_forward(
             f_critic,
-            &self.value_t,
+            &self.params[lay.value.weight],
             &self.params[lay.value.bias],
             &mut s.values,
         );
@@ -336,11 +335,11 @@ impl Problem<'_> {
             policy_w,
             policy_b,
         );
-        if lay.shared {
+        if lay.shared() {
             let (value_w, value_b) = pair_mut(g, lay.value.weight, lay.value.bias);
             narrow_backward(
                 f_critic,
-                &self.value_t,
+                &self.params[lay.value.weight],
                 &s.d_values,
                 &mut s.d_hidden,
                 true,
@@ -349,13 +348,13 @@ impl Problem<'_> {
             );
         }
         clock.lap(4);
-        self.trunk_backward(&lay.actor, x_actor, &actor_acts, s, g, clock);
-        if !lay.shared {
+        self.trunk_backward(&lay.actor, &self.actor_t, x_actor, &actor_acts, s, g, clock);
+        if !lay.shared() {
             s.d_hidden.resize(n * f_critic.cols, 0.0);
             let (value_w, value_b) = pair_mut(g, lay.value.weight, lay.value.bias);
             narrow_backward(
                 f_critic,
-                &self.value_t,
+                &self.params[lay.value.weight],
                 &s.d_values,
                 &mut s.d_hidden,
                 false,
@@ -363,7 +362,15 @@ impl Problem<'_> {
                 value_b,
             );
             clock.lap(4);
-            self.trunk_backward(&lay.critic, x_critic, &critic_acts, s, g, clock);
+            self.trunk_backward(
+                &lay.critic,
+                &self.critic_t,
+                x_critic,
+                &critic_acts,
+                s,
+                g,
+                clock,
+            );
         }
         s.actor = actor_acts;
         s.critic = critic_acts;
@@ -410,9 +417,11 @@ impl Problem<'_> {
     /// Back through `layers` from `s.d_hidden` (the gradient at the trunk's output), adding the
     /// weight and bias gradients to `g`. The input's own gradient is not formed.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn trunk_backward(
         &self,
         layers: &[DenseIndex],
+        transposed: &[Vec<f32>],
         input: Mat,
         acts: &[Vec<f32>],
         s: &mut Scratch,
@@ -441,7 +450,7 @@ impl Problem<'_> {
             matmul(&mut g[l.weight], x, true, d, false, true);
             if i > 0 {
                 s.d_prev.resize(n * l.fan_in, 0.0);
-                let w_t = Mat::new(&self.weights_t[l.weight], l.fan_out, l.fan_in);
+                let w_t = Mat::new(&transposed[i], l.fan_out, l.fan_in);
                 matmul(&mut s.d_prev, d, false, w_t, false, false);
                 std::mem::swap(&mut s.d_hidden, &mut s.d_prev);
             }

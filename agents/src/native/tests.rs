@@ -6,29 +6,10 @@ use rand::SeedableRng;
 use super::pass::with_baseline_code;
 use crate::bench::{parity_batch, synthetic_batch};
 use crate::config::{Activation, PpoConfig};
+use crate::learner::tests::{heads, COEFS, OBS_DIM};
 use crate::learner::{graph_loss_and_grads, Minibatch};
-use crate::losses::LossCoefs;
 use crate::networks::{ActorCritic, HeadKind};
 use crate::optimizer::host_params;
-
-const OBS_DIM: usize = 6;
-const COEFS: LossCoefs = LossCoefs {
-    clip_coef: 0.2,
-    clip_vloss: true,
-    ent_coef: 0.01,
-    vf_coef: 0.5,
-};
-
-fn heads() -> [HeadKind; 3] {
-    [
-        HeadKind::Categorical { n: 3 },
-        HeadKind::Gaussian { dim: 2 },
-        HeadKind::Beta {
-            low: vec![-1.0, 0.0],
-            high: vec![1.0, 2.0],
-        },
-    ]
-}
 
 /// Network shapes to cover: separate tanh trunks, a shared relu trunk, privileged critic
 /// columns, and no hidden layers at all.

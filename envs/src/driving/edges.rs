@@ -17,6 +17,7 @@ use rapier2d::parry::shape::Segment;
 use rapier2d::prelude::*;
 
 use super::geometry::{point_segment, V2};
+use super::map::flatten_cells;
 use crate::physics_world::SlabRay;
 
 const PIECE_M: f32 = 12.0;
@@ -125,13 +126,7 @@ impl EdgeIndex {
                 }
             }
         }
-        let mut starts = Vec::with_capacity(nx * ny + 1);
-        let mut cells = Vec::new();
-        for list in lists {
-            starts.push(cells.len() as u32);
-            cells.extend(list);
-        }
-        starts.push(cells.len() as u32);
+        let (starts, cells) = flatten_cells(lists);
         EdgeIndex {
             scene,
             piece_pose,

@@ -39,13 +39,7 @@ impl LaneGrid {
                 }
             }
         }
-        let mut starts = Vec::with_capacity(nx * ny + 1);
-        let mut entries = Vec::new();
-        for c in cells {
-            starts.push(entries.len() as u32);
-            entries.extend(c);
-        }
-        starts.push(entries.len() as u32);
+        let (starts, entries) = flatten_cells(cells);
         LaneGrid {
             origin,
             nx,
@@ -112,4 +106,17 @@ fn cell_of(origin: V2, nx: usize, ny: usize, p: V2) -> (usize, usize) {
     let x = ((p.x - origin.x) / CELL).floor().max(0.0) as usize;
     let y = ((p.y - origin.y) / CELL).floor().max(0.0) as usize;
     (x.min(nx - 1), y.min(ny - 1))
+}
+
+/// Per-cell lists as one flat array plus the start of each cell's run (`starts[c]..starts[c + 1]`,
+/// one more start than cells): the compact form of a uniform grid's buckets.
+pub(crate) fn flatten_cells<T>(cells: Vec<Vec<T>>) -> (Vec<u32>, Vec<T>) {
+    let mut starts = Vec::with_capacity(cells.len() + 1);
+    let mut entries = Vec::with_capacity(cells.iter().map(Vec::len).sum());
+    for cell in cells {
+        starts.push(entries.len() as u32);
+        entries.extend(cell);
+    }
+    starts.push(entries.len() as u32);
+    (starts, entries)
 }

@@ -8,6 +8,7 @@ mod grid;
 mod network;
 
 pub use families::generate;
+pub(crate) use grid::flatten_cells;
 pub use grid::LaneGrid;
 
 use serde::{Deserialize, Serialize};
