@@ -18,6 +18,7 @@ mod control;
 mod custom;
 pub mod driving;
 mod env;
+mod env_batch;
 mod error;
 mod factory_registry;
 mod physics_world;
@@ -31,8 +32,8 @@ mod toy;
 mod vec_env;
 
 pub use control::{
-    Acrobot, AcrobotConfig, CartPole, CartPoleConfig, MountainCar, MountainCarConfig, Pendulum,
-    PendulumConfig,
+    Acrobot, AcrobotConfig, CartPole, CartPoleConfig, CartPoles, MountainCar, MountainCarConfig,
+    Pendulum, PendulumConfig,
 };
 pub use custom::{
     deserialize_env_config, register_env, registered_env_ids, serialize_env_config,
@@ -40,6 +41,7 @@ pub use custom::{
 };
 pub use driving::{DrivingConfig, DrivingEnv};
 pub use env::{checked_step, Env, StepOutcome};
+pub use env_batch::EnvBatch;
 pub use error::EnvError;
 pub use factory_registry::{
     deserialize_tracked, join_key_paths, split_nested_path, with_nested_path, FactoryRegistry,

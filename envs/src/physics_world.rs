@@ -123,6 +123,37 @@ pub(crate) struct PhysicsState {
     ccd_solver: CCDSolver,
 }
 
+/// One body's pose and velocities exactly as rapier holds them (the rotation as its unit
+/// complex number, not an angle), so that setting them back continues the motion bit for bit.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub(crate) struct BodyState {
+    pose: Pose,
+    linvel: Vector,
+    angvel: f32,
+}
+
+impl BodyState {
+    fn of(body: &RigidBody) -> Self {
+        BodyState {
+            pose: *body.position(),
+            linvel: body.linvel(),
+            angvel: body.angvel(),
+        }
+    }
+}
+
+impl PhysicsState {
+    /// The state of body `handle` in this snapshot, if it has one.
+    pub fn body_state(&self, handle: RigidBodyHandle) -> Option<BodyState> {
+        self.bodies.get(handle).map(BodyState::of)
+    }
+
+    /// The impulses of joint `handle` in this snapshot, if it has one.
+    pub fn joint_impulses(&self, handle: ImpulseJointHandle) -> Option<SpatialVector> {
+        self.impulse_joints.get(handle).map(|j| j.impulses)
+    }
+}
+
 impl PhysicsWorld {
     /// The world's state for a snapshot (see [`PhysicsStateRef`]).
     pub fn state(&self) -> PhysicsStateRef<'_> {
@@ -338,6 +369,48 @@ impl PhysicsWorld {
             *o = query
                 .cast_ray(&Ray::new(origin, d), range, true)
                 .map_or(range, |h| h.1);
+        }
+    }
+
+    /// The bodies rapier quarantined in the last step (their state went non-finite).
+    pub fn quarantined_bodies(&self) -> &[RigidBodyHandle] {
+        self.pipeline.quarantine().bodies()
+    }
+
+    /// Body `handle`'s pose and velocities (see [`BodyState`]).
+    pub fn body_state(&self, handle: RigidBodyHandle) -> BodyState {
+        BodyState::of(&self.bodies[handle])
+    }
+
+    /// Puts body `handle` back in a [`BodyState`], enabled and with no pending forces.
+    pub fn set_exact_body_state(&mut self, handle: RigidBodyHandle, state: &BodyState) {
+        self.enable(handle);
+        let body = &mut self.bodies[handle];
+        body.set_position(state.pose, true);
+        body.set_linvel(state.linvel, true);
+        body.set_angvel(state.angvel, true);
+        body.reset_forces(false);
+        body.reset_torques(false);
+    }
+
+    /// The impulses joint `handle` applied in the last step (the solver's warm start).
+    pub fn joint_impulses(&self, handle: ImpulseJointHandle) -> SpatialVector {
+        self.impulse_joints
+            .get(handle)
+            .map_or(SpatialVector::default(), |j| j.impulses)
+    }
+
+    pub fn set_joint_impulses(&mut self, handle: ImpulseJointHandle, impulses: SpatialVector) {
+        if let Some(joint) = self.impulse_joints.get_mut(handle, false) {
+            joint.impulses = impulses;
+        }
+    }
+
+    /// Re-enables body `handle` if rapier quarantined it (touching it only then: mutable access
+    /// marks a body modified, which is more work in the next step).
+    pub fn enable(&mut self, handle: RigidBodyHandle) {
+        if !self.bodies[handle].is_enabled() {
+            self.bodies[handle].set_enabled(true);
         }
     }
 

@@ -82,6 +82,9 @@ impl EnvConfig {
                 message: "num_envs must be at least 1".into(),
             });
         }
+        if let EnvConfig::Cartpole(c) = self {
+            return crate::control::build_cartpole_vec(c, num_envs);
+        }
         VecEnv::new(
             (0..num_envs)
                 .map(|_| self.build())

@@ -2,7 +2,8 @@
 //! reward applied inside the step, same-step autoreset with final observations, per-episode
 //! statistics, and env `i` seeded `seed + i`; snapshots of all of it in `vec_env_snapshot`.
 
-use crate::{env_seed, Env, EnvError, SignalSpec, Space, StepReward};
+use crate::env_batch::LoneEnv;
+use crate::{env_seed, Env, EnvBatch, EnvError, SignalSpec, Space, StepOutcome, StepReward};
 
 /// Caller-owned structure-of-arrays buffers for a [`VecEnv`] of `n` envs. Rows are env-major:
 /// `obs[i * obs_dim..(i + 1) * obs_dim]` belongs to env `i`. Nothing is allocated per step.
@@ -101,10 +102,14 @@ impl StepBuffers {
     }
 }
 
-/// One env with its per-episode running statistics.
+/// Envs stepped together (one env, or copies sharing a rapier world) with their outcomes.
+struct Group {
+    envs: Box<dyn EnvBatch>,
+    outcomes: Vec<StepOutcome>,
+}
+
+/// One env's per-episode running statistics.
 struct Slot {
-    env: Box<dyn Env>,
-    action: Vec<f32>,
     length: u32,
     ret: f64,
     signal_sums: Vec<f64>,
@@ -112,11 +117,15 @@ struct Slot {
     physics_failures: u64,
 }
 
-/// N copies of one env stepped in parallel with rayon, each env on one thread at a time with
-/// its own rapier world. Envs are split into contiguous chunks, one per rayon thread, and every
-/// env owns its RNG, so results are bit-identical whatever the thread count.
+/// N copies of one env stepped in parallel with rayon. Envs come in groups ([`EnvBatch`]: one
+/// env, or copies sharing one rapier world); each group is stepped whole by one thread, groups
+/// are split into contiguous chunks, one per rayon thread, and every env owns its RNG, so
+/// results are bit-identical whatever the thread count (and whatever the grouping).
 pub struct VecEnv {
+    groups: Vec<Group>,
     slots: Vec<Slot>,
+    /// The last step's actions after validation and clipping, `[N x action_dim]`.
+    actions: Vec<f32>,
     observation_space: Space,
     action_space: Space,
     signal_spec: SignalSpec,
@@ -126,6 +135,16 @@ pub struct VecEnv {
 impl VecEnv {
     /// Wraps envs that must share spaces and signal layout (copies of one env config).
     pub fn new(envs: Vec<Box<dyn Env>>) -> Result<Self, EnvError> {
+        Self::from_batches(
+            envs.into_iter()
+                .map(|env| Box::new(LoneEnv(env)) as Box<dyn EnvBatch>)
+                .collect(),
+        )
+    }
+
+    /// Wraps batches of envs that must share spaces and signal layout (copies of one env
+    /// config); env `i` of the VecEnv is the `i`-th env counting through the batches in order.
+    pub fn from_batches(envs: Vec<Box<dyn EnvBatch>>) -> Result<Self, EnvError> {
         let first = envs
             .first()
             .ok_or_else(|| EnvError::BufferShape("a VecEnv needs at least one env".into()))?;
@@ -134,24 +153,24 @@ impl VecEnv {
         let signal_spec = first.signal_spec().clone();
         let metric_names = first.episode_metric_names().to_vec();
         for (i, env) in envs.iter().enumerate() {
+            if env.num_envs() == 0 {
+                return Err(EnvError::BufferShape(format!("env batch {i} is empty")));
+            }
             if env.observation_space() != &observation_space
                 || env.action_space() != &action_space
                 || env.signal_spec() != &signal_spec
             {
                 return Err(EnvError::BufferShape(format!(
-                    "env {i} ({}) differs in spaces or signals from env 0 ({})",
+                    "env batch {i} ({}) differs in spaces or signals from batch 0 ({})",
                     env.name(),
                     first.name()
                 )));
             }
         }
-        let act_dim = action_space.flat_dim();
+        let n: usize = envs.iter().map(|e| e.num_envs()).sum();
         let s = signal_spec.len();
-        let slots = envs
-            .into_iter()
-            .map(|env| Slot {
-                env,
-                action: vec![0.0; act_dim],
+        let slots = (0..n)
+            .map(|_| Slot {
                 length: 0,
                 ret: 0.0,
                 signal_sums: vec![0.0; s],
@@ -159,8 +178,17 @@ impl VecEnv {
                 physics_failures: 0,
             })
             .collect();
+        let groups = envs
+            .into_iter()
+            .map(|envs| Group {
+                outcomes: vec![StepOutcome::default(); envs.num_envs()],
+                envs,
+            })
+            .collect();
         Ok(VecEnv {
+            groups,
             slots,
+            actions: vec![0.0; n * action_space.flat_dim()],
             observation_space,
             action_space,
             signal_spec,
@@ -173,7 +201,12 @@ impl VecEnv {
     }
 
     pub fn name(&self) -> &'static str {
-        self.slots[0].env.name()
+        self.groups[0].envs.name()
+    }
+
+    /// How many rapier worlds (or other batches) the envs are stepped in.
+    pub fn num_batches(&self) -> usize {
+        self.groups.len()
     }
 
     pub fn observation_space(&self) -> &Space {
@@ -212,11 +245,19 @@ impl VecEnv {
     pub fn reset(&mut self, seed: u64, buf: &mut StepBuffers) -> Result<(), EnvError> {
         self.check_buffers(buf)?;
         let (d, s) = (buf.obs_dim, buf.num_signals);
-        for (i, slot) in self.slots.iter_mut().enumerate() {
-            slot.env
-                .reset(Some(env_seed(seed, i)), &mut buf.obs[i * d..(i + 1) * d]);
-            slot.env
-                .reset_signals(&mut buf.state_signals[i * s..(i + 1) * s]);
+        let mut i = 0;
+        for group in &mut self.groups {
+            for j in 0..group.envs.num_envs() {
+                group
+                    .envs
+                    .reset(j, Some(env_seed(seed, i)), &mut buf.obs[i * d..(i + 1) * d]);
+                group
+                    .envs
+                    .reset_signals(j, &mut buf.state_signals[i * s..(i + 1) * s]);
+                i += 1;
+            }
+        }
+        for slot in &mut self.slots {
             slot.length = 0;
             slot.ret = 0.0;
             slot.signal_sums.iter_mut().for_each(|x| *x = 0.0);
@@ -253,13 +294,16 @@ impl VecEnv {
                 reward.term_names().len()
             )));
         }
-        for (i, (slot, act)) in self.slots.iter_mut().zip(actions.chunks(a)).enumerate() {
-            self.action_space
-                .sanitize_action(i, act, &mut slot.action)?;
+        for (i, (act, out)) in actions
+            .chunks(a)
+            .zip(self.actions.chunks_mut(a))
+            .enumerate()
+        {
+            self.action_space.sanitize_action(i, act, out)?;
         }
         let threads = rayon::current_num_threads().max(1);
-        let chunk = self.num_envs().div_ceil(threads);
-        let block = Block::new(&mut self.slots, buf);
+        let chunk = self.groups.len().div_ceil(threads);
+        let block = Block::new(&mut self.groups, &mut self.slots, &self.actions, buf);
         run_blocks(block, chunk, reward);
         Ok(())
     }
@@ -278,9 +322,11 @@ impl VecEnv {
     }
 }
 
-/// A contiguous range of envs with the matching rows of every buffer.
+/// A contiguous range of groups with the matching rows of every buffer.
 struct Block<'a> {
+    groups: &'a mut [Group],
     slots: &'a mut [Slot],
+    actions: &'a [f32],
     obs: &'a mut [f32],
     final_obs: &'a mut [f32],
     signals: &'a mut [f32],
@@ -296,24 +342,47 @@ struct Block<'a> {
     episode_term_sums: &'a mut [f32],
     episode_cause: &'a mut [i32],
     episode_metrics: &'a mut [f32],
-    dims: (usize, usize, usize, usize),
+    /// Observation, signal, reward-term, metric and action widths.
+    dims: (usize, usize, usize, usize, usize),
 }
 
 macro_rules! split_fields {
-    ($self:ident, $n:ident, [$($row:ident),*], [$(($wide:ident, $w:expr)),*]) => {{
+    ($self:ident, $g:ident, $n:ident, [$($row:ident),*], [$(($wide:ident, $w:expr)),*]) => {{
+        let groups = $self.groups.split_at_mut($g);
+        let actions = $self.actions.split_at($n * $self.dims.4);
         $(let $row = $self.$row.split_at_mut($n);)*
         $(let $wide = $self.$wide.split_at_mut($n * $w);)*
         (
-            Block { $($row: $row.0,)* $($wide: $wide.0,)* dims: $self.dims },
-            Block { $($row: $row.1,)* $($wide: $wide.1,)* dims: $self.dims },
+            Block {
+                groups: groups.0,
+                actions: actions.0,
+                $($row: $row.0,)*
+                $($wide: $wide.0,)*
+                dims: $self.dims,
+            },
+            Block {
+                groups: groups.1,
+                actions: actions.1,
+                $($row: $row.1,)*
+                $($wide: $wide.1,)*
+                dims: $self.dims,
+            },
         )
     }};
 }
 
 impl<'a> Block<'a> {
-    fn new(slots: &'a mut [Slot], buf: &'a mut StepBuffers) -> Self {
+    fn new(
+        groups: &'a mut [Group],
+        slots: &'a mut [Slot],
+        actions: &'a [f32],
+        buf: &'a mut StepBuffers,
+    ) -> Self {
+        let act_dim = actions.len() / slots.len();
         Block {
+            groups,
             slots,
+            actions,
             obs: &mut buf.obs,
             final_obs: &mut buf.final_obs,
             signals: &mut buf.signals,
@@ -329,14 +398,23 @@ impl<'a> Block<'a> {
             episode_term_sums: &mut buf.episode_term_sums,
             episode_cause: &mut buf.episode_cause,
             episode_metrics: &mut buf.episode_metrics,
-            dims: (buf.obs_dim, buf.num_signals, buf.num_terms, buf.num_metrics),
+            dims: (
+                buf.obs_dim,
+                buf.num_signals,
+                buf.num_terms,
+                buf.num_metrics,
+                act_dim,
+            ),
         }
     }
 
-    fn split_at(self, n: usize) -> (Block<'a>, Block<'a>) {
-        let (d, s, k, m) = self.dims;
+    /// Splits after the first `g` groups.
+    fn split_at(self, g: usize) -> (Block<'a>, Block<'a>) {
+        let (d, s, k, m, _) = self.dims;
+        let n: usize = self.groups[..g].iter().map(|g| g.envs.num_envs()).sum();
         split_fields!(
             self,
+            g,
             n,
             [
                 slots,
@@ -361,65 +439,94 @@ impl<'a> Block<'a> {
         )
     }
 
-    fn step_all(self, reward: &dyn StepReward) {
-        let (d, s, k, m) = self.dims;
-        for (i, slot) in self.slots.iter_mut().enumerate() {
-            let obs = &mut self.obs[i * d..(i + 1) * d];
-            let signals = &mut self.signals[i * s..(i + 1) * s];
-            let terms = &mut self.reward_terms[i * k..(i + 1) * k];
-            let outcome = slot.env.step(&slot.action, obs, signals);
-            let (r, cause) = reward.evaluate(signals, terms);
-            let terminated = outcome.terminated || cause.is_some();
-            self.rewards[i] = r;
-            self.terminated[i] = terminated;
-            self.truncated[i] = outcome.truncated;
-            self.physics_failure[i] = outcome.physics_failure;
-            slot.length += 1;
-            slot.ret += r as f64;
-            for (acc, v) in slot.signal_sums.iter_mut().zip(signals.iter()) {
-                *acc += *v as f64;
+    fn step_all(mut self, reward: &dyn StepReward) {
+        let (d, s, _, _, a) = self.dims;
+        let groups = std::mem::take(&mut self.groups);
+        let mut start = 0;
+        for group in groups.iter_mut() {
+            let end = start + group.envs.num_envs();
+            group.envs.step(
+                &self.actions[start * a..end * a],
+                &mut self.obs[start * d..end * d],
+                &mut self.signals[start * s..end * s],
+                &mut group.outcomes,
+            );
+            start = end;
+        }
+        let mut i = 0;
+        for group in groups.iter_mut() {
+            for (j, outcome) in group.outcomes.iter().enumerate() {
+                self.finish_step(i, j, *outcome, group.envs.as_mut(), reward);
+                i += 1;
             }
-            for (acc, v) in slot.term_sums.iter_mut().zip(terms.iter()) {
-                *acc += *v as f64;
+        }
+    }
+
+    /// Applies the reward to env `i` (env `j` of `envs`), keeps its statistics and resets it
+    /// where its episode ended.
+    fn finish_step(
+        &mut self,
+        i: usize,
+        j: usize,
+        outcome: StepOutcome,
+        envs: &mut dyn EnvBatch,
+        reward: &dyn StepReward,
+    ) {
+        let (d, s, k, m, _) = self.dims;
+        let slot = &mut self.slots[i];
+        let obs = &mut self.obs[i * d..(i + 1) * d];
+        let signals = &self.signals[i * s..(i + 1) * s];
+        let terms = &mut self.reward_terms[i * k..(i + 1) * k];
+        let (r, cause) = reward.evaluate(signals, terms);
+        let terminated = outcome.terminated || cause.is_some();
+        self.rewards[i] = r;
+        self.terminated[i] = terminated;
+        self.truncated[i] = outcome.truncated;
+        self.physics_failure[i] = outcome.physics_failure;
+        slot.length += 1;
+        slot.ret += r as f64;
+        for (acc, v) in slot.signal_sums.iter_mut().zip(signals.iter()) {
+            *acc += *v as f64;
+        }
+        for (acc, v) in slot.term_sums.iter_mut().zip(terms.iter()) {
+            *acc += *v as f64;
+        }
+        if outcome.physics_failure {
+            slot.physics_failures += 1;
+        }
+        if terminated || outcome.truncated {
+            self.final_obs[i * d..(i + 1) * d].copy_from_slice(obs);
+            self.episode_length[i] = slot.length;
+            self.episode_return[i] = slot.ret as f32;
+            for (o, acc) in self.episode_signal_sums[i * s..(i + 1) * s]
+                .iter_mut()
+                .zip(slot.signal_sums.iter_mut())
+            {
+                *o = *acc as f32;
+                *acc = 0.0;
             }
-            if outcome.physics_failure {
-                slot.physics_failures += 1;
+            for (o, acc) in self.episode_term_sums[i * k..(i + 1) * k]
+                .iter_mut()
+                .zip(slot.term_sums.iter_mut())
+            {
+                *o = *acc as f32;
+                *acc = 0.0;
             }
-            if terminated || outcome.truncated {
-                self.final_obs[i * d..(i + 1) * d].copy_from_slice(obs);
-                self.episode_length[i] = slot.length;
-                self.episode_return[i] = slot.ret as f32;
-                for (o, acc) in self.episode_signal_sums[i * s..(i + 1) * s]
-                    .iter_mut()
-                    .zip(slot.signal_sums.iter_mut())
-                {
-                    *o = *acc as f32;
-                    *acc = 0.0;
-                }
-                for (o, acc) in self.episode_term_sums[i * k..(i + 1) * k]
-                    .iter_mut()
-                    .zip(slot.term_sums.iter_mut())
-                {
-                    *o = *acc as f32;
-                    *acc = 0.0;
-                }
-                self.episode_cause[i] = cause.map_or(-1, |c| c as i32);
-                slot.env
-                    .episode_metrics(&mut self.episode_metrics[i * m..(i + 1) * m]);
-                slot.length = 0;
-                slot.ret = 0.0;
-                slot.env.reset(None, obs);
-                slot.env
-                    .reset_signals(&mut self.state_signals[i * s..(i + 1) * s]);
-            } else {
-                self.state_signals[i * s..(i + 1) * s].copy_from_slice(signals);
-            }
+            self.episode_cause[i] = cause.map_or(-1, |c| c as i32);
+            envs.episode_metrics(j, &mut self.episode_metrics[i * m..(i + 1) * m]);
+            slot.length = 0;
+            slot.ret = 0.0;
+            envs.reset(j, None, obs);
+            envs.reset_signals(j, &mut self.state_signals[i * s..(i + 1) * s]);
+        } else {
+            self.state_signals[i * s..(i + 1) * s].copy_from_slice(signals);
         }
     }
 }
 
+/// Steps `block`, split into chunks of `chunk` groups run in parallel.
 fn run_blocks(block: Block<'_>, chunk: usize, reward: &dyn StepReward) {
-    let n = block.slots.len();
+    let n = block.groups.len();
     if n <= chunk {
         block.step_all(reward);
         return;

@@ -37,9 +37,9 @@ impl VecEnv {
     pub fn snapshot(&self, buf: &StepBuffers) -> Result<VecEnvSnapshot, EnvError> {
         self.check_buffers(buf)?;
         let envs = self
-            .slots
+            .groups
             .iter()
-            .map(|s| s.env.snapshot())
+            .flat_map(|g| (0..g.envs.num_envs()).map(|j| g.envs.snapshot(j)))
             .collect::<Result<Vec<_>, _>>()?;
         let slots = self
             .slots
@@ -89,10 +89,22 @@ impl VecEnv {
                 ),
             });
         }
-        self.slots
+        let mut rest = snapshot.envs.as_slice();
+        let mut per_group = Vec::with_capacity(self.groups.len());
+        for group in &self.groups {
+            let (mine, later) = rest.split_at(group.envs.num_envs());
+            per_group.push(mine);
+            rest = later;
+        }
+        self.groups
             .par_iter_mut()
-            .zip(snapshot.envs.par_iter())
-            .map(|(slot, s)| slot.env.restore(s))
+            .zip(per_group.into_par_iter())
+            .map(|(group, snaps)| {
+                snaps
+                    .iter()
+                    .enumerate()
+                    .try_for_each(|(j, s)| group.envs.restore(j, s))
+            })
             .collect::<Result<Vec<()>, _>>()?;
         for (slot, s) in self.slots.iter_mut().zip(&snapshot.slots) {
             slot.length = s.length;

@@ -67,6 +67,16 @@ fn small_driving() -> DrivingConfig {
 /// Steps `before` steps, snapshots, and checks that a fresh VecEnv restored from the snapshot
 /// replays the next `after` steps of the original exactly, with at least one autoreset.
 fn check_resumes_exactly(config: EnvConfig, before: usize, after: usize) {
+    check_resumes_exactly_into(config.clone(), config, before, after);
+}
+
+/// [`check_resumes_exactly`], restoring into a VecEnv built from `restored_config`.
+fn check_resumes_exactly_into(
+    config: EnvConfig,
+    restored_config: EnvConfig,
+    before: usize,
+    after: usize,
+) {
     let mut envs = config.build_vec(NUM_ENVS).unwrap();
     let mut buf = envs.make_buffers(&NoReward);
     envs.reset(5, &mut buf).unwrap();
@@ -74,7 +84,7 @@ fn check_resumes_exactly(config: EnvConfig, before: usize, after: usize) {
     let text = serde_json::to_string(&envs.snapshot(&buf).unwrap()).unwrap();
     let snapshot: VecEnvSnapshot = serde_json::from_str(&text).unwrap();
 
-    let mut restored = config.build_vec(NUM_ENVS).unwrap();
+    let mut restored = restored_config.build_vec(NUM_ENVS).unwrap();
     let mut restored_buf = restored.make_buffers(&NoReward);
     restored.restore(&snapshot, &mut restored_buf).unwrap();
     assert_eq!(restored_buf.obs, buf.obs, "{}", config.id());
@@ -111,6 +121,19 @@ fn control_envs_resume_exactly_from_a_snapshot() {
     };
     check_resumes_exactly(EnvConfig::MountainCar(car), 27, 60);
     check_resumes_exactly(EnvConfig::GridWorld(GridWorldConfig::default()), 23, 120);
+}
+
+#[test]
+fn cartpoles_resume_exactly_into_worlds_grouped_otherwise() {
+    let grouped = |envs_per_world| {
+        EnvConfig::Cartpole(CartPoleConfig {
+            envs_per_world,
+            ..Default::default()
+        })
+    };
+    // Three envs in one shared world, restored into one world each, and back.
+    check_resumes_exactly_into(grouped(3), grouped(1), 37, 200);
+    check_resumes_exactly_into(grouped(1), grouped(2), 52, 200);
 }
 
 #[test]

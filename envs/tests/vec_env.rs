@@ -4,7 +4,8 @@
 mod common;
 
 use carrot_envs::{
-    env_seed, CartPole, CartPoleConfig, Env, EnvConfig, NoReward, StepBuffers, VecEnv,
+    env_seed, CartPole, CartPoleConfig, CartPoles, Env, EnvBatch, EnvConfig, NoReward, StepBuffers,
+    VecEnv,
 };
 use common::{all_configs, bits, label, random_actions, test_rng};
 
@@ -49,6 +50,81 @@ fn one_and_two_threads_give_bit_identical_results() {
         let one = run_in_pool(&config, 1, 7, 300);
         let two = run_in_pool(&config, 2, 7, 300);
         assert_eq!(one, two, "{}", label(&config));
+    }
+}
+
+#[test]
+fn cartpoles_give_the_same_bits_whatever_their_worlds_hold() {
+    let n = 70;
+    for continuous in [false, true] {
+        let config = |envs_per_world| {
+            EnvConfig::Cartpole(CartPoleConfig {
+                continuous,
+                envs_per_world,
+                ..Default::default()
+            })
+        };
+        let alone = run_in_pool(&config(1), 1, n, 300);
+        for (per_world, threads) in [(3, 1), (64, 2), (70, 2), (128, 1)] {
+            let grouped = run_in_pool(&config(per_world), threads, n, 300);
+            assert!(
+                grouped == alone,
+                "continuous {continuous}: {per_world} envs per world, {threads} threads"
+            );
+        }
+    }
+    let default = EnvConfig::Cartpole(CartPoleConfig::default());
+    assert_eq!(default.build_vec(n).unwrap().num_batches(), 2);
+    let bad = EnvConfig::Cartpole(CartPoleConfig {
+        envs_per_world: 0,
+        ..Default::default()
+    });
+    let err = bad.build_vec(4).err().unwrap().to_string();
+    assert!(err.contains("envs_per_world"), "{err}");
+}
+
+#[test]
+fn a_blow_up_in_a_shared_world_fails_only_its_own_env() {
+    let config = CartPoleConfig::default();
+    let mut shared = CartPoles::new(config.clone(), 3).unwrap();
+    let mut alone: Vec<CartPole> = (0..3)
+        .map(|_| CartPole::new(config.clone()).unwrap())
+        .collect();
+    let (mut obs, mut alone_obs) = ([0.0f32; 12], [0.0f32; 12]);
+    for i in 0..3 {
+        shared.reset(i, Some(i as u64), &mut obs[i * 4..i * 4 + 4]);
+        alone[i].reset(Some(i as u64), &mut alone_obs[i * 4..i * 4 + 4]);
+    }
+    shared.set_state(1, [0.0, 0.0, f32::INFINITY, 0.0], &mut [0.0; 4]);
+    let s = shared.signal_spec().len();
+    let (mut signals, mut alone_signals) = (vec![0.0f32; 3 * s], vec![0.0f32; s]);
+    let mut outcomes = [Default::default(); 3];
+    shared.step(&[1.0, 1.0, 0.0], &mut obs, &mut signals, &mut outcomes);
+    for (i, action) in [(0, 1.0), (2, 0.0)] {
+        let obs = &mut alone_obs[i * 4..i * 4 + 4];
+        alone[i].step(&[action], obs, &mut alone_signals);
+    }
+    let failed: Vec<bool> = outcomes.iter().map(|o| o.physics_failure).collect();
+    assert_eq!(failed, [false, true, false]);
+    assert!(outcomes[1].terminated && obs.iter().all(|v| v.is_finite()));
+    for step in 0..40 {
+        if step == 0 {
+            shared.reset(1, Some(9), &mut obs[4..8]);
+            alone[1].reset(Some(9), &mut alone_obs[4..8]);
+        }
+        let actions = [(step % 2) as f32, 1.0, ((step / 3) % 2) as f32];
+        shared.step(&actions, &mut obs, &mut signals, &mut outcomes);
+        for i in 0..3 {
+            let outcome = alone[i].step(
+                &actions[i..i + 1],
+                &mut alone_obs[i * 4..i * 4 + 4],
+                &mut alone_signals,
+            );
+            assert_eq!(outcome, outcomes[i], "env {i} step {step}");
+            assert_eq!(bits(&alone_signals), bits(&signals[i * s..(i + 1) * s]));
+            assert!(!outcomes[i].physics_failure);
+        }
+        assert_eq!(bits(&obs), bits(&alone_obs), "step {step}");
     }
 }
 

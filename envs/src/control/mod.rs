@@ -1,6 +1,7 @@
 //! Classic control tasks as rapier2d rigid-body worlds, with Gymnasium's constants.
 //!
-//! Each env owns one rapier world, stepped single-threaded; bodies carry their mass directly
+//! Each env owns one rapier world, stepped single-threaded (cart-poles in a VecEnv share one:
+//! see [`CartPoles`]); bodies carry their mass directly
 //! (no colliders where joints suffice) and the solver substeps are set per task. Each declares
 //! its spaces and a signal vector holding its classic reward plus the raw physical quantities.
 
@@ -33,6 +34,7 @@ mod pendulum;
 mod world;
 
 pub use acrobot::{Acrobot, AcrobotConfig};
-pub use cartpole::{CartPole, CartPoleConfig};
+pub(crate) use cartpole::build_vec as build_cartpole_vec;
+pub use cartpole::{CartPole, CartPoleConfig, CartPoles};
 pub use mountain_car::{MountainCar, MountainCarConfig};
 pub use pendulum::{Pendulum, PendulumConfig};

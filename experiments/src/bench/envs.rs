@@ -1,14 +1,15 @@
 //! `carrot bench envs`: env steps per second of every control task through [`VecEnv`] at
 //! several env counts and rayon thread counts, next to the bare rapier world step of the same
-//! body layout (the physical floor: the world stepped with nothing else, chunked over the same
-//! threads). `--env driving` measures the driving world the same way (no bare-world floor) at
+//! body layout (the physical floor: the worlds stepped with nothing else, chunked over the same
+//! threads; cart-poles share worlds as their VecEnv does). `--env driving` measures the driving world the same way (no bare-world floor) at
 //! each of `--vehicles` traffic counts.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use carrot_envs::{
-    Acrobot, CartPole, Env, EnvConfig, MountainCar, NoReward, Pendulum, StepBuffers, VecEnv,
+    Acrobot, CartPoles, Env, EnvBatch, EnvConfig, MountainCar, NoReward, Pendulum, StepBuffers,
+    VecEnv,
 };
 use rayon::prelude::*;
 
@@ -248,41 +249,45 @@ fn measure_vec_env(
     timed(duration, n, || step(&mut envs, &mut buf))
 }
 
-/// The env's rapier world alone, one per env, stepped in the same thread chunks as a VecEnv.
+/// The env's rapier world alone, stepped in the same thread chunks as a VecEnv: one world per
+/// env, or for cart-poles one per `envs_per_world` envs.
 enum BareWorld {
-    CartPole(CartPole),
+    CartPoles(CartPoles),
     Pendulum(Pendulum),
     Acrobot(Acrobot),
     MountainCar(MountainCar),
 }
 
 impl BareWorld {
-    fn new(config: &EnvConfig, seed: u64) -> anyhow::Result<Self> {
+    /// The world of `len` envs (cart-poles; other envs have one each) reset from `seed`.
+    fn new(config: &EnvConfig, seed: u64, len: usize) -> anyhow::Result<Self> {
         let mut world = match config {
-            EnvConfig::Cartpole(c) => BareWorld::CartPole(CartPole::new(c.clone())?),
+            EnvConfig::Cartpole(c) => BareWorld::CartPoles(CartPoles::new(c.clone(), len)?),
             EnvConfig::Pendulum(c) => BareWorld::Pendulum(Pendulum::new(c.clone())?),
             EnvConfig::Acrobot(c) => BareWorld::Acrobot(Acrobot::new(c.clone())?),
             EnvConfig::MountainCar(c) => BareWorld::MountainCar(MountainCar::new(c.clone())?),
             other => bail!("no bare world for env '{}'", other.id()),
         };
-        let env = world.env();
+        let env: &mut dyn Env = match &mut world {
+            BareWorld::CartPoles(batch) => {
+                let mut obs = vec![0.0; batch.observation_space().flat_dim()];
+                for i in 0..batch.num_envs() {
+                    batch.reset(i, Some(carrot_envs::env_seed(seed, i)), &mut obs);
+                }
+                return Ok(world);
+            }
+            BareWorld::Pendulum(e) => e,
+            BareWorld::Acrobot(e) => e,
+            BareWorld::MountainCar(e) => e,
+        };
         let mut obs = vec![0.0; env.observation_space().flat_dim()];
         env.reset(Some(seed), &mut obs);
         Ok(world)
     }
 
-    fn env(&mut self) -> &mut dyn Env {
-        match self {
-            BareWorld::CartPole(e) => e,
-            BareWorld::Pendulum(e) => e,
-            BareWorld::Acrobot(e) => e,
-            BareWorld::MountainCar(e) => e,
-        }
-    }
-
     fn step(&mut self) {
         match self {
-            BareWorld::CartPole(e) => e.step_bare_world(),
+            BareWorld::CartPoles(e) => e.step_bare_world(),
             BareWorld::Pendulum(e) => e.step_bare_world(),
             BareWorld::Acrobot(e) => e.step_bare_world(),
             BareWorld::MountainCar(e) => e.step_bare_world(),
@@ -296,10 +301,15 @@ fn measure_floor(
     seed: u64,
     duration: Duration,
 ) -> anyhow::Result<Rate> {
+    let per_world = match config {
+        EnvConfig::Cartpole(c) => c.envs_per_world.max(1),
+        _ => 1,
+    };
     let mut worlds = (0..n)
-        .map(|i| BareWorld::new(config, carrot_envs::env_seed(seed, i)))
+        .step_by(per_world)
+        .map(|i| BareWorld::new(config, carrot_envs::env_seed(seed, i), per_world.min(n - i)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let chunk = n.div_ceil(rayon::current_num_threads().max(1));
+    let chunk = worlds.len().div_ceil(rayon::current_num_threads().max(1));
     timed(duration, n, || {
         worlds
             .par_chunks_mut(chunk)
