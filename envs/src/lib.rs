@@ -4,7 +4,8 @@
 //!   observations and actions. Instead of a reward, every step emits named *signals*
 //!   ([`SignalSpec`]) that reward modules turn into a scalar.
 //! - [`VecEnv`]: N envs stepped in parallel with rayon into caller-owned [`StepBuffers`], with
-//!   same-step autoreset, final observations and per-episode statistics.
+//!   same-step autoreset, final observations and per-episode statistics, in groups of envs
+//!   stepped together ([`EnvBatch`]: one env, or [`CartPoles`] sharing a rapier world).
 //! - [`EnvConfig`]: the typed registry that configs name envs through; [`register_env`] adds
 //!   envs defined in other crates to it.
 //! - Control tasks on rapier2d: cartpole, pendulum, acrobot, mountain car.

@@ -259,30 +259,30 @@ enum BareWorld {
 }
 
 impl BareWorld {
-    /// The world of `len` envs (cart-poles; other envs have one each) reset from `seed`.
-    fn new(config: &EnvConfig, seed: u64, len: usize) -> anyhow::Result<Self> {
-        let mut world = match config {
-            EnvConfig::Cartpole(c) => BareWorld::CartPoles(CartPoles::new(c.clone(), len)?),
-            EnvConfig::Pendulum(c) => BareWorld::Pendulum(Pendulum::new(c.clone())?),
-            EnvConfig::Acrobot(c) => BareWorld::Acrobot(Acrobot::new(c.clone())?),
-            EnvConfig::MountainCar(c) => BareWorld::MountainCar(MountainCar::new(c.clone())?),
-            other => bail!("no bare world for env '{}'", other.id()),
-        };
-        let env: &mut dyn Env = match &mut world {
-            BareWorld::CartPoles(batch) => {
+    /// The world of envs `first..first + len` (several only for cart-poles: other envs have a
+    /// world each), each reset with its VecEnv seed.
+    fn new(config: &EnvConfig, seed: u64, first: usize, len: usize) -> anyhow::Result<Self> {
+        let seed_of = |j: usize| carrot_envs::env_seed(seed, first + j);
+        Ok(match config {
+            EnvConfig::Cartpole(c) => {
+                let mut batch = CartPoles::new(c.clone(), len)?;
                 let mut obs = vec![0.0; batch.observation_space().flat_dim()];
-                for i in 0..batch.num_envs() {
-                    batch.reset(i, Some(carrot_envs::env_seed(seed, i)), &mut obs);
+                for j in 0..len {
+                    batch.reset(j, Some(seed_of(j)), &mut obs);
                 }
-                return Ok(world);
+                BareWorld::CartPoles(batch)
             }
-            BareWorld::Pendulum(e) => e,
-            BareWorld::Acrobot(e) => e,
-            BareWorld::MountainCar(e) => e,
-        };
-        let mut obs = vec![0.0; env.observation_space().flat_dim()];
-        env.reset(Some(seed), &mut obs);
-        Ok(world)
+            EnvConfig::Pendulum(c) => {
+                BareWorld::Pendulum(reset(Pendulum::new(c.clone())?, seed_of(0)))
+            }
+            EnvConfig::Acrobot(c) => {
+                BareWorld::Acrobot(reset(Acrobot::new(c.clone())?, seed_of(0)))
+            }
+            EnvConfig::MountainCar(c) => {
+                BareWorld::MountainCar(reset(MountainCar::new(c.clone())?, seed_of(0)))
+            }
+            other => bail!("no bare world for env '{}'", other.id()),
+        })
     }
 
     fn step(&mut self) {
@@ -293,6 +293,13 @@ impl BareWorld {
             BareWorld::MountainCar(e) => e.step_bare_world(),
         }
     }
+}
+
+/// `env` after a reset with `seed`.
+fn reset<E: Env>(mut env: E, seed: u64) -> E {
+    let mut obs = vec![0.0; env.observation_space().flat_dim()];
+    env.reset(Some(seed), &mut obs);
+    env
 }
 
 fn measure_floor(
@@ -307,7 +314,7 @@ fn measure_floor(
     };
     let mut worlds = (0..n)
         .step_by(per_world)
-        .map(|i| BareWorld::new(config, carrot_envs::env_seed(seed, i), per_world.min(n - i)))
+        .map(|first| BareWorld::new(config, seed, first, per_world.min(n - first)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let chunk = worlds.len().div_ceil(rayon::current_num_threads().max(1));
     timed(duration, n, || {
