@@ -97,21 +97,7 @@ impl EnvBatch for CartPoles {
         self.rigs.len()
     }
 
-    fn name(&self) -> &'static str {
-        "cartpole"
-    }
-
-    fn observation_space(&self) -> &Space {
-        &self.observation_space
-    }
-
-    fn action_space(&self) -> &Space {
-        &self.action_space
-    }
-
-    fn signal_spec(&self) -> &SignalSpec {
-        &self.signal_spec
-    }
+    spec_accessors!("cartpole");
 
     fn episode_metric_names(&self) -> &[&'static str] {
         &[]
