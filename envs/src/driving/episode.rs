@@ -40,7 +40,7 @@ impl DrivingEnv {
         let (start, yaw) = (line.point_at(0.0), line.heading_at(0.0));
         let v = &self.vehicle;
         let half = V2::new(v.length / 2.0, v.width / 2.0);
-        self.physics = Physics::new(
+        self.physics.restart(
             CONTROL_DT / self.config.physics_substeps as f32,
             start,
             yaw,

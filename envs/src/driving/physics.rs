@@ -81,7 +81,31 @@ fn solid_groups(member: Group) -> InteractionGroups {
 impl Physics {
     /// An empty world with the ego at `pos`/`yaw`; `dt` is the physics sub-step.
     pub fn new(dt: f32, pos: V2, yaw: f32, half: V2, mass: f32, yaw_inertia: f32) -> Self {
-        let mut world = PhysicsWorld::top_down(dt);
+        Self::with_world(
+            PhysicsWorld::top_down(dt),
+            pos,
+            yaw,
+            half,
+            mass,
+            yaw_inertia,
+        )
+    }
+
+    /// A new world like [`Physics::new`]'s, replacing this one; it steps with this world's
+    /// pipeline (see [`PhysicsWorld::top_down_with_pipeline`]).
+    pub fn restart(&mut self, dt: f32, pos: V2, yaw: f32, half: V2, mass: f32, yaw_inertia: f32) {
+        let world = PhysicsWorld::top_down_with_pipeline(dt, self.world.take_pipeline());
+        *self = Self::with_world(world, pos, yaw, half, mass, yaw_inertia);
+    }
+
+    fn with_world(
+        mut world: PhysicsWorld,
+        pos: V2,
+        yaw: f32,
+        half: V2,
+        mass: f32,
+        yaw_inertia: f32,
+    ) -> Self {
         let (bodies, colliders) = (&mut world.bodies, &mut world.colliders);
         let ego = bodies.insert(
             RigidBodyBuilder::dynamic()
