@@ -10,7 +10,6 @@ use super::env::{
 };
 use super::geometry::{left, V2};
 use super::metrics::EpisodeTally;
-use super::physics::Physics;
 use super::planner::{Idm, Occupant, Planner};
 use super::traffic::TrafficVehicle;
 
