@@ -27,14 +27,26 @@ pub(crate) struct SlabRay {
     origin: Vector,
     dir: Vector,
     inv_dir: Vector,
+    /// Whether [`SlabRay::enters`] may take its branch-free form: a finite origin and, on both
+    /// axes, a direction whose reciprocal is finite and non-zero.
+    ordered: bool,
+    /// Per axis, whether the ray runs toward larger coordinates (a box's near side is then
+    /// its `mins`).
+    forward: [bool; 2],
 }
 
 impl SlabRay {
     pub fn new(ray: &Ray) -> Self {
+        let inv_dir = Vector::new(1.0 / ray.dir.x, 1.0 / ray.dir.y);
+        let usable = |d: f32, inv: f32| d != 0.0 && inv.is_finite() && inv != 0.0;
         SlabRay {
             origin: ray.origin,
             dir: ray.dir,
-            inv_dir: Vector::new(1.0 / ray.dir.x, 1.0 / ray.dir.y),
+            inv_dir,
+            ordered: ray.origin.is_finite()
+                && usable(ray.dir.x, inv_dir.x)
+                && usable(ray.dir.y, inv_dir.y),
+            forward: [inv_dir.x > 0.0, inv_dir.y > 0.0],
         }
     }
 
@@ -71,10 +83,34 @@ impl SlabRay {
     }
 
     /// True when parry's tree traversal looks into a node with box `aabb` while the nearest
-    /// hit so far is at `best`.
+    /// hit so far is at `best`: `entry(aabb, best)` is some `t < best`.
+    ///
+    /// For an `ordered` ray and a box with `mins <= maxs`, the same answer without branches:
+    /// every product is finite or infinite, never NaN, and on an axis the ray runs along
+    /// backwards, `mins` gives the larger parameter (rounding is monotonic), so the near and
+    /// far parameters are those `entry` ends up with after its swap (or, where it does not
+    /// swap, equal to them). The early exit after the first axis changes nothing: later axes
+    /// only raise `tmin` and lower `tmax`. Only the sign of a zero may differ, which no
+    /// comparison sees.
     #[inline]
     pub fn enters(&self, aabb: &Aabb, best: f32) -> bool {
-        self.entry(aabb, best).is_some_and(|t| t < best)
+        if !self.ordered {
+            return self.entry(aabb, best).is_some_and(|t| t < best);
+        }
+        let (o, inv) = (self.origin, self.inv_dir);
+        let sides = |i: usize| {
+            if self.forward[i] {
+                (aabb.mins[i], aabb.maxs[i])
+            } else {
+                (aabb.maxs[i], aabb.mins[i])
+            }
+        };
+        let ((near_x, far_x), (near_y, far_y)) = (sides(0), sides(1));
+        let tmin = 0.0f32
+            .max((near_x - o.x) * inv.x)
+            .max((near_y - o.y) * inv.y);
+        let tmax = best.min((far_x - o.x) * inv.x).min((far_y - o.y) * inv.y);
+        tmin <= tmax && tmin < best
     }
 }
 
@@ -418,5 +454,58 @@ impl PhysicsWorld {
         body.set_angvel(angvel, true);
         body.reset_forces(false);
         body.reset_torques(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env_rng;
+    use rand::RngExt;
+
+    /// The branch-free box test answers as `entry` does, on random rays and boxes and on the
+    /// edge cases: axis-aligned and nearly axis-aligned rays, boxes of zero width, boxes
+    /// starting at the origin, zero and infinite `best`.
+    #[test]
+    fn slab_test_matches_entry() {
+        let mut rng = env_rng(5);
+        let mut pick = |choices: &[f32], lo: f32, hi: f32| {
+            if rng.random_range(0..3) == 0 {
+                choices[rng.random_range(0..choices.len())]
+            } else {
+                rng.random_range(lo..hi)
+            }
+        };
+        let coords = [0.0, -0.0, 1.0, -1.0, 2.5];
+        let dirs = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            1e-30,
+            -1e-30,
+            1e-45,
+            f32::MIN_POSITIVE,
+        ];
+        let bests = [0.0, 1.0, 2.5, f32::INFINITY];
+        let (mut entered, mut ordered) = (0, 0);
+        for _ in 0..200_000 {
+            let origin = Vector::new(pick(&coords, -5.0, 5.0), pick(&coords, -5.0, 5.0));
+            let dir = Vector::new(pick(&dirs, -1.0, 1.0), pick(&dirs, -1.0, 1.0));
+            let (x, y) = (pick(&coords, -5.0, 5.0), pick(&coords, -5.0, 5.0));
+            let (w, h) = (pick(&[0.0], 0.0, 3.0), pick(&[0.0], 0.0, 3.0));
+            let aabb = Aabb::new(Vector::new(x, y), Vector::new(x + w, y + h));
+            let best = pick(&bests, 0.0, 10.0);
+            let slabs = SlabRay::new(&Ray::new(origin, dir));
+            let want = slabs.entry(&aabb, best).is_some_and(|t| t < best);
+            assert_eq!(
+                slabs.enters(&aabb, best),
+                want,
+                "{origin} along {dir}, box {aabb:?}, best {best}"
+            );
+            entered += want as usize;
+            ordered += slabs.ordered as usize;
+        }
+        assert!(entered > 20_000 && ordered > 50_000, "{entered} {ordered}");
     }
 }
