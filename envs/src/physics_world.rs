@@ -114,6 +114,13 @@ impl SlabRay {
     }
 }
 
+thread_local! {
+    /// The pipeline every top-down world steps with on this thread (see
+    /// [`PhysicsWorld::top_down`]), from [`PhysicsWorld::pipeline_with_joint_buffers`].
+    static TOP_DOWN_PIPELINE: std::cell::RefCell<PhysicsPipeline> =
+        std::cell::RefCell::new(PhysicsWorld::pipeline_with_joint_buffers());
+}
+
 pub(crate) struct PhysicsWorld {
     pub gravity: Vector,
     pub params: IntegrationParameters,
@@ -127,6 +134,8 @@ pub(crate) struct PhysicsWorld {
     broad_phase: BroadPhaseBvh,
     narrow_phase: NarrowPhase,
     ccd_solver: CCDSolver,
+    /// Steps with the thread's `TOP_DOWN_PIPELINE` instead of `pipeline`.
+    shares_pipeline: bool,
 }
 
 /// Everything a world carries from one step to the next (bodies, colliders, joints with their
@@ -207,31 +216,19 @@ impl PhysicsWorld {
 
     /// An empty top-down world (no gravity) stepping `dt` seconds with one solver iteration and
     /// a broad phase that is refitted but never re-optimized: with a few dozen colliders,
-    /// re-optimizing every step costs more than it saves.
+    /// re-optimizing every step costs more than it saves. Top-down worlds have no joints.
     ///
-    /// The world's pipeline comes from [`PhysicsWorld::pipeline_with_joint_buffers`].
+    /// All top-down worlds of a thread step with one pipeline, so its buffers stay in cache
+    /// while a thread steps many worlds in turn. A pipeline carries no state from one step to
+    /// the next that changes the results of a world without joints: its per-step buffers are
+    /// refilled before they are read, and its only memo across steps, the joint assembly, is
+    /// empty for every such world (reused or rebuilt alike).
     pub fn top_down(dt: f32) -> Self {
-        Self::top_down_with_pipeline(dt, Self::pipeline_with_joint_buffers())
-    }
-
-    /// [`PhysicsWorld::top_down`] stepping with `pipeline` (taken from an earlier top-down
-    /// world with [`PhysicsWorld::take_pipeline`]), which keeps its grown buffers.
-    ///
-    /// A pipeline carries no state from one world into the next that changes results in a
-    /// world without joints: its per-step buffers are refilled before they are read, and its
-    /// only memo across steps, the joint assembly, holds no joints for such a world (reused or
-    /// rebuilt, it is empty).
-    pub fn top_down_with_pipeline(dt: f32, pipeline: PhysicsPipeline) -> Self {
         let mut world = Self::with_gravity(Vector::ZERO, dt, 1);
         world.broad_phase =
             BroadPhaseBvh::with_optimization_strategy(BvhOptimizationStrategy::None);
-        world.pipeline = pipeline;
+        world.shares_pipeline = true;
         world
-    }
-
-    /// Takes the world's pipeline (for the next top-down world), leaving a new one.
-    pub fn take_pipeline(&mut self) -> PhysicsPipeline {
-        std::mem::replace(&mut self.pipeline, PhysicsPipeline::new())
     }
 
     /// A pipeline that has stepped a scratch world of jointed bodies, so the solver's joint
@@ -239,8 +236,8 @@ impl PhysicsWorld {
     /// buffers to length 0 every step, and glibc's AVX-512 `memset` of 0 bytes at an empty
     /// `Vec`'s dangling address (a masked store into the unmapped first page) costs a
     /// microcode assist each time: about 5% of a driving step. Results are unchanged (see
-    /// [`PhysicsWorld::top_down_with_pipeline`]).
-    pub fn pipeline_with_joint_buffers() -> PhysicsPipeline {
+    /// [`PhysicsWorld::top_down`]).
+    fn pipeline_with_joint_buffers() -> PhysicsPipeline {
         let mut scratch = Self::with_gravity(Vector::ZERO, 0.05, 1);
         let mut body = |x: f32, y: f32| {
             scratch.bodies.insert(
@@ -285,6 +282,7 @@ impl PhysicsWorld {
             broad_phase: BroadPhaseBvh::new(),
             narrow_phase: NarrowPhase::new(),
             ccd_solver: CCDSolver::new(),
+            shares_pipeline: false,
         }
     }
 
@@ -306,22 +304,44 @@ impl PhysicsWorld {
 
     /// [`PhysicsWorld::step`], reporting collision events to `events`.
     pub fn step_with_events(&mut self, events: &dyn EventHandler) -> bool {
-        self.pipeline.step(
-            self.gravity,
-            &self.params,
-            &mut self.islands,
-            &mut self.broad_phase,
-            &mut self.narrow_phase,
-            &mut self.bodies,
-            &mut self.colliders,
-            &mut self.impulse_joints,
-            &mut self.multibody_joints,
-            &mut self.soft_bodies,
-            &mut self.ccd_solver,
-            &(),
-            events,
-        );
-        self.pipeline.quarantine().is_empty()
+        let PhysicsWorld {
+            gravity,
+            params,
+            bodies,
+            colliders,
+            impulse_joints,
+            multibody_joints,
+            soft_bodies,
+            pipeline,
+            islands,
+            broad_phase,
+            narrow_phase,
+            ccd_solver,
+            shares_pipeline,
+        } = self;
+        let mut step = |pipeline: &mut PhysicsPipeline| {
+            pipeline.step(
+                *gravity,
+                params,
+                islands,
+                broad_phase,
+                narrow_phase,
+                bodies,
+                colliders,
+                impulse_joints,
+                multibody_joints,
+                soft_bodies,
+                ccd_solver,
+                &(),
+                events,
+            );
+            pipeline.quarantine().is_empty()
+        };
+        if *shares_pipeline {
+            TOP_DOWN_PIPELINE.with_borrow_mut(step)
+        } else {
+            step(pipeline)
+        }
     }
 
     /// Brings the broad and narrow phases up to date without advancing time (after placing

@@ -10,6 +10,7 @@ use super::env::{
 };
 use super::geometry::{left, V2};
 use super::metrics::EpisodeTally;
+use super::physics::Physics;
 use super::planner::{Idm, Occupant, Planner};
 use super::traffic::TrafficVehicle;
 
@@ -39,7 +40,7 @@ impl DrivingEnv {
         let (start, yaw) = (line.point_at(0.0), line.heading_at(0.0));
         let v = &self.vehicle;
         let half = V2::new(v.length / 2.0, v.width / 2.0);
-        self.physics.restart(
+        self.physics = Physics::new(
             CONTROL_DT / self.config.physics_substeps as f32,
             start,
             yaw,
