@@ -401,6 +401,34 @@ mod tests {
         isas
     }
 
+    /// Runs `product(isa, out, accumulate)` in every kernel family: the product into an output
+    /// of 7s must match `want`, and the product accumulated onto it must give the same bits in
+    /// every family.
+    fn check_every_family(shape: &str, want: &[f64], product: impl Fn(Isa, &mut [f32], bool)) {
+        let mut results = Vec::new();
+        for isa in families() {
+            let mut out = vec![7f32; want.len()];
+            product(isa, &mut out, false);
+            for (o, w) in out.iter().zip(want) {
+                assert!(
+                    (*o as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                    "{isa:?} {shape}"
+                );
+            }
+            product(isa, &mut out, true);
+            results.push((isa, out));
+        }
+        for (isa, out) in &results[1..] {
+            assert!(
+                out.iter()
+                    .zip(&results[0].1)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{isa:?} differs from {:?} at {shape}",
+                results[0].0
+            );
+        }
+    }
+
     #[test]
     fn every_kernel_family_gives_the_same_bits_and_the_right_product() {
         // Shapes with edges in every direction, transposes, a strided operand, accumulation.
@@ -422,28 +450,36 @@ mod tests {
                 }
             }
             let bt = super::super::kernels::transpose(&b, k, n);
-            let mut results = Vec::new();
-            for isa in families() {
-                let mut out = vec![7f32; m * n];
-                matmul_with(isa, &mut out, lhs, false, Mat::new(&bt, n, k), true, false);
-                for (o, w) in out.iter().zip(&want) {
-                    assert!(
-                        (*o as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()),
-                        "{isa:?} {m}x{k}x{n}"
-                    );
+            check_every_family(&format!("{m}x{k}x{n}"), &want, |isa, out, acc| {
+                // The transposed right operand first, the plain one accumulated.
+                let rhs = if acc {
+                    Mat::new(&b, k, n)
+                } else {
+                    Mat::new(&bt, n, k)
+                };
+                matmul_with(isa, out, lhs, false, rhs, !acc, acc);
+            });
+        }
+    }
+
+    #[test]
+    fn a_transposed_left_operand_gives_the_same_bits_in_every_family() {
+        // The weight gradients' product (x^T d): the left operand read down its stored columns.
+        for &(m, k, n) in &[(5, 3, 7), (37, 19, 45), (8, 40, 65), (130, 70, 100)] {
+            // lhs^T is [m, k], stored as [k, m] with 3 spare columns.
+            let (a, b) = (data(k * (m + 3), 1.0), data(k * n, 2.0));
+            let stored = Mat::strided(&a, k, m, m + 3);
+            let mut want = vec![0f64; m * n];
+            for i in 0..m {
+                for j in 0..n {
+                    want[i * n + j] = (0..k)
+                        .map(|p| a[p * (m + 3) + i] as f64 * b[p * n + j] as f64)
+                        .sum();
                 }
-                matmul_with(isa, &mut out, lhs, false, Mat::new(&b, k, n), false, true);
-                results.push((isa, out));
             }
-            for (isa, out) in &results[1..] {
-                assert!(
-                    out.iter()
-                        .zip(&results[0].1)
-                        .all(|(x, y)| x.to_bits() == y.to_bits()),
-                    "{isa:?} differs from {:?} at {m}x{k}x{n}",
-                    results[0].0
-                );
-            }
+            check_every_family(&format!("{m}x{k}x{n}"), &want, |isa, out, acc| {
+                matmul_with(isa, out, stored, true, Mat::new(&b, k, n), false, acc);
+            });
         }
     }
 }
