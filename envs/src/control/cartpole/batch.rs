@@ -42,7 +42,12 @@ impl CartPoles {
     /// `len` envs (at least 1) after validating `config`.
     pub fn new(config: CartPoleConfig, len: usize) -> Result<Self, EnvError> {
         super::check_config(&config)?;
-        let len = len.max(1);
+        if len == 0 {
+            return Err(EnvError::InvalidConfig {
+                env: "cartpole".into(),
+                message: "a batch of cart-poles needs at least one env".into(),
+            });
+        }
         let (observation_space, action_space) = spaces(config.continuous);
         let episode = Episode {
             rng: env_rng(0),
