@@ -24,7 +24,8 @@ impl StepOutcome {
     }
 }
 
-/// A single environment over explicit, owned state (one rapier world per env).
+/// A single environment over explicit, owned state (one rapier world per env; envs that
+/// share a world in a VecEnv implement [`crate::EnvBatch`] as well).
 ///
 /// Environments never compute the final reward: each step writes a fixed-layout signal vector
 /// described by [`Env::signal_spec`], and a reward module turns signals into a scalar.
