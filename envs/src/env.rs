@@ -24,8 +24,8 @@ impl StepOutcome {
     }
 }
 
-/// A single environment over explicit, owned state (one rapier world per env; envs that
-/// share a world in a VecEnv implement [`crate::EnvBatch`] as well).
+/// A single environment over explicit, owned state (one rapier world per env; copies that
+/// share a world in a VecEnv come as an [`crate::EnvBatch`] instead, like [`crate::CartPoles`]).
 ///
 /// Environments never compute the final reward: each step writes a fixed-layout signal vector
 /// described by [`Env::signal_spec`], and a reward module turns signals into a scalar.
