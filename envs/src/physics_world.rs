@@ -129,13 +129,15 @@ pub(crate) struct PhysicsWorld {
     pub impulse_joints: ImpulseJointSet,
     multibody_joints: MultibodyJointSet,
     soft_bodies: SoftBodySet,
-    pipeline: PhysicsPipeline,
+    /// This world's own pipeline; `None` for top-down worlds, which step with the thread's
+    /// `TOP_DOWN_PIPELINE`.
+    pipeline: Option<PhysicsPipeline>,
     islands: IslandManager,
     broad_phase: BroadPhaseBvh,
     narrow_phase: NarrowPhase,
     ccd_solver: CCDSolver,
-    /// Steps with the thread's `TOP_DOWN_PIPELINE` instead of `pipeline`.
-    shares_pipeline: bool,
+    /// The bodies rapier quarantined in the last step, from whichever pipeline stepped it.
+    quarantined: Vec<RigidBodyHandle>,
 }
 
 /// Everything a world carries from one step to the next (bodies, colliders, joints with their
@@ -234,7 +236,9 @@ impl PhysicsWorld {
         self.broad_phase = state.broad_phase;
         self.narrow_phase = state.narrow_phase;
         self.ccd_solver = state.ccd_solver;
-        self.pipeline = PhysicsPipeline::new();
+        if self.pipeline.is_some() {
+            self.pipeline = Some(PhysicsPipeline::new());
+        }
         true
     }
 
@@ -258,7 +262,7 @@ impl PhysicsWorld {
         let mut world = Self::with_gravity(Vector::ZERO, dt, 1);
         world.broad_phase =
             BroadPhaseBvh::with_optimization_strategy(BvhOptimizationStrategy::None);
-        world.shares_pipeline = true;
+        world.pipeline = None;
         world
     }
 
@@ -291,7 +295,7 @@ impl PhysicsWorld {
             .impulse_joints
             .insert(pairs[0].1, pairs[1].0, joint(), true);
         scratch.step();
-        scratch.pipeline
+        scratch.pipeline.take().unwrap_or_default()
     }
 
     fn with_gravity(gravity: Vector, dt: f32, substeps: usize) -> Self {
@@ -308,12 +312,12 @@ impl PhysicsWorld {
             impulse_joints: ImpulseJointSet::new(),
             multibody_joints: MultibodyJointSet::new(),
             soft_bodies: SoftBodySet::new(),
-            pipeline: PhysicsPipeline::new(),
+            pipeline: Some(PhysicsPipeline::new()),
             islands: IslandManager::new(),
             broad_phase: BroadPhaseBvh::new(),
             narrow_phase: NarrowPhase::new(),
             ccd_solver: CCDSolver::new(),
-            shares_pipeline: false,
+            quarantined: Vec::new(),
         }
     }
 
@@ -348,7 +352,7 @@ impl PhysicsWorld {
             broad_phase,
             narrow_phase,
             ccd_solver,
-            shares_pipeline,
+            quarantined,
         } = self;
         let mut step = |pipeline: &mut PhysicsPipeline| {
             pipeline.step(
@@ -366,12 +370,14 @@ impl PhysicsWorld {
                 &(),
                 events,
             );
-            pipeline.quarantine().is_empty()
+            let quarantine = pipeline.quarantine();
+            quarantined.clear();
+            quarantined.extend_from_slice(quarantine.bodies());
+            quarantine.is_empty()
         };
-        if *shares_pipeline {
-            TOP_DOWN_PIPELINE.with_borrow_mut(step)
-        } else {
-            step(pipeline)
+        match pipeline {
+            Some(own) => step(own),
+            None => TOP_DOWN_PIPELINE.with_borrow_mut(step),
         }
     }
 
@@ -481,7 +487,7 @@ impl PhysicsWorld {
 
     /// The bodies rapier quarantined in the last step (their state went non-finite).
     pub fn quarantined_bodies(&self) -> &[RigidBodyHandle] {
-        self.pipeline.quarantine().bodies()
+        &self.quarantined
     }
 
     /// Body `handle`'s pose and velocities (see [`BodyState`]).

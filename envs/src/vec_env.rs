@@ -303,7 +303,7 @@ impl VecEnv {
         }
         let threads = rayon::current_num_threads().max(1);
         let chunk = self.groups.len().div_ceil(threads);
-        let block = Block::new(&mut self.groups, &mut self.slots, &self.actions, buf);
+        let block = Block::new(&mut self.groups, &mut self.slots, &self.actions, a, buf);
         run_blocks(block, chunk, reward);
         Ok(())
     }
@@ -376,9 +376,9 @@ impl<'a> Block<'a> {
         groups: &'a mut [Group],
         slots: &'a mut [Slot],
         actions: &'a [f32],
+        act_dim: usize,
         buf: &'a mut StepBuffers,
     ) -> Self {
-        let act_dim = actions.len() / slots.len();
         Block {
             groups,
             slots,
