@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::heads::{HeadLoss, RowTargets, StatSums};
 use super::kernels::{add_column_sums, narrow_backward, narrow_forward, transpose, Mat};
-use super::matmul::matmul;
+use super::matmul::{matmul, matmul_packed, PackedRhs};
 use super::profile::{Clock, PhaseTimes};
 use super::{DenseIndex, NetLayout};
 use crate::learner::Minibatch;
@@ -24,16 +24,29 @@ const MIN_CHUNK_ROWS: usize = 128;
 const MAX_CHUNK_ROWS: usize = 1024;
 const CHUNK_ACTIVATION_FLOATS: usize = 64 * 1024;
 
-/// The weights of `layers` transposed, except the first layer's (left empty).
-fn transposed_after_first(layers: &[DenseIndex], params: &[Vec<f32>]) -> Vec<Vec<f32>> {
-    layers
-        .iter()
-        .enumerate()
-        .map(|(i, l)| match i {
-            0 => Vec::new(),
-            _ => transpose(&params[l.weight], l.fan_in, l.fan_out),
-        })
-        .collect()
+/// A trunk's weights packed once per gradient evaluation for the products every chunk
+/// repeats: each layer's weight for the forward pass, and its transpose for the input
+/// gradient (none for the first layer, whose input needs no gradient).
+struct PackedTrunk {
+    forward: Vec<PackedRhs>,
+    input_grad: Vec<Option<PackedRhs>>,
+}
+
+impl PackedTrunk {
+    fn new(layers: &[DenseIndex], params: &[Vec<f32>]) -> PackedTrunk {
+        let weight = |l: &DenseIndex| Mat::new(&params[l.weight], l.fan_in, l.fan_out);
+        PackedTrunk {
+            forward: layers
+                .iter()
+                .map(|l| PackedRhs::new(weight(l), false))
+                .collect(),
+            input_grad: layers
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i > 0).then(|| PackedRhs::new(weight(l), true)))
+                .collect(),
+        }
+    }
 }
 
 /// Rows per chunk of an `m`-row mini-batch: spread over the lanes, within the bounds above.
@@ -48,10 +61,8 @@ struct Problem<'a> {
     params: &'a [Vec<f32>],
     mb: &'a Minibatch,
     loss: HeadLoss<'a>,
-    /// Each trunk's weights transposed (`[fan_out, fan_in]`), layer by layer, for the input
-    /// gradients; empty for a trunk's first layer, whose input needs none.
-    actor_t: Vec<Vec<f32>>,
-    critic_t: Vec<Vec<f32>>,
+    actor_packed: PackedTrunk,
+    critic_packed: PackedTrunk,
     /// The policy weight transposed (`[width, features]`), for the row kernels. The value
     /// weight (`[features, 1]`) is its own transpose and is read from `params`.
     policy_t: Vec<f32>,
@@ -134,8 +145,8 @@ pub(crate) fn loss_and_grads(
             coefs: *coefs,
             inv_rows: 1.0 / m as f64,
         },
-        actor_t: transposed_after_first(&layout.actor, params),
-        critic_t: transposed_after_first(&layout.critic, params),
+        actor_packed: PackedTrunk::new(&layout.actor, params),
+        critic_packed: PackedTrunk::new(&layout.critic, params),
         policy_t: transpose(
             &params[layout.policy.weight],
             layout.policy.fan_in,
@@ -207,10 +218,6 @@ fn features<'a>(acts: &'a [Vec<f32>], layers: &[DenseIndex], input: Mat<'a>) -> 
 }
 
 impl Problem<'_> {
-    fn weight(&self, l: &DenseIndex) -> Mat<'_> {
-        Mat::new(&self.params[l.weight], l.fan_in, l.fan_out)
-    }
-
     /// Forward, head + loss and backward of the rows `range`, added to `sums`. The elementwise
     /// and row loops are compiled three times, for baseline x86-64, AVX2 and AVX-512, and the
     /// widest copy the CPU supports runs: all do the same f32 operations in the same order
@@ -269,9 +276,10 @@ impl Problem<'_> {
         let x_critic = Mat::new(x, n, width);
         let x_actor = Mat::strided(x, n, lay.obs_dim, width);
 
-        self.trunk_forward(&lay.actor, x_actor, &mut s.actor, clock);
+        self.trunk_forward(&lay.actor, &self.actor_packed, x_actor, &mut s.actor, clock);
         if !lay.shared() {
-            self.trunk_forward(&lay.critic, x_critic, &mut s.critic, clock);
+            let critic = &self.critic_packed;
+            self.trunk_forward(&lay.critic, critic, x_critic, &mut s.critic, clock);
         }
         let (actor_acts, critic_acts) =
             (std::mem::take(&mut s.actor), std::mem::take(&mut s.critic));
@@ -348,7 +356,8 @@ impl Problem<'_> {
             );
         }
         clock.lap(4);
-        self.trunk_backward(&lay.actor, &self.actor_t, x_actor, &actor_acts, s, g, clock);
+        let actor = &self.actor_packed;
+        self.trunk_backward(&lay.actor, actor, x_actor, &actor_acts, s, g, clock);
         if !lay.shared() {
             s.d_hidden.resize(n * f_critic.cols, 0.0);
             let (value_w, value_b) = pair_mut(g, lay.value.weight, lay.value.bias);
@@ -364,7 +373,7 @@ impl Problem<'_> {
             clock.lap(4);
             self.trunk_backward(
                 &lay.critic,
-                &self.critic_t,
+                &self.critic_packed,
                 x_critic,
                 &critic_acts,
                 s,
@@ -381,6 +390,7 @@ impl Problem<'_> {
     fn trunk_forward(
         &self,
         layers: &[DenseIndex],
+        packed: &PackedTrunk,
         input: Mat,
         acts: &mut Vec<Vec<f32>>,
         clock: &mut Clock,
@@ -395,7 +405,7 @@ impl Problem<'_> {
                 Some(prev) => Mat::new(&prev[..n * l.fan_in], n, l.fan_in),
                 None => input,
             };
-            matmul(out, x, false, self.weight(l), false, false);
+            matmul_packed(out, x, false, &packed.forward[i], false);
             clock.lap(0);
             let bias = &self.params[l.bias];
             let relu = self.layout.relu;
@@ -421,7 +431,7 @@ impl Problem<'_> {
     fn trunk_backward(
         &self,
         layers: &[DenseIndex],
-        transposed: &[Vec<f32>],
+        packed: &PackedTrunk,
         input: Mat,
         acts: &[Vec<f32>],
         s: &mut Scratch,
@@ -448,10 +458,9 @@ impl Problem<'_> {
             };
             let d = Mat::new(&s.d_hidden[..n * l.fan_out], n, l.fan_out);
             matmul(&mut g[l.weight], x, true, d, false, true);
-            if i > 0 {
+            if let Some(w_t) = &packed.input_grad[i] {
                 s.d_prev.resize(n * l.fan_in, 0.0);
-                let w_t = Mat::new(&transposed[i], l.fan_out, l.fan_in);
-                matmul(&mut s.d_prev, d, false, w_t, false, false);
+                matmul_packed(&mut s.d_prev, d, false, w_t, false);
                 std::mem::swap(&mut s.d_hidden, &mut s.d_prev);
             }
             clock.lap(3);
