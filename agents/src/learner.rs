@@ -265,10 +265,10 @@ pub(crate) fn native_loss_and_grads(
 }
 
 /// The graph learner's loss statistics of `mb` (advantages as given) and every parameter's
-/// gradient on the host, over [`row_chunks`]: each chunk's loss is weighted by its share of the rows, so the
-/// sums are the whole mini-batch's mean loss and its gradient. `check(stats)` sees each
-/// chunk's statistics before its backward pass. Calls `phase_done(i)` for phases 0 to 6 of
-/// [`STEP_PHASES`], once per chunk.
+/// gradient on the host, over row chunks of [`CPU_CHUNK_ROWS`]: each chunk's loss is weighted
+/// by its share of the rows, so the sums are the whole mini-batch's mean loss and its gradient.
+/// `check(stats)` sees each chunk's statistics before its backward pass. Calls
+/// `phase_done(i)` for phases 0 to 6 of [`STEP_PHASES`], once per chunk.
 pub fn graph_loss_and_grads(
     net: &ActorCritic,
     mb: &Minibatch,

@@ -27,7 +27,7 @@ pub struct TrainArgs {
     /// bare strings.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Run directory [default: runs/<config name>, plus the --set overrides].
+    /// Run directory (default: runs/ and the config's name, plus the --set overrides).
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
     /// Where tensors live (the same as `--set ppo.device=...`); `cuda` needs a build with

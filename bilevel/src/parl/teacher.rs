@@ -4,7 +4,7 @@
 //! R0γ, R1γ (step k of L weighted γ^(L−1−k), so the latest steps count most; γ = 1 gives the
 //! plain sums), in this order:
 //! 1. skip: when `skip > 0` and max(R0, R1) < skip·scale the pair gets no label;
-//! 2. the label: β = ∞ gives y = 1[R1γ > R0γ]; a finite β draws y ~ Bernoulli(σ(β(R1γ − R0γ)));
+//! 2. the label: β = ∞ gives y = 1\[R1γ > R0γ\]; a finite β draws y ~ Bernoulli(σ(β(R1γ − R0γ)));
 //! 3. a mistake flips y with probability `mistake`;
 //! 4. equal: when `equal > 0` and |R1 − R0| < equal·scale, y = 0.5 (overrides 2 and 3).
 //!
@@ -22,7 +22,7 @@ use crate::parl::config::TeacherConfig;
 use crate::parl::segments::Segment;
 
 /// Counts since the last [`TeacherStats::default`]; `agreement()` is the fraction of hard labels
-/// (not 0.5, not skipped) that match the true order 1[R1 > R0] of the plain sums.
+/// (not 0.5, not skipped) that match the true order 1\[R1 > R0\] of the plain sums.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TeacherStats {
     pub queried: u64,

@@ -34,7 +34,8 @@ impl Default for ComfortLimits {
     }
 }
 
-/// Names of the six limits, in the order of [`Comfort::held`].
+/// Names of the six limits (the two longitudinal acceleration bounds are one limit), in the
+/// order the episode's hold counters and the `comfort_hold_left_*` metrics use.
 pub const COMFORT_LIMITS: [&str; 6] = [
     "lon_accel",
     "lat_accel",

@@ -3,19 +3,19 @@
 //! (maps from a `map_seed` no training run saw, fixed route seeds) with its final deterministic
 //! policy, and so does the rule-based [`carrot_envs::driving::Expert`].
 //!
-//! - [`eval`]: driving the routes, with a per-run cache.
-//! - [`analysis`]: per cell (seeds pooled) the mean of DS, RC, IS and infractions per km with a
+//! - `eval`: driving the routes, with a per-run cache.
+//! - `analysis`: per cell (seeds pooled) the mean of DS, RC, IS and infractions per km with a
 //!   95% t-interval over seeds; per group of the other axes the OLS slope of DS on log2 of the
 //!   numeric axis (e.g. the mini-batch) and the differences of slopes (interactions).
-//! - [`tables`]: writes them out.
-//! - [`plots`]: `ds_vs_<axis>.png/.svg` (means, intervals and per-seed points, the expert as
+//! - `tables`: writes them out.
+//! - `plots`: `ds_vs_<axis>.png/.svg` (means, intervals and per-seed points, the expert as
 //!   the dashed reference) and `training_ds.png/.svg`.
-//! - [`kept`]: `--kept` / `--at-iterations`: the same evaluation of the kept checkpoints
+//! - `kept`: `--kept` / `--at-iterations`: the same evaluation of the kept checkpoints
 //!   (`run.keep_checkpoints_every`), with the iteration as one more axis, `updates`.
-//! - [`control`]: `carrot study control`: the grid against control C at equal samples.
-//! - [`contrast`]: `carrot study contrast`: Welch differences between named cells of runs.csv
+//! - `control`: `carrot study control`: the grid against control C at equal samples.
+//! - `contrast`: `carrot study contrast`: Welch differences between named cells of runs.csv
 //!   files.
-//! - [`runs_csv`]: reading the runs.csv those two commands analyse.
+//! - `runs_csv`: reading the runs.csv those two commands analyse.
 
 mod analysis;
 mod contrast;

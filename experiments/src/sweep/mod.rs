@@ -57,7 +57,7 @@ pub struct SweepFileArgs {
     /// Sweep file (TOML: base config, axes, seeds).
     #[arg(value_name = "SWEEP.toml")]
     pub sweep: PathBuf,
-    /// Sweep directory [default: the file's `out_dir`, else runs/sweeps/<file name>].
+    /// Sweep directory (default: the file's `out_dir`, else runs/sweeps/ and the file's name).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }

@@ -24,7 +24,7 @@ pub struct FeatureSignal {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "basis", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FeatureConfig {
-    /// ψ = [1]: one scalar per head (BARFI's MuJoCo form).
+    /// ψ = \[1\]: one scalar per head (BARFI's MuJoCo form).
     #[default]
     Constant,
     /// ψ = [1, z_1, ..., z_d] with z the scaled signals.
