@@ -125,16 +125,6 @@ pub(super) fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     t
 }
 
-/// `d_bias += Σ_r d[r, :]` over a `[rows, width]` block.
-#[inline(always)]
-pub(super) fn add_column_sums(d: &[f32], d_bias: &mut [f32]) {
-    for row in d.chunks_exact(d_bias.len()) {
-        for (b, &v) in d_bias.iter_mut().zip(row) {
-            *b += v;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

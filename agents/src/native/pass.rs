@@ -7,7 +7,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::heads::{HeadLoss, RowTargets, StatSums};
-use super::kernels::{add_column_sums, narrow_backward, narrow_forward, transpose, Mat};
+use super::kernels::{narrow_backward, narrow_forward, transpose, Mat};
 use super::matmul::{matmul, matmul_packed, PackedRhs};
 use super::profile::{Clock, PhaseTimes};
 use super::{DenseIndex, NetLayout};
@@ -441,15 +441,25 @@ impl Problem<'_> {
         let n = input.rows;
         for (i, l) in layers.iter().enumerate().rev() {
             let y = &acts[i][..n * l.fan_out];
+            // Through the activation and into the bias gradient (rows in order) in one pass.
             let d = &mut s.d_hidden[..n * l.fan_out];
+            let d_bias = &mut g[l.bias];
+            let rows = d.chunks_exact_mut(l.fan_out).zip(y.chunks_exact(l.fan_out));
             if self.layout.relu {
-                d.iter_mut()
-                    .zip(y)
-                    .for_each(|(d, &y)| *d = if y > 0.0 { *d } else { 0.0 });
+                for (d_row, y_row) in rows {
+                    for ((d, &y), b) in d_row.iter_mut().zip(y_row).zip(d_bias.iter_mut()) {
+                        *d = if y > 0.0 { *d } else { 0.0 };
+                        *b += *d;
+                    }
+                }
             } else {
-                d.iter_mut().zip(y).for_each(|(d, &y)| *d *= 1.0 - y * y);
+                for (d_row, y_row) in rows {
+                    for ((d, &y), b) in d_row.iter_mut().zip(y_row).zip(d_bias.iter_mut()) {
+                        *d *= 1.0 - y * y;
+                        *b += *d;
+                    }
+                }
             }
-            add_column_sums(d, &mut g[l.bias]);
             clock.lap(4);
             let x = if i == 0 {
                 input
