@@ -483,6 +483,23 @@ mod tests {
         isas
     }
 
+    /// The `[m, n]` product of the left operand `lhs(i, p)` and `b` (`[k, n]`), summed in f64.
+    fn reference(
+        m: usize,
+        k: usize,
+        n: usize,
+        lhs: impl Fn(usize, usize) -> f32,
+        b: &[f32],
+    ) -> Vec<f64> {
+        let mut want = vec![0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                want[i * n + j] = (0..k).map(|p| lhs(i, p) as f64 * b[p * n + j] as f64).sum();
+            }
+        }
+        want
+    }
+
     /// Runs `product(isa, out, accumulate)` in every kernel family: the product into an output
     /// of 7s must match `want`, and the product accumulated onto it must give the same bits in
     /// every family.
@@ -523,14 +540,7 @@ mod tests {
         ] {
             let (a, b) = (data(m * (k + 3), 1.0), data(k * n, 2.0));
             let lhs = Mat::strided(&a, m, k, k + 3);
-            let mut want = vec![0f64; m * n];
-            for i in 0..m {
-                for j in 0..n {
-                    want[i * n + j] = (0..k)
-                        .map(|p| a[i * (k + 3) + p] as f64 * b[p * n + j] as f64)
-                        .sum();
-                }
-            }
+            let want = reference(m, k, n, |i, p| a[i * (k + 3) + p], &b);
             let bt = super::super::kernels::transpose(&b, k, n);
             check_every_family(&format!("{m}x{k}x{n}"), &want, |isa, out, acc| {
                 // The transposed right operand first, the plain one accumulated.
@@ -551,14 +561,7 @@ mod tests {
             // lhs^T is [m, k], stored as [k, m] with 3 spare columns.
             let (a, b) = (data(k * (m + 3), 1.0), data(k * n, 2.0));
             let stored = Mat::strided(&a, k, m, m + 3);
-            let mut want = vec![0f64; m * n];
-            for i in 0..m {
-                for j in 0..n {
-                    want[i * n + j] = (0..k)
-                        .map(|p| a[p * (m + 3) + i] as f64 * b[p * n + j] as f64)
-                        .sum();
-                }
-            }
+            let want = reference(m, k, n, |i, p| a[p * (m + 3) + i], &b);
             check_every_family(&format!("{m}x{k}x{n}"), &want, |isa, out, acc| {
                 matmul_with(isa, out, stored, true, Mat::new(&b, k, n), false, acc);
             });

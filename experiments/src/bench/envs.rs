@@ -4,6 +4,7 @@
 //! threads; cart-poles share worlds as their VecEnv does). `--env driving` measures the driving world the same way (no bare-world floor) at
 //! each of `--vehicles` traffic counts.
 
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -308,13 +309,13 @@ fn measure_floor(
     seed: u64,
     duration: Duration,
 ) -> anyhow::Result<Rate> {
-    let per_world = match config {
-        EnvConfig::Cartpole(c) => c.envs_per_world.max(1),
-        _ => 1,
+    let ranges: Vec<Range<usize>> = match config {
+        EnvConfig::Cartpole(c) => c.worlds(n).collect(),
+        _ => (0..n).map(|i| i..i + 1).collect(),
     };
-    let mut worlds = (0..n)
-        .step_by(per_world)
-        .map(|first| BareWorld::new(config, seed, first, per_world.min(n - first)))
+    let mut worlds = ranges
+        .into_iter()
+        .map(|envs| BareWorld::new(config, seed, envs.start, envs.len()))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let chunk = worlds.len().div_ceil(rayon::current_num_threads().max(1));
     timed(duration, n, || {

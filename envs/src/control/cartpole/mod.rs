@@ -4,6 +4,8 @@
 //! 0.5 m, a uniform rod, which is what Gymnasium's `4/3` term models), push 10 N, dt 0.02 s,
 //! g = 9.8, episode over at |x| > 2.4 m or |theta| > 12 degrees, 500-step limit.
 
+use std::ops::Range;
+
 use serde::{Deserialize, Serialize};
 
 use super::world::check_limits;
@@ -97,15 +99,24 @@ fn check_config(config: &CartPoleConfig) -> Result<(), EnvError> {
     Ok(())
 }
 
+impl CartPoleConfig {
+    /// The envs each rapier world of a VecEnv of `num_envs` cart-poles holds, in order:
+    /// `envs_per_world` at a time (at least 1), the last world the rest.
+    pub fn worlds(&self, num_envs: usize) -> impl Iterator<Item = Range<usize>> {
+        let per_world = self.envs_per_world.max(1);
+        (0..num_envs)
+            .step_by(per_world)
+            .map(move |first| first..(first + per_world).min(num_envs))
+    }
+}
+
 /// A VecEnv of `num_envs` cart-poles, `config.envs_per_world` to a rapier world.
 pub(crate) fn build_vec(config: &CartPoleConfig, num_envs: usize) -> Result<VecEnv, EnvError> {
     check_config(config)?;
-    let per_world = config.envs_per_world;
-    let batches = (0..num_envs)
-        .step_by(per_world)
-        .map(|start| {
-            let len = per_world.min(num_envs - start);
-            CartPoles::new(config.clone(), len).map(|b| Box::new(b) as Box<dyn EnvBatch>)
+    let batches = config
+        .worlds(num_envs)
+        .map(|envs| {
+            CartPoles::new(config.clone(), envs.len()).map(|b| Box::new(b) as Box<dyn EnvBatch>)
         })
         .collect::<Result<_, _>>()?;
     VecEnv::from_batches(batches)

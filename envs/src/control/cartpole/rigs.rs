@@ -60,11 +60,13 @@ impl Rigs {
     pub fn step(&mut self, failed: &mut [bool]) {
         failed.iter_mut().for_each(|f| *f = false);
         if !self.world.step() {
-            for handle in self.world.quarantined_bodies() {
-                // Rig i holds the bodies inserted at 2i and 2i + 1 (see `add_rig`).
-                let i = handle.into_raw_parts().0 as usize / 2;
-                if let Some(f) = failed.get_mut(i) {
-                    *f = true;
+            for &handle in self.world.quarantined_bodies() {
+                let rig = self
+                    .rigs
+                    .iter()
+                    .position(|r| r.cart == handle || r.pole == handle);
+                if let Some(i) = rig {
+                    failed[i] = true;
                 }
             }
         }
