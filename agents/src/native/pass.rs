@@ -468,12 +468,13 @@ impl Problem<'_> {
             };
             let d = Mat::new(&s.d_hidden[..n * l.fan_out], n, l.fan_out);
             matmul(&mut g[l.weight], x, true, d, false, true);
+            clock.lap(3);
             if let Some(w_t) = &packed.input_grad[i] {
                 s.d_prev.resize(n * l.fan_in, 0.0);
                 matmul_packed(&mut s.d_prev, d, false, w_t, false);
                 std::mem::swap(&mut s.d_hidden, &mut s.d_prev);
+                clock.lap(6);
             }
-            clock.lap(3);
         }
     }
 

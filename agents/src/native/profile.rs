@@ -6,13 +6,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// Names of the phases [`PhaseTimes`] measures, in order.
-pub(crate) const PHASES: [&str; 6] = [
+pub(crate) const PHASES: [&str; 7] = [
     "forward matmuls",
     "bias + activation",
     "heads + loss (per row)",
-    "backward matmuls",
+    "weight-gradient matmuls",
     "activation gradients + bias sums",
     "sum lanes",
+    "input-gradient matmuls",
 ];
 
 /// CPU time per phase of [`PHASES`], in nanoseconds summed over threads (for profiling).
