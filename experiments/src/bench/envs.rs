@@ -23,6 +23,7 @@ const CONTROL_IDS: [&str; 4] = ["cartpole", "pendulum", "acrobot", "mountain_car
     carrot bench envs\n  \
     carrot bench envs --env cartpole,pendulum --num-envs 8,64 --threads 1,2\n  \
     carrot bench envs --env driving --vehicles 0,30 --num-envs 8\n  \
+    carrot bench envs --env driving --vehicles 10 --num-envs 1,128 --map-pool 1\n  \
     carrot bench envs --env cartpole --json envs_bench.json")]
 pub struct BenchEnvsArgs {
     /// Env ids to measure: control tasks and `driving` (default: all control tasks).
@@ -31,6 +32,11 @@ pub struct BenchEnvsArgs {
     /// Traffic vehicle counts of the driving world (with `--env driving`).
     #[arg(long, value_delimiter = ',', default_values_t = vec![0, 10, 30])]
     pub vehicles: Vec<usize>,
+    /// Map pool of the driving world (the env's `map_pool`; default: the env's default, 64
+    /// maps): 1 puts every env on one map, which separates the maps' share of cache misses
+    /// at large N from the envs' own.
+    #[arg(long)]
+    pub map_pool: Option<usize>,
     /// Numbers of parallel envs.
     #[arg(long, value_delimiter = ',', default_values_t = vec![1, 8, 64, 512])]
     pub num_envs: Vec<usize>,
@@ -133,8 +139,15 @@ fn targets(args: &BenchEnvsArgs) -> anyhow::Result<Vec<(String, EnvConfig)>> {
     for id in &ids {
         if id == "driving" {
             for &v in &args.vehicles {
-                let config = toml::from_str(&format!("id = \"driving\"\ntraffic = {v}"))?;
-                targets.push((format!("driving/{v}veh"), config));
+                let (pool, label) = match args.map_pool {
+                    Some(p) => (
+                        format!("\nmap_pool = {p}"),
+                        format!("driving/{v}veh/pool{p}"),
+                    ),
+                    None => (String::new(), format!("driving/{v}veh")),
+                };
+                let config = toml::from_str(&format!("id = \"driving\"\ntraffic = {v}{pool}"))?;
+                targets.push((label, config));
             }
         } else if CONTROL_IDS.contains(&id.as_str()) {
             targets.push((id.clone(), toml::from_str(&format!("id = {id:?}"))?));
@@ -399,6 +412,7 @@ fn thousands(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use carrot_envs::DrivingConfig;
 
     #[cfg(target_os = "linux")]
     #[test]
@@ -442,6 +456,7 @@ mod tests {
             envs: vec!["cartpole".into()],
             num_envs: vec![0],
             vehicles: vec![0],
+            map_pool: None,
             threads: vec![1],
             seconds: 0.01,
             seed: 0,
@@ -464,6 +479,7 @@ mod tests {
             envs: vec!["cartpole".into(), "driving".into()],
             num_envs: vec![2],
             vehicles: vec![0],
+            map_pool: None,
             threads: vec![1, 2],
             seconds: 0.01,
             seed: 0,
@@ -479,5 +495,35 @@ mod tests {
         assert!(rows[0]["floor_steps_per_second"].as_f64().unwrap() > 0.0);
         assert_eq!(rows[2]["env"], "driving/0veh");
         assert!(rows[2]["floor_steps_per_second"].is_null());
+    }
+
+    #[test]
+    fn a_map_pool_reaches_the_driving_config_and_its_label() {
+        let args = BenchEnvsArgs {
+            envs: vec!["driving".into()],
+            num_envs: vec![1],
+            vehicles: vec![3],
+            map_pool: Some(1),
+            threads: vec![1],
+            seconds: 0.01,
+            seed: 0,
+            json: None,
+        };
+        let cells = targets(&args).unwrap();
+        assert_eq!(cells[0].0, "driving/3veh/pool1");
+        match &cells[0].1 {
+            EnvConfig::Driving(d) => assert_eq!((d.map_pool, d.traffic), (1, 3)),
+            other => panic!("not a driving config: {other:?}"),
+        }
+        let default = targets(&BenchEnvsArgs {
+            map_pool: None,
+            ..args
+        })
+        .unwrap();
+        assert_eq!(default[0].0, "driving/3veh");
+        match &default[0].1 {
+            EnvConfig::Driving(d) => assert_eq!(d.map_pool, DrivingConfig::default().map_pool),
+            other => panic!("not a driving config: {other:?}"),
+        }
     }
 }
