@@ -298,8 +298,9 @@ def footer(args):
         "All figures are wall-clock except the rows marked CPU-s (steps per CPU-second of the "
         "process, carrot: of its stepping thread), which hold steadier when other jobs share "
         "the cores. Learner rows are ms per PPO epoch (one full-batch gradient step by default) "
-        "after one warm-up epoch; PPO rows are whole training runs (env stepping, GAE and "
-        "updates) with the same hyperparameters on both sides. Driving: carrot's highway map "
+        "after one warm-up epoch, averaged over the epochs that compare.sh's `learner_parts` sets "
+        "(40 at batch 4096, 5 at larger batches, 1 with --quick); PPO rows are whole training "
+        "runs (env stepping, GAE and updates) with the same hyperparameters on both sides. Driving: carrot's highway map "
         "with random actions, one 0.1 s control step per step, vs highway-env's highway-fast-v0 "
         "(1 s per step), hence the simulated-seconds row.",
     ]
