@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::heads::{HeadLoss, RowTargets, StatSums};
 use super::kernels::{narrow_backward, narrow_forward, transpose, Mat};
 use super::matmul::{matmul, matmul_packed, PackedRhs};
-use super::profile::{Clock, PhaseTimes};
+use super::profile::{Clock, Phase, PhaseTimes};
 use super::{DenseIndex, NetLayout};
 use crate::learner::Minibatch;
 use crate::losses::LossCoefs;
@@ -204,7 +204,7 @@ pub(crate) fn loss_and_grads(
     if let Some(i) = layout.log_std {
         total.grads[i] = total.d_log_std.iter().map(|&g| g as f32).collect();
     }
-    clock.lap(5);
+    clock.lap(Phase::SumLanes);
     let stats = total.stats.iter().map(|&s| (s / m as f64) as f32).collect();
     Ok((stats, total.grads))
 }
@@ -327,7 +327,7 @@ impl Problem<'_> {
                 &mut sums.stats,
             );
         }
-        clock.lap(2);
+        clock.lap(Phase::Heads);
 
         // Heads backward, then the trunks.
         let g = &mut sums.grads;
@@ -355,7 +355,7 @@ impl Problem<'_> {
                 value_b,
             );
         }
-        clock.lap(4);
+        clock.lap(Phase::ActivationGrad);
         let actor = &self.actor_packed;
         self.trunk_backward(&lay.actor, actor, x_actor, &actor_acts, s, g, clock);
         if !lay.shared() {
@@ -370,7 +370,7 @@ impl Problem<'_> {
                 value_w,
                 value_b,
             );
-            clock.lap(4);
+            clock.lap(Phase::ActivationGrad);
             self.trunk_backward(
                 &lay.critic,
                 &self.critic_packed,
@@ -406,7 +406,7 @@ impl Problem<'_> {
                 None => input,
             };
             matmul_packed(out, x, false, &packed.forward[i], false);
-            clock.lap(0);
+            clock.lap(Phase::Forward);
             let bias = &self.params[l.bias];
             let relu = self.layout.relu;
             for row in out.chunks_exact_mut(l.fan_out) {
@@ -420,7 +420,7 @@ impl Problem<'_> {
                         .for_each(|(o, &b)| *o = tanh_approx(*o + b));
                 }
             }
-            clock.lap(1);
+            clock.lap(Phase::Activation);
         }
     }
 
@@ -441,26 +441,13 @@ impl Problem<'_> {
         let n = input.rows;
         for (i, l) in layers.iter().enumerate().rev() {
             let y = &acts[i][..n * l.fan_out];
-            // Through the activation and into the bias gradient (rows in order) in one pass.
             let d = &mut s.d_hidden[..n * l.fan_out];
-            let d_bias = &mut g[l.bias];
-            let rows = d.chunks_exact_mut(l.fan_out).zip(y.chunks_exact(l.fan_out));
             if self.layout.relu {
-                for (d_row, y_row) in rows {
-                    for ((d, &y), b) in d_row.iter_mut().zip(y_row).zip(d_bias.iter_mut()) {
-                        *d = if y > 0.0 { *d } else { 0.0 };
-                        *b += *d;
-                    }
-                }
+                activation_grad(d, y, &mut g[l.bias], |d, y| if y > 0.0 { d } else { 0.0 });
             } else {
-                for (d_row, y_row) in rows {
-                    for ((d, &y), b) in d_row.iter_mut().zip(y_row).zip(d_bias.iter_mut()) {
-                        *d *= 1.0 - y * y;
-                        *b += *d;
-                    }
-                }
+                activation_grad(d, y, &mut g[l.bias], |d, y| d * (1.0 - y * y));
             }
-            clock.lap(4);
+            clock.lap(Phase::ActivationGrad);
             let x = if i == 0 {
                 input
             } else {
@@ -468,12 +455,12 @@ impl Problem<'_> {
             };
             let d = Mat::new(&s.d_hidden[..n * l.fan_out], n, l.fan_out);
             matmul(&mut g[l.weight], x, true, d, false, true);
-            clock.lap(3);
+            clock.lap(Phase::WeightGrad);
             if let Some(w_t) = &packed.input_grad[i] {
                 s.d_prev.resize(n * l.fan_in, 0.0);
                 matmul_packed(&mut s.d_prev, d, false, w_t, false);
                 std::mem::swap(&mut s.d_hidden, &mut s.d_prev);
-                clock.lap(6);
+                clock.lap(Phase::InputGrad);
             }
         }
     }
@@ -483,6 +470,19 @@ impl Problem<'_> {
         let p = &self.layout.policy;
         sums.grads[p.weight] = transpose(&sums.grads[p.weight], p.fan_out, p.fan_in);
         // The value head is one column wide: its transpose is the same vector.
+    }
+}
+
+/// `d` (rows of a layer's output gradient) through the activation whose output is `y`
+/// (`grad(d, y)` per element), added row by row into the bias gradient `d_bias`, in one pass.
+#[inline(always)]
+fn activation_grad(d: &mut [f32], y: &[f32], d_bias: &mut [f32], grad: impl Fn(f32, f32) -> f32) {
+    let width = d_bias.len();
+    for (d_row, y_row) in d.chunks_exact_mut(width).zip(y.chunks_exact(width)) {
+        for ((d, &y), b) in d_row.iter_mut().zip(y_row).zip(d_bias.iter_mut()) {
+            *d = grad(*d, y);
+            *b += *d;
+        }
     }
 }
 

@@ -5,15 +5,27 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-/// Names of the phases [`PhaseTimes`] measures, in order.
+/// The phases [`PhaseTimes`] measures, in [`PHASES`] order.
+#[derive(Clone, Copy)]
+pub(super) enum Phase {
+    Forward,
+    Activation,
+    Heads,
+    ActivationGrad,
+    WeightGrad,
+    InputGrad,
+    SumLanes,
+}
+
+/// Names of the phases, in order.
 pub(crate) const PHASES: [&str; 7] = [
     "forward matmuls",
     "bias + activation",
     "heads + loss (per row)",
-    "weight-gradient matmuls",
     "activation gradients + bias sums",
-    "sum lanes",
+    "weight-gradient matmuls",
     "input-gradient matmuls",
+    "sum lanes",
 ];
 
 /// CPU time per phase of [`PHASES`], in nanoseconds summed over threads (for profiling).
@@ -44,10 +56,10 @@ impl<'a> Clock<'a> {
         }
     }
 
-    pub(super) fn lap(&mut self, phase: usize) {
+    pub(super) fn lap(&mut self, phase: Phase) {
         if let (Some(times), Some(last)) = (self.times, self.last) {
             let now = Instant::now();
-            times.0[phase].fetch_add((now - last).as_nanos() as u64, Ordering::Relaxed);
+            times.0[phase as usize].fetch_add((now - last).as_nanos() as u64, Ordering::Relaxed);
             self.last = Some(now);
         }
     }
