@@ -21,6 +21,7 @@ use super::rays::RaySensor;
 use super::replay::Replay;
 use super::route::Route;
 use super::signals::{self, NUM_SIGNALS};
+use super::step::TRAFFIC_REACH_MARGIN_M;
 use super::tracking::RouteTracker;
 use super::traffic::TrafficVehicle;
 use super::vehicle::{BodyVelocity, VehicleParams};
@@ -146,6 +147,10 @@ pub struct DrivingEnv {
     pub(crate) tally: EpisodeTally,
     pub(crate) light_override: Option<LightState>,
     pub(crate) rays: RaySensor,
+    /// Traffic takes part in the physics while within this distance (m) of the ego at the
+    /// start of a step (the ray range plus `TRAFFIC_REACH_MARGIN_M`); the rest only moves
+    /// along its lanes. Tests widen it to compare with every vehicle simulated.
+    pub(crate) traffic_reach: f32,
     pub(crate) scratch: Scratch,
     /// The current episode's RNG start and actions, for snapshots.
     pub(crate) replay: Replay,
@@ -219,6 +224,7 @@ impl DrivingEnv {
             tally: EpisodeTally::default(),
             light_override: None,
             rays: RaySensor::new(config.rays, config.ray_range_m),
+            traffic_reach: config.ray_range_m + TRAFFIC_REACH_MARGIN_M,
             scratch: Scratch::default(),
             replay: Replay::new(&env_rng(0)),
             config,

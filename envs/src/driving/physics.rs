@@ -139,6 +139,26 @@ impl Physics {
         }
     }
 
+    /// Takes a traffic vehicle's body out of the simulation or puts it back, at `pos`/`yaw`
+    /// (see `TRAFFIC_REACH_MARGIN_M`). Rapier drops a disabled body's collider from its broad
+    /// phase, so a vehicle out of the ego's reach costs nothing in a step.
+    pub fn set_vehicle_simulated(
+        &mut self,
+        h: RigidBodyHandle,
+        simulated: bool,
+        pos: V2,
+        yaw: f32,
+    ) {
+        if let Some(b) = self.world.bodies.get_mut(h) {
+            if simulated {
+                b.set_enabled(true);
+                b.set_position(Pose::new(pos, yaw), true);
+            } else {
+                b.set_enabled(false);
+            }
+        }
+    }
+
     /// Teleports a kinematic vehicle (respawn), without sweeping through the world.
     pub fn place_vehicle(&mut self, h: RigidBodyHandle, pos: V2, yaw: f32) {
         if let Some(b) = self.world.bodies.get_mut(h) {
@@ -215,21 +235,27 @@ impl Physics {
 
 #[cfg(test)]
 mod tests {
-    use crate::driving::{DrivingConfig, DrivingEnv};
+    use crate::driving::{DrivingConfig, DrivingEnv, MapFamily};
     use crate::{env_rng, Env};
     use rand::RngExt;
 
     /// The observations and signals of `steps` steps of an env per seed, the envs stepped in
     /// turn on this thread (sharing its pipeline); random actions, a reset after each episode.
-    fn trace(seeds: &[u64], steps: usize) -> Vec<Vec<u32>> {
-        let config = DrivingConfig {
-            traffic: 30,
-            ..DrivingConfig::default()
-        };
+    /// `reach` overrides how far from the ego traffic takes part in the physics; the second
+    /// result counts the vehicle-steps spent out of it.
+    fn trace_with(
+        config: &DrivingConfig,
+        seeds: &[u64],
+        steps: usize,
+        reach: Option<f32>,
+    ) -> (Vec<Vec<u32>>, usize) {
         let mut envs: Vec<_> = seeds
             .iter()
             .map(|_| DrivingEnv::new(config.clone()).unwrap())
             .collect();
+        if let Some(reach) = reach {
+            envs.iter_mut().for_each(|e| e.traffic_reach = reach);
+        }
         let mut rngs: Vec<_> = seeds.iter().map(|&s| env_rng(100 + s)).collect();
         let mut obs = vec![0.0; envs[0].observation_space().flat_dim()];
         let mut sig = vec![0.0; envs[0].signal_spec().len()];
@@ -237,16 +263,26 @@ mod tests {
             env.reset(Some(seed), &mut obs);
         }
         let mut traces = vec![Vec::new(); seeds.len()];
+        let mut out_of_physics = 0;
         for _ in 0..steps {
             for ((env, rng), trace) in envs.iter_mut().zip(&mut rngs).zip(&mut traces) {
                 let action = [rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)];
                 if env.step(&action, &mut obs, &mut sig).done() {
                     env.reset(None, &mut obs);
                 }
+                out_of_physics += env.actors.traffic.iter().filter(|t| !t.simulated).count();
                 trace.extend(obs.iter().chain(&sig).map(|x| x.to_bits()));
             }
         }
-        traces
+        (traces, out_of_physics)
+    }
+
+    fn trace(seeds: &[u64], steps: usize) -> Vec<Vec<u32>> {
+        let config = DrivingConfig {
+            traffic: 30,
+            ..DrivingConfig::default()
+        };
+        trace_with(&config, seeds, steps, None).0
     }
 
     /// Worlds stepped in turn on one thread, sharing its pipeline, go exactly as each does
@@ -257,6 +293,39 @@ mod tests {
         let together = trace(&seeds, 1500);
         for (&seed, want) in seeds.iter().zip(&together) {
             assert!(trace(&[seed], 1500)[0] == *want, "seed {seed}");
+        }
+    }
+
+    /// Traffic out of the ego's reach leaves the physics without changing a bit of what the
+    /// env reports: every family, dense traffic, crashes and resets included. With a reach
+    /// just beyond the ray range, vehicles out of the physics come within the rays' reach
+    /// (the range plus a box) during a step, which the env must catch before casting.
+    #[test]
+    fn traffic_out_of_reach_leaves_the_physics_without_changing_a_bit() {
+        for map in [MapFamily::Town, MapFamily::Rural, MapFamily::Highway] {
+            let config = DrivingConfig {
+                map,
+                traffic: 30,
+                ..DrivingConfig::default()
+            };
+            let seeds = [0, 1];
+            let (all, none_out) = trace_with(&config, &seeds, 1000, Some(f32::INFINITY));
+            assert_eq!(none_out, 0);
+            let (default, out) = trace_with(&config, &seeds, 1000, None);
+            assert!(
+                out > 1000 * 10,
+                "{map:?}: only {out} vehicle-steps out of the physics"
+            );
+            assert!(
+                default == all,
+                "{map:?}: the default reach changed the trace"
+            );
+            let tight = config.ray_range_m + 0.5;
+            let (tight_trace, _) = trace_with(&config, &seeds, 1000, Some(tight));
+            assert!(
+                tight_trace == all,
+                "{map:?}: a reach of {tight} m changed the trace"
+            );
         }
     }
 }

@@ -33,6 +33,11 @@ const RESPAWN_SPACING_M: f32 = 15.0;
 const RESPAWN_LANE_MARGIN_M: f32 = 2.0;
 const RESPAWN_ENTRY_S_M: f32 = 1.0;
 const RESPAWN_TRIES: usize = 20;
+/// A traffic vehicle takes part in the physics while it is within the ray range plus this
+/// margin (m) of the ego at the start of a step: enough for a vehicle's box and a closing
+/// speed of 150 m/s over the step. Farther away it can neither touch the ego nor meet a ray by
+/// the step's end (`keep_ray_range_simulated` checks, and brings it back if it ever could).
+pub(crate) const TRAFFIC_REACH_MARGIN_M: f32 = 20.0;
 
 /// Collisions the ego started during the step's physics sub-steps.
 #[derive(Clone, Copy, Debug, Default)]
@@ -72,6 +77,7 @@ impl DrivingEnv {
         let lane = self.lane_view();
         let fired = self.detect_events(&prev, contacts, route_step.finished);
         self.update_occupants();
+        self.keep_ray_range_simulated();
         self.cast_rays();
         let ttc = self.update_ttc_hold();
         self.update_comfort();
@@ -117,6 +123,7 @@ impl DrivingEnv {
         let v = self.vehicle;
         let angle = steer * v.max_steer;
         let mut contacts = Contacts::default();
+        self.update_simulated_traffic();
         for _ in 0..substeps {
             let (_, yaw, vel, yaw_rate) = self.physics.ego_state();
             let body = body_velocity(vel, yaw, yaw_rate);
@@ -134,7 +141,7 @@ impl DrivingEnv {
                 t.advance(dt);
                 // A standing vehicle's body is already where it should be; left untouched,
                 // rapier does not reprocess it.
-                if (t.pos.to_array().map(f32::to_bits), t.yaw.to_bits()) != before {
+                if t.simulated && (t.pos.to_array().map(f32::to_bits), t.yaw.to_bits()) != before {
                     self.physics.set_vehicle_pose(t.body, t.pos, t.yaw);
                 }
             }
@@ -144,6 +151,40 @@ impl DrivingEnv {
             contacts.obstacle |= obstacle;
         }
         contacts
+    }
+
+    /// Puts the traffic within reach of the ego into the physics and takes the rest out.
+    fn update_simulated_traffic(&mut self) {
+        let reach = self.traffic_reach;
+        let ego = self.ego.pos;
+        for t in self.actors.traffic.iter_mut() {
+            let simulated = (t.pos - ego).length() <= reach;
+            if simulated != t.simulated {
+                t.simulated = simulated;
+                self.physics
+                    .set_vehicle_simulated(t.body, simulated, t.pos, t.yaw);
+            }
+        }
+    }
+
+    /// Puts back into the physics any vehicle that came within half the reach margin of the
+    /// ray range during the step (never, short of a 150 m/s closing speed), so that the rays
+    /// see every vehicle they can reach.
+    fn keep_ray_range_simulated(&mut self) {
+        let near = self.config.ray_range_m + TRAFFIC_REACH_MARGIN_M / 2.0;
+        let ego = self.ego.pos;
+        let mut placed = false;
+        for t in self.actors.traffic.iter_mut() {
+            if !t.simulated && (t.pos - ego).length() <= near {
+                t.simulated = true;
+                self.physics
+                    .set_vehicle_simulated(t.body, true, t.pos, t.yaw);
+                placed = true;
+            }
+        }
+        if placed {
+            self.physics.refresh_queries();
+        }
     }
 
     /// Every traffic driver chooses its acceleration and steering for this step.

@@ -68,6 +68,9 @@ pub struct TrafficVehicle {
     /// Seconds spent standing still.
     pub stopped: f32,
     pub body: RigidBodyHandle,
+    /// Whether `body` takes part in the physics (it does while the vehicle is within the
+    /// ego's reach).
+    pub simulated: bool,
     /// `(lane, s bits, advisory speed at s)` as of the last re-localization, when that lane's
     /// data is in cache; planning reuses it while `path[0]` and `s` are unchanged.
     advisory_here: (usize, u32, f32),
@@ -97,6 +100,7 @@ impl TrafficVehicle {
             speed_factor,
             stopped: 0.0,
             body,
+            simulated: true,
             advisory_here: (lane, s.to_bits(), advisory),
         };
         v.extend_path(map, rng);
@@ -198,7 +202,8 @@ impl TrafficVehicle {
 
     /// Puts the vehicle at the start of `lane`.
     pub fn respawn<R: Rng + ?Sized>(&mut self, map: &Map, lane: usize, s: f32, rng: &mut R) {
-        let body = self.body;
+        let (body, simulated) = (self.body, self.simulated);
         *self = TrafficVehicle::new(map, lane, s, rng, body);
+        self.simulated = simulated;
     }
 }
