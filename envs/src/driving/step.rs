@@ -189,6 +189,11 @@ impl DrivingEnv {
 
     /// Every traffic driver chooses its acceleration and steering for this step.
     fn plan_traffic(&mut self) {
+        // The lane records the drivers read are scattered over the map; with many envs they
+        // are out of cache by the next step. Asking for them all first overlaps the misses.
+        for t in &self.actors.traffic {
+            t.prefetch_lanes(&self.map);
+        }
         let mut plans = std::mem::take(&mut self.scratch.plans);
         plans.clear();
         {

@@ -117,6 +117,19 @@ impl TrafficVehicle {
         }
     }
 
+    /// Asks the memory system for what planning reads of the lanes ahead: the centre line at
+    /// the vehicle, the lanes' records, their merge and conflict lists.
+    pub fn prefetch_lanes(&self, map: &Map) {
+        let line = &map.lanes[self.path[0]].centre;
+        prefetch(line.pts[self.seg..].as_ptr());
+        prefetch(line.s[self.seg..].as_ptr());
+        for &l in self.path.iter() {
+            prefetch(&map.lane_info[l]);
+            prefetch(map.merges[l].as_ptr());
+            prefetch(map.conflicts[l].as_ptr());
+        }
+    }
+
     /// The lane after the current one, if planned.
     pub fn next_lane(&self) -> Option<usize> {
         self.path.get(1).copied()
@@ -206,4 +219,16 @@ impl TrafficVehicle {
         *self = TrafficVehicle::new(map, lane, s, rng, body);
         self.simulated = simulated;
     }
+}
+
+/// A hint to bring the cache line at `x` into L1; it reads nothing and cannot fault.
+#[inline(always)]
+fn prefetch<T>(x: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never dereferences its address (any address is allowed).
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(x.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
 }
