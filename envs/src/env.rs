@@ -79,6 +79,14 @@ pub trait Env: Send {
             env: self.name().into(),
         })
     }
+
+    /// Whether a step costs several microseconds and varies from env to env (the driving
+    /// world: traffic, rays). [`crate::VecEnv`] then hands its threads one env at a time, so
+    /// that work stealing evens out the load, instead of one equal block of envs per thread.
+    /// Only speed depends on it, never results.
+    fn heavy_step(&self) -> bool {
+        false
+    }
 }
 
 /// Steps a single env with Gymnasium's action semantics: clipping to the space, and a clear

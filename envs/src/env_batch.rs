@@ -42,6 +42,12 @@ pub trait EnvBatch: Send {
     /// [`Env::snapshot`] of env `i`.
     fn snapshot(&self, i: usize) -> Result<EnvSnapshot, EnvError>;
 
+    /// [`Env::heavy_step`] of the batch's env (a batch of several is stepped whole, so the
+    /// default says no).
+    fn heavy_step(&self) -> bool {
+        false
+    }
+
     /// [`Env::restore`] of env `i`.
     fn restore(&mut self, i: usize, snapshot: &EnvSnapshot) -> Result<(), EnvError>;
 }
@@ -99,6 +105,10 @@ impl EnvBatch for LoneEnv {
 
     fn snapshot(&self, _i: usize) -> Result<EnvSnapshot, EnvError> {
         self.0.as_ref().snapshot()
+    }
+
+    fn heavy_step(&self) -> bool {
+        self.0.heavy_step()
     }
 
     fn restore(&mut self, _i: usize, snapshot: &EnvSnapshot) -> Result<(), EnvError> {

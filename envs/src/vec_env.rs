@@ -119,8 +119,10 @@ struct Slot {
 
 /// N copies of one env stepped in parallel with rayon. Envs come in groups ([`EnvBatch`]: one
 /// env, or copies sharing one rapier world); each group is stepped whole by one thread, groups
-/// are split into contiguous chunks, one per rayon thread, and every env owns its RNG, so
-/// results are bit-identical whatever the thread count (and whatever the grouping).
+/// are split into contiguous chunks, one per rayon thread (one group per task where every
+/// step is heavy, [`Env::heavy_step`], and there are several threads), and every env owns its
+/// RNG, so results are
+/// bit-identical whatever the thread count (and whatever the grouping).
 pub struct VecEnv {
     groups: Vec<Group>,
     slots: Vec<Slot>,
@@ -130,6 +132,8 @@ pub struct VecEnv {
     action_space: Space,
     signal_spec: SignalSpec,
     metric_names: Vec<&'static str>,
+    /// Every group's step is heavy ([`Env::heavy_step`]): step one group per task.
+    heavy_steps: bool,
 }
 
 impl VecEnv {
@@ -168,6 +172,7 @@ impl VecEnv {
             }
         }
         let n: usize = envs.iter().map(|e| e.num_envs()).sum();
+        let heavy_steps = envs.iter().all(|e| e.heavy_step());
         let s = signal_spec.len();
         let slots = (0..n)
             .map(|_| Slot {
@@ -193,6 +198,7 @@ impl VecEnv {
             action_space,
             signal_spec,
             metric_names,
+            heavy_steps,
         })
     }
 
@@ -302,7 +308,11 @@ impl VecEnv {
             self.action_space.sanitize_action(i, act, out)?;
         }
         let threads = rayon::current_num_threads().max(1);
-        let chunk = self.groups.len().div_ceil(threads);
+        let chunk = if self.heavy_steps && threads > 1 {
+            1
+        } else {
+            self.groups.len().div_ceil(threads)
+        };
         let block = Block::new(&mut self.groups, &mut self.slots, &self.actions, a, buf);
         run_blocks(block, chunk, reward);
         Ok(())

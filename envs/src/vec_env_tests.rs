@@ -13,11 +13,14 @@ struct Walk {
     obs_space: Space,
     act_space: Space,
     spec: SignalSpec,
+    /// What [`Env::heavy_step`] says.
+    heavy: bool,
 }
 
 impl Walk {
     fn new() -> Self {
         Walk {
+            heavy: false,
             pos: 0,
             t: 0,
             rng: env_rng(0),
@@ -75,6 +78,9 @@ impl Env for Walk {
     }
     fn episode_metrics(&self, out: &mut [f32]) {
         out[0] = self.pos as f32;
+    }
+    fn heavy_step(&self) -> bool {
+        self.heavy
     }
 }
 
@@ -198,15 +204,24 @@ fn non_finite_action_names_the_env_and_moves_nothing() {
     assert_eq!(ba.signals, bb.signals);
 }
 
+/// Neither the thread count nor the work split (equal blocks, or one env per task for heavy
+/// steps) changes a bit.
 #[test]
-fn thread_count_does_not_change_results() {
-    let run = |threads: usize| {
+fn thread_count_and_work_split_do_not_change_results() {
+    let run = |threads: usize, heavy: bool| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap();
         pool.install(|| {
-            let mut venv = walks(13);
+            let walks = (0..13).map(|_| {
+                Box::new(Walk {
+                    heavy,
+                    ..Walk::new()
+                }) as Box<dyn Env>
+            });
+            let mut venv = VecEnv::new(walks.collect()).unwrap();
+            assert_eq!(venv.heavy_steps, heavy);
             let mut buf = venv.make_buffers(&NoReward);
             venv.reset(42, &mut buf).unwrap();
             let mut rng = env_rng(1);
@@ -224,8 +239,13 @@ fn thread_count_does_not_change_results() {
             trace
         })
     };
-    assert_eq!(run(1), run(2));
-    assert_eq!(run(1), run(3));
+    let want = run(1, false);
+    for (threads, heavy) in [(2, false), (3, false), (1, true), (2, true), (3, true)] {
+        assert!(
+            run(threads, heavy) == want,
+            "{threads} threads, heavy {heavy}"
+        );
+    }
 }
 
 #[test]

@@ -363,6 +363,10 @@ impl Env for DrivingEnv {
         self.snapshot_replay()
     }
 
+    fn heavy_step(&self) -> bool {
+        true
+    }
+
     fn restore(&mut self, snapshot: &EnvSnapshot) -> Result<(), EnvError> {
         self.restore_replay(snapshot)
     }
