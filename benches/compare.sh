@@ -230,7 +230,8 @@ done
 read -r load_end _ </proc/loadavg
 
 table_args=(--raw "$raw" --out "$out/compare-$date.md" --carrot "$carrot"
-    --threads "$threads" --repeats "$repeats" --date "$date" --load "$load_start,$load_end")
+    --threads "$threads" --repeats "$repeats" --date "$date" --load "$load_start,$load_end"
+    --learner-parts "${learner_parts[*]}")
 [[ $quick == 1 ]] && table_args+=(--quick)
 echo
 python3 "$repo/benches/compare_table.py" "${table_args[@]}"

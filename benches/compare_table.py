@@ -287,6 +287,18 @@ def load_line(load, cores):
     return [line]
 
 
+def learner_epochs(parts):
+    """compare.sh's `learner_parts` ("4096:40 32768,65536:5") in words."""
+    if not parts:
+        return "the epochs compare.sh timed"
+    cells = []
+    for part in parts.split():
+        batches, epochs = part.split(":")
+        plural = "s" if epochs != "1" else ""
+        cells.append(f"{epochs} epoch{plural} at batch {batches.replace(',', ' and ')}")
+    return ", ".join(cells)
+
+
 def footer(args):
     reps = args.repeats
     spread = "median (min-max) of" if reps > 1 else "one run each,"
@@ -298,10 +310,9 @@ def footer(args):
         "All figures are wall-clock except the rows marked CPU-s (steps per CPU-second of the "
         "process, carrot: of its stepping thread), which hold steadier when other jobs share "
         "the cores. Learner rows are ms per PPO epoch (one full-batch gradient step by default) "
-        "after one warm-up epoch, averaged over the epochs that compare.sh's `learner_parts` sets "
-        "(40 at batch 4096, 5 at larger batches, 1 with --quick); PPO rows are whole training "
-        "runs (env stepping, GAE and updates) with the same hyperparameters on both sides. Driving: carrot's highway map "
-        "with random actions, one 0.1 s control step per step, vs highway-env's highway-fast-v0 "
+        f"after one warm-up epoch, averaged over {learner_epochs(args.learner_parts)}; PPO rows "
+        "are whole training runs (env stepping, GAE and updates) with the same hyperparameters "
+        "on both sides. Driving: carrot's highway map with random actions, one 0.1 s control step per step, vs highway-env's highway-fast-v0 "
         "(1 s per step), hence the simulated-seconds row.",
     ]
 
@@ -327,6 +338,10 @@ def main():
     p.add_argument("--date", default=today)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--load", help="1-minute load averages before and after the runs: A,B")
+    p.add_argument(
+        "--learner-parts",
+        help="compare.sh's learner_parts, batches:epochs per part (\"4096:40 32768,65536:5\")",
+    )
     args = p.parse_args()
     args.repo = repo
     out = args.out or os.path.join(repo, "benches", "results", f"compare-{args.date}.md")
