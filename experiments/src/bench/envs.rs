@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use carrot_envs::{
-    Acrobot, CartPoles, Env, EnvBatch, EnvConfig, MountainCar, NoReward, Pendulum, StepBuffers,
-    VecEnv,
+    Acrobot, CartPoles, DrivingConfig, Env, EnvBatch, EnvConfig, MountainCar, NoReward, Pendulum,
+    StepBuffers, VecEnv,
 };
 use rayon::prelude::*;
 
@@ -139,15 +139,17 @@ fn targets(args: &BenchEnvsArgs) -> anyhow::Result<Vec<(String, EnvConfig)>> {
     for id in &ids {
         if id == "driving" {
             for &v in &args.vehicles {
-                let (pool, label) = match args.map_pool {
-                    Some(p) => (
-                        format!("\nmap_pool = {p}"),
-                        format!("driving/{v}veh/pool{p}"),
-                    ),
-                    None => (String::new(), format!("driving/{v}veh")),
+                let defaults = DrivingConfig::default();
+                let config = DrivingConfig {
+                    traffic: v,
+                    map_pool: args.map_pool.unwrap_or(defaults.map_pool),
+                    ..defaults
                 };
-                let config = toml::from_str(&format!("id = \"driving\"\ntraffic = {v}{pool}"))?;
-                targets.push((label, config));
+                let label = match args.map_pool {
+                    Some(p) => format!("driving/{v}veh/pool{p}"),
+                    None => format!("driving/{v}veh"),
+                };
+                targets.push((label, EnvConfig::Driving(config)));
             }
         } else if CONTROL_IDS.contains(&id.as_str()) {
             targets.push((id.clone(), toml::from_str(&format!("id = {id:?}"))?));
@@ -412,7 +414,20 @@ fn thousands(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use carrot_envs::DrivingConfig;
+
+    /// Arguments for `envs` with one cell per list and the shortest timing.
+    fn bench_args(envs: &[&str]) -> BenchEnvsArgs {
+        BenchEnvsArgs {
+            envs: envs.iter().map(|e| e.to_string()).collect(),
+            num_envs: vec![1],
+            vehicles: vec![0],
+            map_pool: None,
+            threads: vec![1],
+            seconds: 0.01,
+            seed: 0,
+            json: None,
+        }
+    }
 
     #[cfg(target_os = "linux")]
     #[test]
@@ -453,21 +468,11 @@ mod tests {
     #[test]
     fn bad_arguments_are_errors() {
         let args = BenchEnvsArgs {
-            envs: vec!["cartpole".into()],
             num_envs: vec![0],
-            vehicles: vec![0],
-            map_pool: None,
-            threads: vec![1],
-            seconds: 0.01,
-            seed: 0,
-            json: None,
+            ..bench_args(&["cartpole"])
         };
         assert!(run(&args).is_err());
-        let args = BenchEnvsArgs {
-            envs: vec!["no_such_env".into()],
-            num_envs: vec![1],
-            ..args
-        };
+        let args = bench_args(&["no_such_env"]);
         assert!(run(&args).unwrap_err().to_string().contains("no_such_env"));
     }
 
@@ -476,14 +481,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("envs.json");
         let args = BenchEnvsArgs {
-            envs: vec!["cartpole".into(), "driving".into()],
             num_envs: vec![2],
-            vehicles: vec![0],
-            map_pool: None,
             threads: vec![1, 2],
-            seconds: 0.01,
-            seed: 0,
             json: Some(path.clone()),
+            ..bench_args(&["cartpole", "driving"])
         };
         run(&args).unwrap();
         let rows: Vec<serde_json::Value> =
@@ -500,14 +501,9 @@ mod tests {
     #[test]
     fn a_map_pool_reaches_the_driving_config_and_its_label() {
         let args = BenchEnvsArgs {
-            envs: vec!["driving".into()],
-            num_envs: vec![1],
             vehicles: vec![3],
             map_pool: Some(1),
-            threads: vec![1],
-            seconds: 0.01,
-            seed: 0,
-            json: None,
+            ..bench_args(&["driving"])
         };
         let cells = targets(&args).unwrap();
         assert_eq!(cells[0].0, "driving/3veh/pool1");
