@@ -155,16 +155,7 @@ impl DrivingEnv {
 
     /// Puts the traffic within reach of the ego into the physics and takes the rest out.
     fn update_simulated_traffic(&mut self) {
-        let reach = self.traffic_reach;
-        let ego = self.ego.pos;
-        for t in self.actors.traffic.iter_mut() {
-            let simulated = (t.pos - ego).length() <= reach;
-            if simulated != t.simulated {
-                t.simulated = simulated;
-                self.physics
-                    .set_vehicle_simulated(t.body, simulated, t.pos, t.yaw);
-            }
-        }
+        self.simulate_traffic_within(self.traffic_reach, true);
     }
 
     /// Puts back into the physics any vehicle that came within half the reach margin of the
@@ -172,19 +163,26 @@ impl DrivingEnv {
     /// see every vehicle they can reach.
     fn keep_ray_range_simulated(&mut self) {
         let near = self.config.ray_range_m + TRAFFIC_REACH_MARGIN_M / 2.0;
-        let ego = self.ego.pos;
-        let mut placed = false;
-        for t in self.actors.traffic.iter_mut() {
-            if !t.simulated && (t.pos - ego).length() <= near {
-                t.simulated = true;
-                self.physics
-                    .set_vehicle_simulated(t.body, true, t.pos, t.yaw);
-                placed = true;
-            }
-        }
-        if placed {
+        if self.simulate_traffic_within(near, false) {
             self.physics.refresh_queries();
         }
+    }
+
+    /// Puts every vehicle within `reach` of the ego into the physics, and when `take_out`
+    /// takes the others out; true when a vehicle came in.
+    fn simulate_traffic_within(&mut self, reach: f32, take_out: bool) -> bool {
+        let ego = self.ego.pos;
+        let mut came_in = false;
+        for t in self.actors.traffic.iter_mut() {
+            let simulated = (t.pos - ego).length() <= reach;
+            if simulated != t.simulated && (simulated || take_out) {
+                t.simulated = simulated;
+                self.physics
+                    .set_vehicle_simulated(t.body, simulated, t.pos, t.yaw);
+                came_in |= simulated;
+            }
+        }
+        came_in
     }
 
     /// Every traffic driver chooses its acceleration and steering for this step.
