@@ -5,18 +5,20 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: benches/compare.sh [--quick] [--only envs,learner,ppo,driving] [--carrot PATH]
+Usage: benches/compare.sh [--quick] [--only envs,control,learner,ppo,driving] [--carrot PATH]
                           [--out DIR] [--repeats N] [--threads N]
        benches/compare.sh --install
 
 Runs carrot and each installed peer back to back and prints one table of ratios:
   envs     carrot bench envs --env cartpole   vs Gymnasium SyncVectorEnv and EnvPool
+  control  carrot bench envs --env pendulum,acrobot,mountain_car
+                                              vs EnvPool (benches/peers/envpool_control.py)
   learner  carrot bench learner (3 heads)     vs benches/peers/torch_learner.py
   ppo      carrot bench learner --cartpole    vs benches/peers/sb3_cartpole.py
   driving  carrot bench driving               vs benches/peers/highway_env.py
 
   --quick        tiny durations: checks that the script works, measures nothing
-  --only LIST    comma-separated sections to run (default: all four)
+  --only LIST    comma-separated sections to run (default: all five)
   --carrot PATH  carrot binary (default target/release/carrot, built if missing)
   --out DIR      results folder (default benches/results): DIR/compare-DATE.md and the raw
                  files in DIR/compare-DATE/
@@ -33,7 +35,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${CARROT_PEERS_VENV:-$HOME/.cache/carrot-peers/venv}
 py=$venv/bin/python
 torch_index=https://download.pytorch.org/whl/cpu
-quick=0 only=envs,learner,ppo,driving carrot="" out=$repo/benches/results repeats=1 threads=2
+quick=0 only=envs,control,learner,ppo,driving carrot="" out=$repo/benches/results repeats=1 threads=2
 
 die() { echo "compare.sh: $*" >&2; exit 2; }
 
@@ -55,8 +57,8 @@ done
 [[ $threads =~ ^[1-9][0-9]*$ ]] || die "--threads must be a positive integer, not '$threads'"
 for section in ${only//,/ }; do
     case $section in
-        envs | learner | ppo | driving) ;;
-        *) die "--only takes envs, learner, ppo and driving, not '$section'" ;;
+        envs | control | learner | ppo | driving) ;;
+        *) die "--only takes envs, control, learner, ppo and driving, not '$section'" ;;
     esac
 done
 
@@ -162,6 +164,22 @@ section_envs() {
                 "$repo/benches/peers/gym_envpool_cartpole.py" --num-envs "${env_counts[@]}" \
                 --threads "${env_threads[@]}" --seconds "$env_seconds" --episodes 0 \
                 --json "$raw/peer-envs-r$r.json"
+        fi
+    done
+}
+
+section_control() {
+    local r
+    have envpool || skip envpool-control envpool
+    for ((r = 1; r <= repeats; r++)); do
+        run "carrot-control-r$r" carrot "$carrot" bench envs --env pendulum,acrobot,mountain_car \
+            --num-envs "$(list "${env_counts[@]}")" --threads "$(list "${env_threads[@]}")" \
+            --seconds "$env_seconds" --json "$raw/carrot-control-r$r.json"
+        if have envpool; then
+            run "peer-control-r$r" envpool-control env OMP_NUM_THREADS=1 "$py" \
+                "$repo/benches/peers/envpool_control.py" --num-envs "${env_counts[@]}" \
+                --threads "${env_threads[@]}" --seconds "$env_seconds" \
+                --json "$raw/peer-control-r$r.json"
         fi
     done
 }

@@ -48,10 +48,10 @@ def load_json(raw, pattern):
     return out
 
 
-def parse_carrot_envs(report):
-    """{(num_envs, threads): (wall rate, cpu rate)} from the cartpole cells of `bench envs --json`."""
+def parse_carrot_envs(report, env="cartpole"):
+    """{(num_envs, threads): (wall rate, cpu rate)} from the `env` cells of `bench envs --json`."""
     return {(row["num_envs"], row["threads"]): (row["steps_per_second"], row["steps_per_cpu_second"])
-            for row in report if row["env"] == "cartpole"}
+            for row in report if row["env"] == env}
 
 
 def status(raw, peer):
@@ -154,6 +154,31 @@ def envs_rows(table, raw):
                       status(raw, "gymnasium"))
         pool = peer_rate("envpool", n, threads)
         table.add(f"{label}: vs EnvPool", ours, pool, THROUGHPUT, status(raw, "envpool"))
+
+
+# carrot's control envs beside cartpole -> the names of EnvPool's tasks in the table
+CONTROL_TASKS = {"pendulum": "Pendulum-v1", "acrobot": "Acrobot-v1", "mountain_car": "MountainCar-v0"}
+
+
+def control_rows(table, raw):
+    reports = load_json(raw, "carrot-control-r*.json")
+    peer = load_json(raw, "peer-control-r*.json")
+    for r in peer:
+        table.versions.update(r.get("versions", {}))
+    for env, task in CONTROL_TASKS.items():
+        carrot = [parse_carrot_envs(r, env) for r in reports]
+        for n, threads in sorted({k for reps in carrot for k in reps}):
+            ours = values(carrot, lambda reps: reps.get((n, threads), (None,))[0])
+
+            def pick(report, env=env, n=n, threads=threads):
+                for row in report["rows"]:
+                    if (row["env"], row["num_envs"], row["threads"]) == (env, n, threads):
+                        return row["steps_per_second"]
+                return None
+
+            label = f"{task} env steps/s, N={n}, {threads} thread{'s' if threads > 1 else ''}"
+            table.add(f"{label}: vs EnvPool", ours, values(peer, pick), THROUGHPUT,
+                      status(raw, "envpool-control"))
 
 
 def learner_rows(table, raw):
@@ -346,7 +371,7 @@ def main():
     args.repo = repo
     out = args.out or os.path.join(repo, "benches", "results", f"compare-{args.date}.md")
     table = Table()
-    for section in (envs_rows, learner_rows, ppo_rows, driving_rows):
+    for section in (envs_rows, control_rows, learner_rows, ppo_rows, driving_rows):
         section(table, args.raw)
     text = "\n".join(header(args, table) + table.markdown() + table.skipped() + footer(args)) + "\n"
     print(text, end="")

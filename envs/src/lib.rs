@@ -5,7 +5,8 @@
 //!   ([`SignalSpec`]) that reward modules turn into a scalar.
 //! - [`VecEnv`]: N envs stepped in parallel with rayon into caller-owned [`StepBuffers`], with
 //!   same-step autoreset, final observations and per-episode statistics, in groups of envs
-//!   stepped together ([`EnvBatch`]: one env, or [`CartPoles`] sharing a rapier world).
+//!   stepped together ([`EnvBatch`]: one env, or control tasks sharing a rapier world such as
+//!   [`CartPoles`]).
 //! - [`EnvConfig`]: the typed registry that configs name envs through; [`register_env`] adds
 //!   envs defined in other crates to it.
 //! - Control tasks on rapier2d: cartpole, pendulum, acrobot, mountain car.
@@ -33,8 +34,8 @@ mod toy;
 mod vec_env;
 
 pub use control::{
-    Acrobot, AcrobotConfig, CartPole, CartPoleConfig, CartPoles, MountainCar, MountainCarConfig,
-    Pendulum, PendulumConfig,
+    Acrobot, AcrobotConfig, Acrobots, CartPole, CartPoleConfig, CartPoles, MountainCar,
+    MountainCarConfig, Pendulum, PendulumConfig, Pendulums,
 };
 pub use custom::{
     deserialize_env_config, register_env, registered_env_ids, serialize_env_config,

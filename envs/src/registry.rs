@@ -82,8 +82,11 @@ impl EnvConfig {
                 message: "num_envs must be at least 1".into(),
             });
         }
-        if let EnvConfig::Cartpole(c) = self {
-            return crate::control::build_cartpole_vec(c, num_envs);
+        match self {
+            EnvConfig::Cartpole(c) => return crate::control::build_cartpole_vec(c, num_envs),
+            EnvConfig::Pendulum(c) => return crate::control::build_pendulum_vec(c, num_envs),
+            EnvConfig::Acrobot(c) => return crate::control::build_acrobot_vec(c, num_envs),
+            _ => {}
         }
         VecEnv::new(
             (0..num_envs)

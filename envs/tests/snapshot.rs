@@ -137,6 +137,28 @@ fn cartpoles_resume_exactly_into_worlds_grouped_otherwise() {
 }
 
 #[test]
+fn pendulums_and_acrobots_resume_exactly_into_worlds_grouped_otherwise() {
+    let pendulum = |envs_per_world| {
+        EnvConfig::Pendulum(PendulumConfig {
+            max_episode_steps: 60,
+            envs_per_world,
+            ..Default::default()
+        })
+    };
+    let acrobot = |envs_per_world| {
+        EnvConfig::Acrobot(AcrobotConfig {
+            max_episode_steps: 50,
+            envs_per_world,
+            ..Default::default()
+        })
+    };
+    for config in [pendulum, acrobot] {
+        check_resumes_exactly_into(config(3), config(1), 37, 120);
+        check_resumes_exactly_into(config(1), config(2), 52, 120);
+    }
+}
+
+#[test]
 fn driving_resumes_exactly_from_a_snapshot() {
     // 30-step episodes: the snapshot falls mid-episode and the replay crosses resets.
     check_resumes_exactly(EnvConfig::Driving(small_driving()), 47, 70);

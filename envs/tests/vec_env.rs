@@ -4,8 +4,8 @@
 mod common;
 
 use carrot_envs::{
-    env_seed, CartPole, CartPoleConfig, CartPoles, Env, EnvBatch, EnvConfig, NoReward, StepBuffers,
-    VecEnv,
+    env_seed, AcrobotConfig, CartPole, CartPoleConfig, CartPoles, Env, EnvBatch, EnvConfig,
+    NoReward, Pendulum, PendulumConfig, Pendulums, StepBuffers, VecEnv,
 };
 use common::{all_configs, bits, label, random_actions, test_rng};
 
@@ -81,6 +81,84 @@ fn cartpoles_give_the_same_bits_whatever_their_worlds_hold() {
     });
     let err = bad.build_vec(4).err().unwrap().to_string();
     assert!(err.contains("envs_per_world"), "{err}");
+}
+
+#[test]
+fn pendulums_and_acrobots_give_the_same_bits_whatever_their_worlds_hold() {
+    let n = 70;
+    let pendulum = |envs_per_world| {
+        EnvConfig::Pendulum(PendulumConfig {
+            envs_per_world,
+            ..Default::default()
+        })
+    };
+    // Short episodes, so that resets inside shared worlds are covered.
+    let acrobot = |envs_per_world| {
+        EnvConfig::Acrobot(AcrobotConfig {
+            max_episode_steps: 90,
+            envs_per_world,
+            ..Default::default()
+        })
+    };
+    for config in [pendulum, acrobot] {
+        let alone = run_in_pool(&config(1), 1, n, 300);
+        for (per_world, threads) in [(3, 1), (64, 2), (70, 2), (128, 1)] {
+            let grouped = run_in_pool(&config(per_world), threads, n, 300);
+            assert!(
+                grouped == alone,
+                "{}: {per_world} envs per world, {threads} threads",
+                config(1).id()
+            );
+        }
+        assert_eq!(config(64).build_vec(n).unwrap().num_batches(), 2);
+        let err = config(0).build_vec(4).err().unwrap().to_string();
+        assert!(err.contains("envs_per_world"), "{err}");
+    }
+}
+
+#[test]
+fn a_pendulum_blow_up_in_a_shared_world_fails_only_its_own_env() {
+    let config = PendulumConfig::default();
+    let mut shared = Pendulums::new(config.clone(), 3).unwrap();
+    let mut alone: Vec<Pendulum> = (0..3)
+        .map(|_| Pendulum::new(config.clone()).unwrap())
+        .collect();
+    let (mut obs, mut alone_obs) = ([0.0f32; 9], [0.0f32; 9]);
+    for i in 0..3 {
+        shared.reset(i, Some(i as u64), &mut obs[i * 3..i * 3 + 3]);
+        alone[i].reset(Some(i as u64), &mut alone_obs[i * 3..i * 3 + 3]);
+    }
+    shared.set_state(1, 0.0, f32::INFINITY, &mut [0.0; 3]);
+    let s = shared.signal_spec().len();
+    let (mut signals, mut alone_signals) = (vec![0.0f32; 3 * s], vec![0.0f32; s]);
+    let mut outcomes = [Default::default(); 3];
+    shared.step(&[1.0, 1.0, -0.5], &mut obs, &mut signals, &mut outcomes);
+    for (i, action) in [(0, 1.0), (2, -0.5)] {
+        let obs = &mut alone_obs[i * 3..i * 3 + 3];
+        alone[i].step(&[action], obs, &mut alone_signals);
+    }
+    let failed: Vec<bool> = outcomes.iter().map(|o| o.physics_failure).collect();
+    assert_eq!(failed, [false, true, false]);
+    assert!(outcomes[1].terminated && obs.iter().all(|v| v.is_finite()));
+    for step in 0..60 {
+        if step == 0 {
+            shared.reset(1, Some(9), &mut obs[3..6]);
+            alone[1].reset(Some(9), &mut alone_obs[3..6]);
+        }
+        let actions = [(step % 5) as f32 - 2.0, 2.0, ((step / 3) % 2) as f32];
+        shared.step(&actions, &mut obs, &mut signals, &mut outcomes);
+        for i in 0..3 {
+            let outcome = alone[i].step(
+                &actions[i..i + 1],
+                &mut alone_obs[i * 3..i * 3 + 3],
+                &mut alone_signals,
+            );
+            assert_eq!(outcome, outcomes[i], "env {i} step {step}");
+            assert_eq!(bits(&alone_signals), bits(&signals[i * s..(i + 1) * s]));
+            assert!(!outcomes[i].physics_failure);
+        }
+        assert_eq!(bits(&obs), bits(&alone_obs), "step {step}");
+    }
 }
 
 #[test]

@@ -2,14 +2,18 @@
 //! anchor, with a torque only at the joint between the links. Constants are Gymnasium's
 //! Acrobot-v1: links 1 m long and 1 kg, centers of mass at 0.5 m, moments of inertia 1 kg m^2
 //! about the centers of mass, g = 9.8, dt 0.2 s, torques {-1, 0, +1} N m, joint speeds capped at
-//! 4 pi and 9 pi rad/s, goal when the tip rises 1 m above the anchor, 500-step limit.
+//! 4 pi and 9 pi rad/s, goal when the tip rises 1 m above the anchor, 500-step limit. In a
+//! VecEnv, `envs_per_world` acrobots share a rapier world ([`Acrobots`]).
+
+use std::ops::Range;
 
 use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::world::{check_limits, control_snapshot, massive_body, wrap_angle, PhysicsWorld};
-use crate::{env_rng, Env, EnvError, EnvRng, SignalSpec, Space, StepOutcome};
+use super::rigs::{check_grouping, env_from_batch_of_one, Episode, Rig, SharedRigs};
+use super::world::{check_limits, massive_body, wrap_angle, PhysicsWorld};
+use crate::{env_rng, EnvBatch, EnvError, EnvSnapshot, SignalSpec, Space, StepOutcome, VecEnv};
 
 const GRAVITY: f32 = 9.8;
 const LINK_LENGTH: f32 = 1.0;
@@ -31,6 +35,9 @@ pub struct AcrobotConfig {
     /// Rapier solver substeps per 0.2 s step. Gymnasium integrates with RK4 over the whole
     /// step; 8 substeps of 25 ms track it closely.
     pub solver_substeps: usize,
+    /// Envs of a VecEnv that share one rapier world (see [`Acrobots`]): the same results bit
+    /// for bit whatever this is, rapier's per-step overhead paid once per world.
+    pub envs_per_world: usize,
 }
 
 impl Default for AcrobotConfig {
@@ -38,72 +45,110 @@ impl Default for AcrobotConfig {
         AcrobotConfig {
             max_episode_steps: 500,
             solver_substeps: 8,
+            envs_per_world: 64,
         }
     }
 }
 
-/// The two-link swing-up. State `[theta1, theta2, theta1_dot, theta2_dot]`: theta1 is the first
-/// link's angle from hanging straight down, theta2 the second link's angle relative to the
-/// first, both counter-clockwise positive. Observation
-/// `[cos theta1, sin theta1, cos theta2, sin theta2, theta1_dot, theta2_dot]`.
-pub struct Acrobot {
+impl AcrobotConfig {
+    /// The envs each rapier world of a VecEnv of `num_envs` acrobots holds, in order:
+    /// `envs_per_world` at a time (at least 1), the last world the rest.
+    pub fn worlds(&self, num_envs: usize) -> impl Iterator<Item = Range<usize>> {
+        super::rigs::worlds(self.envs_per_world, num_envs)
+    }
+
+    fn check(&self, len: usize) -> Result<(), EnvError> {
+        check_limits("acrobot", self.max_episode_steps, self.solver_substeps)?;
+        check_grouping("acrobot", self.envs_per_world, len)
+    }
+}
+
+/// A VecEnv of `num_envs` acrobots, `config.envs_per_world` to a rapier world.
+pub(crate) fn build_vec(config: &AcrobotConfig, num_envs: usize) -> Result<VecEnv, EnvError> {
+    config.check(1)?;
+    super::rigs::grouped_vec(config.envs_per_world, num_envs, |len| {
+        Acrobots::new(config.clone(), len)
+    })
+}
+
+/// Two links hanging from their own fixed anchor: shoulder and elbow joints.
+#[derive(Clone, Copy)]
+struct AcrobotRig {
+    links: [RigidBodyHandle; 2],
+    joints: [ImpulseJointHandle; 2],
+}
+
+impl Rig for AcrobotRig {
+    fn add(world: &mut PhysicsWorld) -> Self {
+        let anchor = world.bodies.insert(RigidBodyBuilder::fixed());
+        // Link frames: origin at the center of mass, the link pointing along -y at angle 0.
+        let link1 = world.bodies.insert(massive_body(LINK_MASS, LINK_INERTIA));
+        let link2 = world.bodies.insert(massive_body(LINK_MASS, LINK_INERTIA));
+        let shoulder = RevoluteJointBuilder::new()
+            .local_anchor1(Vector::ZERO)
+            .local_anchor2(Vector::new(0.0, LINK_COM))
+            .contacts_enabled(false);
+        let elbow = RevoluteJointBuilder::new()
+            .local_anchor1(Vector::new(0.0, LINK_COM - LINK_LENGTH))
+            .local_anchor2(Vector::new(0.0, LINK_COM))
+            .contacts_enabled(false);
+        let shoulder = world.impulse_joints.insert(anchor, link1, shoulder, true);
+        let elbow = world.impulse_joints.insert(link1, link2, elbow, true);
+        AcrobotRig {
+            links: [link1, link2],
+            joints: [shoulder, elbow],
+        }
+    }
+
+    fn bodies(&self) -> &[RigidBodyHandle] {
+        &self.links
+    }
+
+    fn joints(&self) -> &[ImpulseJointHandle] {
+        &self.joints
+    }
+}
+
+/// `len` acrobot envs (of one config) in one rapier world, stepped together. Env `i` gives
+/// what a lone [`Acrobot`] gives, bit for bit.
+pub struct Acrobots {
     config: AcrobotConfig,
-    world: PhysicsWorld,
-    link1: RigidBodyHandle,
-    link2: RigidBodyHandle,
-    rng: EnvRng,
-    steps: u32,
-    /// The last finite state, reported again if the physics blows up.
-    state: [f32; 4],
+    rigs: SharedRigs<AcrobotRig>,
+    episodes: Vec<Episode<4>>,
+    failed: Vec<bool>,
     observation_space: Space,
     action_space: Space,
     signal_spec: SignalSpec,
 }
 
-impl Acrobot {
-    pub fn new(config: AcrobotConfig) -> Result<Self, EnvError> {
-        check_limits("acrobot", config.max_episode_steps, config.solver_substeps)?;
-        let (world, link1, link2) = build_world(&config);
+impl Acrobots {
+    /// `len` envs (at least 1) after validating `config`.
+    pub fn new(config: AcrobotConfig, len: usize) -> Result<Self, EnvError> {
+        config.check(len)?;
+        let world = PhysicsWorld::new(GRAVITY, DT, config.solver_substeps).joints_only();
         let (observation_space, action_space) = spaces();
-        let signal_spec = signal_spec();
-        Ok(Acrobot {
+        Ok(Acrobots {
+            rigs: SharedRigs::new(world, len),
+            episodes: vec![Episode::default(); len],
+            failed: vec![false; len],
             config,
-            world,
-            link1,
-            link2,
-            rng: env_rng(0),
-            steps: 0,
-            state: [0.0; 4],
             observation_space,
             action_space,
-            signal_spec,
+            signal_spec: signal_spec(),
         })
-    }
-
-    /// The physical floor of this env's step, for `carrot bench envs`: applies a small constant
-    /// actuation (any rapier env must touch its bodies each step, which rapier tracks as a
-    /// modification) and steps the world; no state is read, checked or written.
-    pub fn step_bare_world(&mut self) {
-        for (link, torque) in [(self.link1, -1e-3), (self.link2, 1e-3)] {
-            let body = &mut self.world.bodies[link];
-            body.reset_torques(false);
-            body.add_torque(torque, true);
-        }
-        self.world.step();
     }
 
     pub fn config(&self) -> &AcrobotConfig {
         &self.config
     }
 
-    /// Puts the links in state `[theta1, theta2, theta1_dot, theta2_dot]` (for tests and
-    /// scripted starts) and writes the observation. A non-finite state shows up as a physics
-    /// failure at the next step.
-    pub fn set_state(&mut self, state: [f32; 4], obs: &mut [f32]) {
-        self.world.enable_all();
-        self.place_links(state);
+    /// Puts env `i`'s links in state `[theta1, theta2, theta1_dot, theta2_dot]` and writes the
+    /// observation. A non-finite state shows up as a physics failure at the next step.
+    pub fn set_state(&mut self, i: usize, state: [f32; 4], obs: &mut [f32]) {
+        self.rigs.enable(i);
+        self.place_links(i, state);
         if state.iter().all(|v| v.is_finite()) {
-            self.state = [
+            self.episodes[i].state = [
                 wrap_angle(state[0]),
                 wrap_angle(state[1]),
                 state[2],
@@ -113,8 +158,28 @@ impl Acrobot {
         write_obs(&state, obs);
     }
 
-    /// Sets both bodies' poses and velocities from joint coordinates.
-    fn place_links(&mut self, [theta1, theta2, omega1, omega2]: [f32; 4]) {
+    /// The physical floor of a step, for `carrot bench envs`: small constant torques on every
+    /// link (any rapier env must touch its bodies each step, which rapier tracks as a
+    /// modification) and the world step; no state is read, checked or written.
+    pub fn step_bare_world(&mut self) {
+        for i in 0..self.rigs.len() {
+            self.apply_torque(i, 1e-3);
+        }
+        self.rigs.world_mut().step();
+    }
+
+    /// The motor at env `i`'s elbow: it turns link 2 and reacts on link 1.
+    fn apply_torque(&mut self, i: usize, torque: f32) {
+        let [link1, link2] = self.rigs.rig(i).links;
+        for (link, torque) in [(link1, -torque), (link2, torque)] {
+            let body = self.rigs.body_mut(link);
+            body.reset_torques(false);
+            body.add_torque(torque, true);
+        }
+    }
+
+    /// Sets env `i`'s bodies' poses and velocities from joint coordinates.
+    fn place_links(&mut self, i: usize, [theta1, theta2, omega1, omega2]: [f32; 4]) {
         let down = |angle: f32| {
             let (sin, cos) = angle.sin_cos();
             Vector::new(sin, -cos)
@@ -130,15 +195,15 @@ impl Acrobot {
         let vel1 = turn(Vector::ZERO, omega1, com1);
         let elbow_vel = turn(Vector::ZERO, omega1, elbow);
         let vel2 = turn(elbow_vel, omega_abs2, com2 - elbow);
-        self.world
-            .set_body_state(self.link1, com1, theta1, vel1, omega1);
-        self.world
-            .set_body_state(self.link2, com2, abs2, vel2, omega_abs2);
+        let [link1, link2] = self.rigs.rig(i).links;
+        let world = self.rigs.world_mut();
+        world.set_body_state(link1, com1, theta1, vel1, omega1);
+        world.set_body_state(link2, com2, abs2, vel2, omega_abs2);
     }
 
-    fn read_state(&self) -> [f32; 4] {
-        let link1 = &self.world.bodies[self.link1];
-        let link2 = &self.world.bodies[self.link2];
+    fn read_state(&self, i: usize) -> [f32; 4] {
+        let [link1, link2] = self.rigs.rig(i).links;
+        let (link1, link2) = (self.rigs.body(link1), self.rigs.body(link2));
         let theta1 = link1.rotation().angle();
         let theta2 = wrap_angle(link2.rotation().angle() - theta1);
         [
@@ -150,6 +215,134 @@ impl Acrobot {
     }
 }
 
+impl EnvBatch for Acrobots {
+    fn num_envs(&self) -> usize {
+        self.rigs.len()
+    }
+
+    spec_accessors!("acrobot");
+
+    fn episode_metric_names(&self) -> &[&'static str] {
+        &[]
+    }
+
+    fn reset(&mut self, i: usize, seed: Option<u64>, obs: &mut [f32]) {
+        let episode = &mut self.episodes[i];
+        if let Some(seed) = seed {
+            episode.rng = env_rng(seed);
+        }
+        let mut state = [0.0; 4];
+        for v in &mut state {
+            *v = episode.rng.random_range(-INIT_RANGE..INIT_RANGE);
+        }
+        episode.steps = 0;
+        self.set_state(i, state, obs);
+    }
+
+    fn reset_signals(&self, _i: usize, signals: &mut [f32]) {
+        signals.iter_mut().for_each(|x| *x = 0.0);
+    }
+
+    fn step(
+        &mut self,
+        actions: &[f32],
+        obs: &mut [f32],
+        signals: &mut [f32],
+        outcomes: &mut [StepOutcome],
+    ) {
+        let torque = |action: f32| TORQUES[(action as usize).min(TORQUES.len() - 1)];
+        for (i, &action) in actions.iter().enumerate() {
+            self.apply_torque(i, torque(action));
+        }
+        self.rigs.step(&mut self.failed);
+        let s = self.signal_spec.len();
+        for (i, ((obs, signals), outcome)) in obs
+            .chunks_mut(6)
+            .zip(signals.chunks_mut(s))
+            .zip(outcomes.iter_mut())
+            .enumerate()
+        {
+            let state = self.read_state(i);
+            let physics_failure = self.failed[i] || !state.iter().all(|v| v.is_finite());
+            if !physics_failure {
+                let clipped = [
+                    state[0],
+                    state[1],
+                    state[2].clamp(-MAX_VEL_1, MAX_VEL_1),
+                    state[3].clamp(-MAX_VEL_2, MAX_VEL_2),
+                ];
+                // Gymnasium's speed caps, applied to the bodies so the next step starts from
+                // them.
+                if clipped != state {
+                    self.place_links(i, clipped);
+                }
+                self.episodes[i].state = clipped;
+            }
+            let episode = &mut self.episodes[i];
+            episode.steps += 1;
+            let [theta1, theta2, omega1, omega2] = episode.state;
+            let height = tip_height(theta1, theta2);
+            let goal = !physics_failure && height > 1.0;
+            write_obs(&episode.state, obs);
+            let reward = if goal { 0.0 } else { -1.0 };
+            let torque = torque(actions[i]);
+            signals.copy_from_slice(&[reward, height, theta1, theta2, omega1, omega2, torque]);
+            *outcome = StepOutcome {
+                terminated: goal || physics_failure,
+                truncated: episode.steps >= self.config.max_episode_steps,
+                physics_failure,
+            };
+        }
+    }
+
+    fn episode_metrics(&self, _i: usize, _out: &mut [f32]) {}
+
+    fn snapshot(&self, i: usize) -> Result<EnvSnapshot, EnvError> {
+        self.rigs.snapshot("acrobot", i, &self.episodes[i])
+    }
+
+    fn restore(&mut self, i: usize, snapshot: &EnvSnapshot) -> Result<(), EnvError> {
+        self.episodes[i] = self.rigs.restore("acrobot", i, snapshot)?;
+        Ok(())
+    }
+}
+
+/// The two-link swing-up. State `[theta1, theta2, theta1_dot, theta2_dot]`: theta1 is the first
+/// link's angle from hanging straight down, theta2 the second link's angle relative to the
+/// first, both counter-clockwise positive. Observation
+/// `[cos theta1, sin theta1, cos theta2, sin theta2, theta1_dot, theta2_dot]`.
+pub struct Acrobot {
+    batch: Acrobots,
+}
+
+impl Acrobot {
+    pub fn new(config: AcrobotConfig) -> Result<Self, EnvError> {
+        Ok(Acrobot {
+            batch: Acrobots::new(config, 1)?,
+        })
+    }
+
+    /// The physical floor of this env's step, for `carrot bench envs`: applies a small constant
+    /// actuation (any rapier env must touch its bodies each step, which rapier tracks as a
+    /// modification) and steps the world; no state is read, checked or written.
+    pub fn step_bare_world(&mut self) {
+        self.batch.step_bare_world();
+    }
+
+    pub fn config(&self) -> &AcrobotConfig {
+        self.batch.config()
+    }
+
+    /// Puts the links in state `[theta1, theta2, theta1_dot, theta2_dot]` (for tests and
+    /// scripted starts) and writes the observation. A non-finite state shows up as a physics
+    /// failure at the next step.
+    pub fn set_state(&mut self, state: [f32; 4], obs: &mut [f32]) {
+        self.batch.set_state(0, state, obs);
+    }
+}
+
+env_from_batch_of_one!(Acrobot);
+
 fn write_obs(state: &[f32; 4], obs: &mut [f32]) {
     let (s1, c1) = state[0].sin_cos();
     let (s2, c2) = state[1].sin_cos();
@@ -158,26 +351,6 @@ fn write_obs(state: &[f32; 4], obs: &mut [f32]) {
 
 fn tip_height(theta1: f32, theta2: f32) -> f32 {
     -LINK_LENGTH * (theta1.cos() + (theta1 + theta2).cos())
-}
-
-/// The rapier world of the task and its bodies.
-fn build_world(config: &AcrobotConfig) -> (PhysicsWorld, RigidBodyHandle, RigidBodyHandle) {
-    let mut world = PhysicsWorld::new(GRAVITY, DT, config.solver_substeps).joints_only();
-    let anchor = world.bodies.insert(RigidBodyBuilder::fixed());
-    // Link frames: origin at the center of mass, the link pointing along -y at angle 0.
-    let link1 = world.bodies.insert(massive_body(LINK_MASS, LINK_INERTIA));
-    let link2 = world.bodies.insert(massive_body(LINK_MASS, LINK_INERTIA));
-    let shoulder = RevoluteJointBuilder::new()
-        .local_anchor1(Vector::ZERO)
-        .local_anchor2(Vector::new(0.0, LINK_COM))
-        .contacts_enabled(false);
-    let elbow = RevoluteJointBuilder::new()
-        .local_anchor1(Vector::new(0.0, LINK_COM - LINK_LENGTH))
-        .local_anchor2(Vector::new(0.0, LINK_COM))
-        .contacts_enabled(false);
-    world.impulse_joints.insert(anchor, link1, shoulder, true);
-    world.impulse_joints.insert(link1, link2, elbow, true);
-    (world, link1, link2)
 }
 
 /// The observation and action spaces.
@@ -231,58 +404,18 @@ fn signal_spec() -> SignalSpec {
     .with_default_reward("reward")
 }
 
-impl Env for Acrobot {
-    spec_accessors!("acrobot");
-    control_snapshot!("acrobot");
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::rigs::test_support::{
+        check_whole_world_snapshot_restores, whole_world_snapshot,
+    };
 
-    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
-        if let Some(seed) = seed {
-            self.rng = env_rng(seed);
-        }
-        let mut state = [0.0; 4];
-        for v in &mut state {
-            *v = self.rng.random_range(-INIT_RANGE..INIT_RANGE);
-        }
-        self.steps = 0;
-        self.set_state(state, obs);
-    }
-
-    fn step(&mut self, action: &[f32], obs: &mut [f32], signals: &mut [f32]) -> StepOutcome {
-        let torque = TORQUES[(action[0] as usize).min(TORQUES.len() - 1)];
-        // The motor at the elbow turns link 2 and reacts on link 1.
-        let link1 = &mut self.world.bodies[self.link1];
-        link1.reset_torques(false);
-        link1.add_torque(-torque, true);
-        let link2 = &mut self.world.bodies[self.link2];
-        link2.reset_torques(false);
-        link2.add_torque(torque, true);
-        let stable = self.world.step();
-        let state = self.read_state();
-        let physics_failure = !stable || !state.iter().all(|v| v.is_finite());
-        if !physics_failure {
-            let clipped = [
-                state[0],
-                state[1],
-                state[2].clamp(-MAX_VEL_1, MAX_VEL_1),
-                state[3].clamp(-MAX_VEL_2, MAX_VEL_2),
-            ];
-            // Gymnasium's speed caps, applied to the bodies so the next step starts from them.
-            if clipped != state {
-                self.place_links(clipped);
-            }
-            self.state = clipped;
-        }
-        self.steps += 1;
-        let [theta1, theta2, omega1, omega2] = self.state;
-        let height = tip_height(theta1, theta2);
-        let goal = !physics_failure && height > 1.0;
-        write_obs(&self.state, obs);
-        let reward = if goal { 0.0 } else { -1.0 };
-        signals.copy_from_slice(&[reward, height, theta1, theta2, omega1, omega2, torque]);
-        StepOutcome {
-            terminated: goal || physics_failure,
-            truncated: self.steps >= self.config.max_episode_steps,
-            physics_failure,
-        }
+    #[test]
+    fn a_whole_world_snapshot_of_before_2026_12_07_restores_exactly() {
+        check_whole_world_snapshot_restores(
+            |len| Acrobots::new(AcrobotConfig::default(), len).unwrap(),
+            |batch| whole_world_snapshot("acrobot", &batch.rigs, &batch.episodes[0]),
+        );
     }
 }

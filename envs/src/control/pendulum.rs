@@ -1,14 +1,18 @@
 //! Pendulum swing-up as a rapier2d world: a uniform 1 m, 1 kg rod on a revolute joint to a fixed
 //! anchor (Gymnasium's `3g/2l` and `3/(ml^2)` terms are exactly this rod's dynamics), driven by
 //! a torque at the pivot. Constants are Gymnasium's Pendulum-v1: max torque 2 N m, max speed
-//! 8 rad/s, dt 0.05 s, g = 10, 200-step limit, no physical ending.
+//! 8 rad/s, dt 0.05 s, g = 10, 200-step limit, no physical ending. In a VecEnv,
+//! `envs_per_world` pendulums share a rapier world ([`Pendulums`]).
+
+use std::ops::Range;
 
 use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::world::{check_limits, control_snapshot, massive_body, wrap_angle, PhysicsWorld};
-use crate::{env_rng, Env, EnvError, EnvRng, SignalSpec, Space, StepOutcome};
+use super::rigs::{check_grouping, env_from_batch_of_one, Episode, Rig, SharedRigs};
+use super::world::{check_limits, massive_body, wrap_angle, PhysicsWorld};
+use crate::{env_rng, EnvBatch, EnvError, EnvSnapshot, SignalSpec, Space, StepOutcome, VecEnv};
 
 const GRAVITY: f32 = 10.0;
 const MASS: f32 = 1.0;
@@ -25,6 +29,9 @@ pub struct PendulumConfig {
     pub max_episode_steps: u32,
     /// Rapier solver substeps per 0.05 s step (1 is Gymnasium's own semi-implicit Euler step).
     pub solver_substeps: usize,
+    /// Envs of a VecEnv that share one rapier world (see [`Pendulums`]): the same results bit
+    /// for bit whatever this is, rapier's per-step overhead paid once per world.
+    pub envs_per_world: usize,
 }
 
 impl Default for PendulumConfig {
@@ -32,41 +39,231 @@ impl Default for PendulumConfig {
         PendulumConfig {
             max_episode_steps: 200,
             solver_substeps: 2,
+            envs_per_world: 64,
         }
+    }
+}
+
+impl PendulumConfig {
+    /// The envs each rapier world of a VecEnv of `num_envs` pendulums holds, in order:
+    /// `envs_per_world` at a time (at least 1), the last world the rest.
+    pub fn worlds(&self, num_envs: usize) -> impl Iterator<Item = Range<usize>> {
+        super::rigs::worlds(self.envs_per_world, num_envs)
+    }
+
+    fn check(&self, len: usize) -> Result<(), EnvError> {
+        check_limits("pendulum", self.max_episode_steps, self.solver_substeps)?;
+        check_grouping("pendulum", self.envs_per_world, len)
+    }
+}
+
+/// A VecEnv of `num_envs` pendulums, `config.envs_per_world` to a rapier world.
+pub(crate) fn build_vec(config: &PendulumConfig, num_envs: usize) -> Result<VecEnv, EnvError> {
+    config.check(1)?;
+    super::rigs::grouped_vec(config.envs_per_world, num_envs, |len| {
+        Pendulums::new(config.clone(), len)
+    })
+}
+
+/// A rod hinged to its own fixed anchor.
+#[derive(Clone, Copy)]
+struct PendulumRig {
+    rod: [RigidBodyHandle; 1],
+    hinge: [ImpulseJointHandle; 1],
+}
+
+impl Rig for PendulumRig {
+    fn add(world: &mut PhysicsWorld) -> Self {
+        let anchor = world.bodies.insert(RigidBodyBuilder::fixed());
+        let rod = world.bodies.insert(
+            massive_body(MASS, MASS * LENGTH * LENGTH / 12.0)
+                .translation(Vector::new(0.0, LENGTH / 2.0)),
+        );
+        let hinge = RevoluteJointBuilder::new()
+            .local_anchor1(Vector::ZERO)
+            .local_anchor2(Vector::new(0.0, -LENGTH / 2.0))
+            .contacts_enabled(false);
+        let hinge = world.impulse_joints.insert(anchor, rod, hinge, true);
+        PendulumRig {
+            rod: [rod],
+            hinge: [hinge],
+        }
+    }
+
+    fn bodies(&self) -> &[RigidBodyHandle] {
+        &self.rod
+    }
+
+    fn joints(&self) -> &[ImpulseJointHandle] {
+        &self.hinge
+    }
+}
+
+/// `len` pendulum envs (of one config) in one rapier world, stepped together. Env `i` gives
+/// what a lone [`Pendulum`] gives, bit for bit.
+pub struct Pendulums {
+    config: PendulumConfig,
+    rigs: SharedRigs<PendulumRig>,
+    episodes: Vec<Episode<2>>,
+    failed: Vec<bool>,
+    observation_space: Space,
+    action_space: Space,
+    signal_spec: SignalSpec,
+}
+
+impl Pendulums {
+    /// `len` envs (at least 1) after validating `config`.
+    pub fn new(config: PendulumConfig, len: usize) -> Result<Self, EnvError> {
+        config.check(len)?;
+        let world = PhysicsWorld::new(GRAVITY, DT, config.solver_substeps).joints_only();
+        let (observation_space, action_space) = spaces();
+        Ok(Pendulums {
+            rigs: SharedRigs::new(world, len),
+            episodes: vec![Episode::default(); len],
+            failed: vec![false; len],
+            config,
+            observation_space,
+            action_space,
+            signal_spec: signal_spec(),
+        })
+    }
+
+    pub fn config(&self) -> &PendulumConfig {
+        &self.config
+    }
+
+    /// Puts env `i`'s rod at angle `theta` from upright turning at `theta_dot` and writes the
+    /// observation. A non-finite state shows up as a physics failure.
+    pub fn set_state(&mut self, i: usize, theta: f32, theta_dot: f32, obs: &mut [f32]) {
+        self.rigs.enable(i);
+        self.place_rod(i, theta, theta_dot);
+        if theta.is_finite() && theta_dot.is_finite() {
+            self.episodes[i].state = [wrap_angle(theta), theta_dot];
+        }
+        write_obs(theta, theta_dot, obs);
+    }
+
+    /// The physical floor of a step, for `carrot bench envs`: a small constant torque on every
+    /// rod (any rapier env must touch its bodies each step, which rapier tracks as a
+    /// modification) and the world step; no state is read, checked or written.
+    pub fn step_bare_world(&mut self) {
+        for i in 0..self.rigs.len() {
+            let rod = self.rigs.body_mut(self.rigs.rig(i).rod[0]);
+            rod.reset_torques(false);
+            rod.add_torque(1e-3, true);
+        }
+        self.rigs.world_mut().step();
+    }
+
+    fn place_rod(&mut self, i: usize, theta: f32, theta_dot: f32) {
+        let half = LENGTH / 2.0;
+        let (sin, cos) = theta.sin_cos();
+        let com = Vector::new(-half * sin, half * cos);
+        // Velocity of the center of mass of a rod turning about the origin: omega x r.
+        let com_vel = Vector::new(-theta_dot * com.y, theta_dot * com.x);
+        let rod = self.rigs.rig(i).rod[0];
+        self.rigs
+            .world_mut()
+            .set_body_state(rod, com, theta, com_vel, theta_dot);
+    }
+}
+
+impl EnvBatch for Pendulums {
+    fn num_envs(&self) -> usize {
+        self.rigs.len()
+    }
+
+    spec_accessors!("pendulum");
+
+    fn episode_metric_names(&self) -> &[&'static str] {
+        &[]
+    }
+
+    fn reset(&mut self, i: usize, seed: Option<u64>, obs: &mut [f32]) {
+        use std::f32::consts::PI;
+        let episode = &mut self.episodes[i];
+        if let Some(seed) = seed {
+            episode.rng = env_rng(seed);
+        }
+        let theta = episode.rng.random_range(-PI..PI);
+        let theta_dot = episode.rng.random_range(-1.0f32..1.0);
+        episode.steps = 0;
+        self.set_state(i, theta, theta_dot, obs);
+    }
+
+    fn reset_signals(&self, _i: usize, signals: &mut [f32]) {
+        signals.iter_mut().for_each(|x| *x = 0.0);
+    }
+
+    fn step(
+        &mut self,
+        actions: &[f32],
+        obs: &mut [f32],
+        signals: &mut [f32],
+        outcomes: &mut [StepOutcome],
+    ) {
+        for (i, action) in actions.iter().enumerate() {
+            let rod = self.rigs.body_mut(self.rigs.rig(i).rod[0]);
+            rod.reset_torques(false);
+            rod.add_torque(*action, true);
+        }
+        self.rigs.step(&mut self.failed);
+        let s = self.signal_spec.len();
+        for (i, ((obs, signals), outcome)) in obs
+            .chunks_mut(3)
+            .zip(signals.chunks_mut(s))
+            .zip(outcomes.iter_mut())
+            .enumerate()
+        {
+            let torque = actions[i];
+            let [theta0, theta_dot0] = self.episodes[i].state;
+            let cost = theta0 * theta0 + 0.1 * theta_dot0 * theta_dot0 + 0.001 * torque * torque;
+            let rod = self.rigs.body(self.rigs.rig(i).rod[0]);
+            let (theta, theta_dot) = (rod.rotation().angle(), rod.angvel());
+            let physics_failure = self.failed[i] || !theta.is_finite() || !theta_dot.is_finite();
+            if !physics_failure {
+                // Gymnasium's speed limit, applied to the body so the next step starts from it.
+                let clipped = theta_dot.clamp(-MAX_SPEED, MAX_SPEED);
+                if clipped != theta_dot {
+                    self.place_rod(i, theta, clipped);
+                }
+                self.episodes[i].state = [wrap_angle(theta), clipped];
+            }
+            let episode = &mut self.episodes[i];
+            episode.steps += 1;
+            let [theta, theta_dot] = episode.state;
+            write_obs(theta, theta_dot, obs);
+            signals.copy_from_slice(&[-cost, cost, theta, theta_dot, torque]);
+            *outcome = StepOutcome {
+                terminated: physics_failure,
+                truncated: episode.steps >= self.config.max_episode_steps,
+                physics_failure,
+            };
+        }
+    }
+
+    fn episode_metrics(&self, _i: usize, _out: &mut [f32]) {}
+
+    fn snapshot(&self, i: usize) -> Result<EnvSnapshot, EnvError> {
+        self.rigs.snapshot("pendulum", i, &self.episodes[i])
+    }
+
+    fn restore(&mut self, i: usize, snapshot: &EnvSnapshot) -> Result<(), EnvError> {
+        self.episodes[i] = self.rigs.restore("pendulum", i, snapshot)?;
+        Ok(())
     }
 }
 
 /// The torque-limited pendulum. Observation `[cos theta, sin theta, theta_dot]` with theta the
 /// rod's angle from upright, counter-clockwise positive.
 pub struct Pendulum {
-    config: PendulumConfig,
-    world: PhysicsWorld,
-    rod: RigidBodyHandle,
-    rng: EnvRng,
-    steps: u32,
-    /// The last finite `[theta, theta_dot]`, reported again if the physics blows up.
-    state: [f32; 2],
-    observation_space: Space,
-    action_space: Space,
-    signal_spec: SignalSpec,
+    batch: Pendulums,
 }
 
 impl Pendulum {
     pub fn new(config: PendulumConfig) -> Result<Self, EnvError> {
-        check_limits("pendulum", config.max_episode_steps, config.solver_substeps)?;
-        let (world, rod) = build_world(&config);
-        let (observation_space, action_space) = spaces();
-        let signal_spec = signal_spec();
         Ok(Pendulum {
-            config,
-            world,
-            rod,
-            rng: env_rng(0),
-            steps: 0,
-            state: [0.0; 2],
-            observation_space,
-            action_space,
-            signal_spec,
+            batch: Pendulums::new(config, 1)?,
         })
     }
 
@@ -74,57 +271,25 @@ impl Pendulum {
     /// actuation (any rapier env must touch its bodies each step, which rapier tracks as a
     /// modification) and steps the world; no state is read, checked or written.
     pub fn step_bare_world(&mut self) {
-        let rod = &mut self.world.bodies[self.rod];
-        rod.reset_torques(false);
-        rod.add_torque(1e-3, true);
-        self.world.step();
+        self.batch.step_bare_world();
     }
 
     pub fn config(&self) -> &PendulumConfig {
-        &self.config
+        self.batch.config()
     }
 
     /// Puts the rod at angle `theta` from upright turning at `theta_dot` (for tests and scripted
     /// starts) and writes the observation. A non-finite state shows up as a physics failure.
     pub fn set_state(&mut self, theta: f32, theta_dot: f32, obs: &mut [f32]) {
-        self.world.enable_all();
-        self.place_rod(theta, theta_dot);
-        if theta.is_finite() && theta_dot.is_finite() {
-            self.state = [wrap_angle(theta), theta_dot];
-        }
-        write_obs(theta, theta_dot, obs);
-    }
-
-    fn place_rod(&mut self, theta: f32, theta_dot: f32) {
-        let half = LENGTH / 2.0;
-        let (sin, cos) = theta.sin_cos();
-        let com = Vector::new(-half * sin, half * cos);
-        // Velocity of the center of mass of a rod turning about the origin: omega x r.
-        let com_vel = Vector::new(-theta_dot * com.y, theta_dot * com.x);
-        self.world
-            .set_body_state(self.rod, com, theta, com_vel, theta_dot);
+        self.batch.set_state(0, theta, theta_dot, obs);
     }
 }
+
+env_from_batch_of_one!(Pendulum);
 
 fn write_obs(theta: f32, theta_dot: f32, obs: &mut [f32]) {
     let (sin, cos) = theta.sin_cos();
     obs.copy_from_slice(&[cos, sin, theta_dot]);
-}
-
-/// The rapier world of the task and its bodies.
-fn build_world(config: &PendulumConfig) -> (PhysicsWorld, RigidBodyHandle) {
-    let mut world = PhysicsWorld::new(GRAVITY, DT, config.solver_substeps).joints_only();
-    let anchor = world.bodies.insert(RigidBodyBuilder::fixed());
-    let rod = world.bodies.insert(
-        massive_body(MASS, MASS * LENGTH * LENGTH / 12.0)
-            .translation(Vector::new(0.0, LENGTH / 2.0)),
-    );
-    let hinge = RevoluteJointBuilder::new()
-        .local_anchor1(Vector::ZERO)
-        .local_anchor2(Vector::new(0.0, -LENGTH / 2.0))
-        .contacts_enabled(false);
-    world.impulse_joints.insert(anchor, rod, hinge, true);
-    (world, rod)
 }
 
 /// The observation and action spaces.
@@ -166,49 +331,18 @@ fn signal_spec() -> SignalSpec {
     .with_default_reward("reward")
 }
 
-impl Env for Pendulum {
-    spec_accessors!("pendulum");
-    control_snapshot!("pendulum");
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::rigs::test_support::{
+        check_whole_world_snapshot_restores, whole_world_snapshot,
+    };
 
-    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
-        use std::f32::consts::PI;
-        if let Some(seed) = seed {
-            self.rng = env_rng(seed);
-        }
-        let theta = self.rng.random_range(-PI..PI);
-        let theta_dot = self.rng.random_range(-1.0f32..1.0);
-        self.steps = 0;
-        self.set_state(theta, theta_dot, obs);
-    }
-
-    fn step(&mut self, action: &[f32], obs: &mut [f32], signals: &mut [f32]) -> StepOutcome {
-        let torque = action[0];
-        let [theta0, theta_dot0] = self.state;
-        let cost = theta0 * theta0 + 0.1 * theta_dot0 * theta_dot0 + 0.001 * torque * torque;
-
-        let rod = &mut self.world.bodies[self.rod];
-        rod.reset_torques(false);
-        rod.add_torque(torque, true);
-        let stable = self.world.step();
-        let rod = &self.world.bodies[self.rod];
-        let (theta, theta_dot) = (rod.rotation().angle(), rod.angvel());
-        let physics_failure = !stable || !theta.is_finite() || !theta_dot.is_finite();
-        if !physics_failure {
-            // Gymnasium's speed limit, applied to the body so the next step starts from it.
-            let clipped = theta_dot.clamp(-MAX_SPEED, MAX_SPEED);
-            if clipped != theta_dot {
-                self.place_rod(theta, clipped);
-            }
-            self.state = [wrap_angle(theta), clipped];
-        }
-        self.steps += 1;
-        let [theta, theta_dot] = self.state;
-        write_obs(theta, theta_dot, obs);
-        signals.copy_from_slice(&[-cost, cost, theta, theta_dot, torque]);
-        StepOutcome {
-            terminated: physics_failure,
-            truncated: self.steps >= self.config.max_episode_steps,
-            physics_failure,
-        }
+    #[test]
+    fn a_whole_world_snapshot_of_before_2026_12_07_restores_exactly() {
+        check_whole_world_snapshot_restores(
+            |len| Pendulums::new(PendulumConfig::default(), len).unwrap(),
+            |batch| whole_world_snapshot("pendulum", &batch.rigs, &batch.episodes[0]),
+        );
     }
 }

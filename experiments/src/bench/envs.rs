@@ -1,7 +1,7 @@
 //! `carrot bench envs`: env steps per second of every control task through [`VecEnv`] at
 //! several env counts and rayon thread counts, next to the bare rapier world step of the same
 //! body layout (the physical floor: the worlds stepped with nothing else, chunked over the same
-//! threads; cart-poles share worlds as their VecEnv does). `--env driving` measures the driving world the same way (no bare-world floor) at
+//! threads; cart-poles, pendulums and acrobots share worlds as their VecEnv does). `--env driving` measures the driving world the same way (no bare-world floor) at
 //! each of `--vehicles` traffic counts.
 
 use std::ops::Range;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use carrot_envs::{
-    Acrobot, CartPoles, DrivingConfig, Env, EnvBatch, EnvConfig, MountainCar, NoReward, Pendulum,
+    Acrobots, CartPoles, DrivingConfig, Env, EnvBatch, EnvConfig, MountainCar, NoReward, Pendulums,
     StepBuffers, VecEnv,
 };
 use rayon::prelude::*;
@@ -266,33 +266,40 @@ fn measure_vec_env(
 }
 
 /// The env's rapier world alone, stepped in the same thread chunks as a VecEnv: one world per
-/// env, or for cart-poles one per `envs_per_world` envs.
+/// `envs_per_world` envs for the tasks whose envs share worlds, one per env for mountain cars.
 enum BareWorld {
     CartPoles(CartPoles),
-    Pendulum(Pendulum),
-    Acrobot(Acrobot),
+    Pendulums(Pendulums),
+    Acrobots(Acrobots),
     MountainCar(MountainCar),
 }
 
 impl BareWorld {
-    /// The world of envs `first..first + len` (several only for cart-poles: other envs have a
-    /// world each), each reset with its VecEnv seed.
+    /// The world of envs `first..first + len` (several only for tasks whose envs share
+    /// worlds), each reset with its VecEnv seed.
     fn new(config: &EnvConfig, seed: u64, first: usize, len: usize) -> anyhow::Result<Self> {
         let seed_of = |j: usize| carrot_envs::env_seed(seed, first + j);
+        let reset_all = |batch: &mut dyn EnvBatch| {
+            let mut obs = vec![0.0; batch.observation_space().flat_dim()];
+            for j in 0..len {
+                batch.reset(j, Some(seed_of(j)), &mut obs);
+            }
+        };
         Ok(match config {
             EnvConfig::Cartpole(c) => {
                 let mut batch = CartPoles::new(c.clone(), len)?;
-                let mut obs = vec![0.0; batch.observation_space().flat_dim()];
-                for j in 0..len {
-                    batch.reset(j, Some(seed_of(j)), &mut obs);
-                }
+                reset_all(&mut batch);
                 BareWorld::CartPoles(batch)
             }
             EnvConfig::Pendulum(c) => {
-                BareWorld::Pendulum(reset(Pendulum::new(c.clone())?, seed_of(0)))
+                let mut batch = Pendulums::new(c.clone(), len)?;
+                reset_all(&mut batch);
+                BareWorld::Pendulums(batch)
             }
             EnvConfig::Acrobot(c) => {
-                BareWorld::Acrobot(reset(Acrobot::new(c.clone())?, seed_of(0)))
+                let mut batch = Acrobots::new(c.clone(), len)?;
+                reset_all(&mut batch);
+                BareWorld::Acrobots(batch)
             }
             EnvConfig::MountainCar(c) => {
                 BareWorld::MountainCar(reset(MountainCar::new(c.clone())?, seed_of(0)))
@@ -304,8 +311,8 @@ impl BareWorld {
     fn step(&mut self) {
         match self {
             BareWorld::CartPoles(e) => e.step_bare_world(),
-            BareWorld::Pendulum(e) => e.step_bare_world(),
-            BareWorld::Acrobot(e) => e.step_bare_world(),
+            BareWorld::Pendulums(e) => e.step_bare_world(),
+            BareWorld::Acrobots(e) => e.step_bare_world(),
             BareWorld::MountainCar(e) => e.step_bare_world(),
         }
     }
@@ -326,6 +333,8 @@ fn measure_floor(
 ) -> anyhow::Result<Rate> {
     let ranges: Vec<Range<usize>> = match config {
         EnvConfig::Cartpole(c) => c.worlds(n).collect(),
+        EnvConfig::Pendulum(c) => c.worlds(n).collect(),
+        EnvConfig::Acrobot(c) => c.worlds(n).collect(),
         _ => (0..n).map(|i| i..i + 1).collect(),
     };
     let mut worlds = ranges

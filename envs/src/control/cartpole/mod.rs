@@ -103,23 +103,16 @@ impl CartPoleConfig {
     /// The envs each rapier world of a VecEnv of `num_envs` cart-poles holds, in order:
     /// `envs_per_world` at a time (at least 1), the last world the rest.
     pub fn worlds(&self, num_envs: usize) -> impl Iterator<Item = Range<usize>> {
-        let per_world = self.envs_per_world.max(1);
-        (0..num_envs)
-            .step_by(per_world)
-            .map(move |first| first..(first + per_world).min(num_envs))
+        super::rigs::worlds(self.envs_per_world, num_envs)
     }
 }
 
 /// A VecEnv of `num_envs` cart-poles, `config.envs_per_world` to a rapier world.
 pub(crate) fn build_vec(config: &CartPoleConfig, num_envs: usize) -> Result<VecEnv, EnvError> {
     check_config(config)?;
-    let batches = config
-        .worlds(num_envs)
-        .map(|envs| {
-            CartPoles::new(config.clone(), envs.len()).map(|b| Box::new(b) as Box<dyn EnvBatch>)
-        })
-        .collect::<Result<_, _>>()?;
-    VecEnv::from_batches(batches)
+    super::rigs::grouped_vec(config.envs_per_world, num_envs, |len| {
+        CartPoles::new(config.clone(), len)
+    })
 }
 
 /// The observation and action spaces.
