@@ -11,7 +11,7 @@ use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::rigs::{check_grouping, env_from_batch_of_one, Episode, Rig, SharedRigs};
+use super::rigs::{check_grouping, env_from_batch_of_one, rig_batch, Episode, Rig, SharedRigs};
 use super::world::{check_limits, massive_body, wrap_angle, PhysicsWorld};
 use crate::{env_rng, EnvBatch, EnvError, EnvSnapshot, SignalSpec, Space, StepOutcome, VecEnv};
 
@@ -215,17 +215,7 @@ impl Acrobots {
     }
 }
 
-impl EnvBatch for Acrobots {
-    fn num_envs(&self) -> usize {
-        self.rigs.len()
-    }
-
-    spec_accessors!("acrobot");
-
-    fn episode_metric_names(&self) -> &[&'static str] {
-        &[]
-    }
-
+rig_batch!("acrobot", Acrobots, {
     fn reset(&mut self, i: usize, seed: Option<u64>, obs: &mut [f32]) {
         let episode = &mut self.episodes[i];
         if let Some(seed) = seed {
@@ -237,10 +227,6 @@ impl EnvBatch for Acrobots {
         }
         episode.steps = 0;
         self.set_state(i, state, obs);
-    }
-
-    fn reset_signals(&self, _i: usize, signals: &mut [f32]) {
-        signals.iter_mut().for_each(|x| *x = 0.0);
     }
 
     fn step(
@@ -294,18 +280,7 @@ impl EnvBatch for Acrobots {
             };
         }
     }
-
-    fn episode_metrics(&self, _i: usize, _out: &mut [f32]) {}
-
-    fn snapshot(&self, i: usize) -> Result<EnvSnapshot, EnvError> {
-        self.rigs.snapshot("acrobot", i, &self.episodes[i])
-    }
-
-    fn restore(&mut self, i: usize, snapshot: &EnvSnapshot) -> Result<(), EnvError> {
-        self.episodes[i] = self.rigs.restore("acrobot", i, snapshot)?;
-        Ok(())
-    }
-}
+});
 
 /// The two-link swing-up. State `[theta1, theta2, theta1_dot, theta2_dot]`: theta1 is the first
 /// link's angle from hanging straight down, theta2 the second link's angle relative to the

@@ -10,7 +10,7 @@ use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::rigs::{check_grouping, env_from_batch_of_one, Episode, Rig, SharedRigs};
+use super::rigs::{check_grouping, env_from_batch_of_one, rig_batch, Episode, Rig, SharedRigs};
 use super::world::{check_limits, massive_body, wrap_angle, PhysicsWorld};
 use crate::{env_rng, EnvBatch, EnvError, EnvSnapshot, SignalSpec, Space, StepOutcome, VecEnv};
 
@@ -168,17 +168,7 @@ impl Pendulums {
     }
 }
 
-impl EnvBatch for Pendulums {
-    fn num_envs(&self) -> usize {
-        self.rigs.len()
-    }
-
-    spec_accessors!("pendulum");
-
-    fn episode_metric_names(&self) -> &[&'static str] {
-        &[]
-    }
-
+rig_batch!("pendulum", Pendulums, {
     fn reset(&mut self, i: usize, seed: Option<u64>, obs: &mut [f32]) {
         use std::f32::consts::PI;
         let episode = &mut self.episodes[i];
@@ -189,10 +179,6 @@ impl EnvBatch for Pendulums {
         let theta_dot = episode.rng.random_range(-1.0f32..1.0);
         episode.steps = 0;
         self.set_state(i, theta, theta_dot, obs);
-    }
-
-    fn reset_signals(&self, _i: usize, signals: &mut [f32]) {
-        signals.iter_mut().for_each(|x| *x = 0.0);
     }
 
     fn step(
@@ -241,18 +227,7 @@ impl EnvBatch for Pendulums {
             };
         }
     }
-
-    fn episode_metrics(&self, _i: usize, _out: &mut [f32]) {}
-
-    fn snapshot(&self, i: usize) -> Result<EnvSnapshot, EnvError> {
-        self.rigs.snapshot("pendulum", i, &self.episodes[i])
-    }
-
-    fn restore(&mut self, i: usize, snapshot: &EnvSnapshot) -> Result<(), EnvError> {
-        self.episodes[i] = self.rigs.restore("pendulum", i, snapshot)?;
-        Ok(())
-    }
-}
+});
 
 /// The torque-limited pendulum. Observation `[cos theta, sin theta, theta_dot]` with theta the
 /// rod's angle from upright, counter-clockwise positive.

@@ -259,6 +259,43 @@ pub(crate) fn check_grouping(env: &str, envs_per_world: usize, len: usize) -> Re
     Ok(())
 }
 
+/// The `EnvBatch` methods a batch of rigs answers alike, from its `rigs` and `episodes` fields
+/// (snapshots: [`SharedRigs::snapshot`]) and its spec fields (`spec_accessors!`); its own
+/// `reset` and `step` follow in the macro's braces.
+macro_rules! rig_batch {
+    ($name:literal, $ty:ty, { $($methods:tt)* }) => {
+        impl EnvBatch for $ty {
+            fn num_envs(&self) -> usize {
+                self.rigs.len()
+            }
+
+            spec_accessors!($name);
+
+            fn episode_metric_names(&self) -> &[&'static str] {
+                &[]
+            }
+
+            fn reset_signals(&self, _i: usize, signals: &mut [f32]) {
+                signals.iter_mut().for_each(|x| *x = 0.0);
+            }
+
+            fn episode_metrics(&self, _i: usize, _out: &mut [f32]) {}
+
+            fn snapshot(&self, i: usize) -> Result<EnvSnapshot, EnvError> {
+                self.rigs.snapshot($name, i, &self.episodes[i])
+            }
+
+            fn restore(&mut self, i: usize, snapshot: &EnvSnapshot) -> Result<(), EnvError> {
+                self.episodes[i] = self.rigs.restore($name, i, snapshot)?;
+                Ok(())
+            }
+
+            $($methods)*
+        }
+    };
+}
+pub(crate) use rig_batch;
+
 /// `Env` for a type holding a batch of one in its `batch` field: every method asks env 0.
 macro_rules! env_from_batch_of_one {
     ($ty:ty) => {
