@@ -253,8 +253,9 @@ impl PhysicsWorld {
     /// a broad phase that is refitted but never re-optimized: with a few dozen colliders,
     /// re-optimizing every step costs more than it saves. Top-down worlds have no joints.
     ///
-    /// All top-down worlds of a thread step with one pipeline, so its buffers stay in cache
-    /// while a thread steps many worlds in turn. A pipeline carries no state from one step to
+    /// All top-down worlds of a thread step with one pipeline (so do worlds made
+    /// [`PhysicsWorld::with_thread_pipeline`]), so its buffers stay in cache while a thread
+    /// steps many worlds in turn. A pipeline carries no state from one step to
     /// the next that changes the results of a world without joints: its per-step buffers are
     /// refilled before they are read, and its only memo across steps, the joint assembly, is
     /// empty for every such world (reused or rebuilt alike).
@@ -319,6 +320,13 @@ impl PhysicsWorld {
             ccd_solver: CCDSolver::new(),
             quarantined: Vec::new(),
         }
+    }
+
+    /// Steps with the pipeline every top-down world of this thread uses (see
+    /// [`PhysicsWorld::top_down`]) instead of one of its own: for worlds without joints.
+    pub fn with_thread_pipeline(mut self) -> Self {
+        self.pipeline = None;
+        self
     }
 
     /// Tunes the solver for a world of bodies held by joints and no colliders: no CCD (nothing

@@ -167,7 +167,9 @@ impl MountainCar {
 
 /// The rapier world of the task and its bodies.
 fn build_world(config: &MountainCarConfig) -> (PhysicsWorld, RigidBodyHandle) {
-    let mut world = PhysicsWorld::new(GRAVITY, DT, config.substeps());
+    // No joints, so the thread's shared pipeline gives the same bits, and many cars' worlds
+    // keep one pipeline's buffers in cache instead of one each.
+    let mut world = PhysicsWorld::new(GRAVITY, DT, config.substeps()).with_thread_pipeline();
     // Recycled contacts may be a few cm stale, which on a curved track pumps energy in.
     world.params.contact_recycling = false;
     let track = world.bodies.insert(RigidBodyBuilder::fixed());
