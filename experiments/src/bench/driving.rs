@@ -102,7 +102,7 @@ struct Row {
 /// Generates the maps of the config's pool before the clock starts: a pooled map is made on
 /// its first draw and then shared by every env, so an untimed env resets until it has almost
 /// surely drawn each of them (8 draws per map leave a given map undrawn with odds e^-8).
-fn warm_map_cache(config: &DrivingConfig, seed: u64) -> anyhow::Result<()> {
+pub(crate) fn warm_map_cache(config: &DrivingConfig, seed: u64) -> anyhow::Result<()> {
     let mut env = DrivingEnv::new(config.clone())?;
     let mut obs = vec![0.0; env.observation_space().flat_dim()];
     env.reset(Some(seed ^ 0x5eed), &mut obs);

@@ -242,6 +242,10 @@ fn measure_vec_env(
     seed: u64,
     duration: Duration,
 ) -> anyhow::Result<Rate> {
+    if let EnvConfig::Driving(c) = config {
+        // Maps are built on their first draw: build them before the clock starts.
+        super::driving::warm_map_cache(c, seed)?;
+    }
     let mut envs: VecEnv = config.build_vec(n)?;
     let mut buf: StepBuffers = envs.make_buffers(&NoReward);
     envs.reset(seed, &mut buf)?;
