@@ -23,8 +23,9 @@ pub(crate) trait Rig: Copy + Send {
     fn joints(&self) -> &[ImpulseJointHandle];
 }
 
-/// A rig's full physical state: its bodies and its joints' impulses (the solver's warm start),
-/// enough to continue its motion bit for bit in any world.
+/// A rig's full physical state, enough to continue its motion bit for bit in any world: its
+/// bodies, and its joints' last impulses (a warm start only where `warmstart_joints` is set,
+/// which rapier's default is not; kept so that a snapshot holds what the world holds).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct RigState {
     bodies: Vec<BodyState>,
