@@ -1,8 +1,9 @@
 //! `carrot bench envs`: env steps per second of every control task through [`VecEnv`] at
 //! several env counts and rayon thread counts, next to the bare rapier world step of the same
 //! body layout (the physical floor: the worlds stepped with nothing else, chunked over the same
-//! threads; cart-poles, pendulums and acrobots share worlds as their VecEnv does). `--env driving` measures the driving world the same way (no bare-world floor) at
-//! each of `--vehicles` traffic counts.
+//! threads; cart-poles, pendulums and acrobots share worlds as their VecEnv does).
+//! `--env driving` measures the driving world the same way (no bare-world floor) at each of
+//! `--vehicles` traffic counts.
 
 use std::ops::Range;
 use std::time::{Duration, Instant};
