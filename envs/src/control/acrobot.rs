@@ -5,14 +5,12 @@
 //! 4 pi and 9 pi rad/s, goal when the tip rises 1 m above the anchor, 500-step limit. In a
 //! VecEnv, `envs_per_world` acrobots share a rapier world ([`Acrobots`]).
 
-use std::ops::Range;
-
 use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::rigs::{check_grouping, env_from_batch_of_one, rig_batch, Episode, Rig, SharedRigs};
-use super::world::{check_limits, massive_body, wrap_angle, PhysicsWorld};
+use super::rigs::{env_from_batch_of_one, grouped_config, rig_batch, Episode, Rig, SharedRigs};
+use super::world::{massive_body, wrap_angle, PhysicsWorld};
 use crate::{env_rng, EnvBatch, EnvError, EnvSnapshot, SignalSpec, Space, StepOutcome, VecEnv};
 
 const GRAVITY: f32 = 9.8;
@@ -50,26 +48,7 @@ impl Default for AcrobotConfig {
     }
 }
 
-impl AcrobotConfig {
-    /// The envs each rapier world of a VecEnv of `num_envs` acrobots holds, in order:
-    /// `envs_per_world` at a time (at least 1), the last world the rest.
-    pub fn worlds(&self, num_envs: usize) -> impl Iterator<Item = Range<usize>> {
-        super::rigs::worlds(self.envs_per_world, num_envs)
-    }
-
-    fn check(&self, len: usize) -> Result<(), EnvError> {
-        check_limits("acrobot", self.max_episode_steps, self.solver_substeps)?;
-        check_grouping("acrobot", self.envs_per_world, len)
-    }
-}
-
-/// A VecEnv of `num_envs` acrobots, `config.envs_per_world` to a rapier world.
-pub(crate) fn build_vec(config: &AcrobotConfig, num_envs: usize) -> Result<VecEnv, EnvError> {
-    config.check(1)?;
-    super::rigs::grouped_vec(config.envs_per_world, num_envs, |len| {
-        Acrobots::new(config.clone(), len)
-    })
-}
+grouped_config!("acrobot", AcrobotConfig, Acrobots);
 
 /// Two links hanging from their own fixed anchor: shoulder and elbow joints.
 #[derive(Clone, Copy)]
@@ -291,23 +270,6 @@ pub struct Acrobot {
 }
 
 impl Acrobot {
-    pub fn new(config: AcrobotConfig) -> Result<Self, EnvError> {
-        Ok(Acrobot {
-            batch: Acrobots::new(config, 1)?,
-        })
-    }
-
-    /// The physical floor of this env's step, for `carrot bench envs`: applies a small constant
-    /// actuation (any rapier env must touch its bodies each step, which rapier tracks as a
-    /// modification) and steps the world; no state is read, checked or written.
-    pub fn step_bare_world(&mut self) {
-        self.batch.step_bare_world();
-    }
-
-    pub fn config(&self) -> &AcrobotConfig {
-        self.batch.config()
-    }
-
     /// Puts the links in state `[theta1, theta2, theta1_dot, theta2_dot]` (for tests and
     /// scripted starts) and writes the observation. A non-finite state shows up as a physics
     /// failure at the next step.
@@ -316,7 +278,7 @@ impl Acrobot {
     }
 }
 
-env_from_batch_of_one!(Acrobot);
+env_from_batch_of_one!(Acrobot, Acrobots, AcrobotConfig);
 
 fn write_obs(state: &[f32; 4], obs: &mut [f32]) {
     let (s1, c1) = state[0].sin_cos();

@@ -4,14 +4,12 @@
 //! 8 rad/s, dt 0.05 s, g = 10, 200-step limit, no physical ending. In a VecEnv,
 //! `envs_per_world` pendulums share a rapier world ([`Pendulums`]).
 
-use std::ops::Range;
-
 use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::rigs::{check_grouping, env_from_batch_of_one, rig_batch, Episode, Rig, SharedRigs};
-use super::world::{check_limits, massive_body, wrap_angle, PhysicsWorld};
+use super::rigs::{env_from_batch_of_one, grouped_config, rig_batch, Episode, Rig, SharedRigs};
+use super::world::{massive_body, wrap_angle, PhysicsWorld};
 use crate::{env_rng, EnvBatch, EnvError, EnvSnapshot, SignalSpec, Space, StepOutcome, VecEnv};
 
 const GRAVITY: f32 = 10.0;
@@ -44,26 +42,7 @@ impl Default for PendulumConfig {
     }
 }
 
-impl PendulumConfig {
-    /// The envs each rapier world of a VecEnv of `num_envs` pendulums holds, in order:
-    /// `envs_per_world` at a time (at least 1), the last world the rest.
-    pub fn worlds(&self, num_envs: usize) -> impl Iterator<Item = Range<usize>> {
-        super::rigs::worlds(self.envs_per_world, num_envs)
-    }
-
-    fn check(&self, len: usize) -> Result<(), EnvError> {
-        check_limits("pendulum", self.max_episode_steps, self.solver_substeps)?;
-        check_grouping("pendulum", self.envs_per_world, len)
-    }
-}
-
-/// A VecEnv of `num_envs` pendulums, `config.envs_per_world` to a rapier world.
-pub(crate) fn build_vec(config: &PendulumConfig, num_envs: usize) -> Result<VecEnv, EnvError> {
-    config.check(1)?;
-    super::rigs::grouped_vec(config.envs_per_world, num_envs, |len| {
-        Pendulums::new(config.clone(), len)
-    })
-}
+grouped_config!("pendulum", PendulumConfig, Pendulums);
 
 /// A rod hinged to its own fixed anchor.
 #[derive(Clone, Copy)]
@@ -236,23 +215,6 @@ pub struct Pendulum {
 }
 
 impl Pendulum {
-    pub fn new(config: PendulumConfig) -> Result<Self, EnvError> {
-        Ok(Pendulum {
-            batch: Pendulums::new(config, 1)?,
-        })
-    }
-
-    /// The physical floor of this env's step, for `carrot bench envs`: applies a small constant
-    /// actuation (any rapier env must touch its bodies each step, which rapier tracks as a
-    /// modification) and steps the world; no state is read, checked or written.
-    pub fn step_bare_world(&mut self) {
-        self.batch.step_bare_world();
-    }
-
-    pub fn config(&self) -> &PendulumConfig {
-        self.batch.config()
-    }
-
     /// Puts the rod at angle `theta` from upright turning at `theta_dot` (for tests and scripted
     /// starts) and writes the observation. A non-finite state shows up as a physics failure.
     pub fn set_state(&mut self, theta: f32, theta_dot: f32, obs: &mut [f32]) {
@@ -260,7 +222,7 @@ impl Pendulum {
     }
 }
 
-env_from_batch_of_one!(Pendulum);
+env_from_batch_of_one!(Pendulum, Pendulums, PendulumConfig);
 
 fn write_obs(theta: f32, theta_dot: f32, obs: &mut [f32]) {
     let (sin, cos) = theta.sin_cos();

@@ -297,9 +297,30 @@ macro_rules! rig_batch {
 }
 pub(crate) use rig_batch;
 
-/// `Env` for a type holding a batch of one in its `batch` field: every method asks env 0.
+/// A lone env `$ty` holding a batch `$batch` of one in its `batch` field: its `new`,
+/// `step_bare_world` and `config`, and `Env`, every method asking env 0.
 macro_rules! env_from_batch_of_one {
-    ($ty:ty) => {
+    ($ty:ident, $batch:ty, $config:ty) => {
+        impl $ty {
+            pub fn new(config: $config) -> Result<Self, EnvError> {
+                Ok($ty {
+                    batch: <$batch>::new(config, 1)?,
+                })
+            }
+
+            /// The physical floor of this env's step, for `carrot bench envs`: applies a small
+            /// constant actuation (any rapier env must touch its bodies each step, which rapier
+            /// tracks as a modification) and steps the world; no state is read, checked or
+            /// written.
+            pub fn step_bare_world(&mut self) {
+                self.batch.step_bare_world();
+            }
+
+            pub fn config(&self) -> &$config {
+                self.batch.config()
+            }
+        }
+
         impl $crate::Env for $ty {
             fn name(&self) -> &'static str {
                 $crate::EnvBatch::name(&self.batch)
@@ -343,6 +364,35 @@ macro_rules! env_from_batch_of_one {
     };
 }
 pub(crate) use env_from_batch_of_one;
+
+/// For a task config `$config` with `max_episode_steps`, `solver_substeps` and
+/// `envs_per_world` whose envs share worlds as `$batch`: its `worlds` and `check`, and the
+/// task's `build_vec`.
+macro_rules! grouped_config {
+    ($name:literal, $config:ty, $batch:ty) => {
+        impl $config {
+            /// The envs each rapier world of a VecEnv of `num_envs` envs holds, in order:
+            /// `envs_per_world` at a time (at least 1), the last world the rest.
+            pub fn worlds(&self, num_envs: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+                super::rigs::worlds(self.envs_per_world, num_envs)
+            }
+
+            fn check(&self, len: usize) -> Result<(), EnvError> {
+                super::world::check_limits($name, self.max_episode_steps, self.solver_substeps)?;
+                super::rigs::check_grouping($name, self.envs_per_world, len)
+            }
+        }
+
+        /// A VecEnv of `num_envs` envs, `config.envs_per_world` to a rapier world.
+        pub(crate) fn build_vec(config: &$config, num_envs: usize) -> Result<VecEnv, EnvError> {
+            config.check(1)?;
+            super::rigs::grouped_vec(config.envs_per_world, num_envs, |len| {
+                <$batch>::new(config.clone(), len)
+            })
+        }
+    };
+}
+pub(crate) use grouped_config;
 
 #[cfg(test)]
 pub(crate) mod test_support {
