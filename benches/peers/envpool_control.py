@@ -14,34 +14,12 @@ import warnings
 
 import numpy as np
 
-from gym_envpool_cartpole import timed
+from gym_envpool_cartpole import envpool_sync
 from peer_json import write_json_atomically
 
 # carrot's env id -> EnvPool's task
 TASKS = {"pendulum": "Pendulum-v1", "acrobot": "Acrobot-v1", "mountain_car": "MountainCar-v0"}
 ROW = "{:<14} {:>5} {:>7} {:>14,.0f} {:>12,.0f}"
-
-
-def envpool_sync(task, n, threads, seconds, seed):
-    import envpool
-
-    envs = envpool.make(task, env_type="gymnasium", num_envs=n, num_threads=threads, seed=seed)
-    envs.reset()
-    space = envs.action_space
-    rng = np.random.default_rng(seed)
-    if hasattr(space, "n"):
-        batches = rng.integers(0, space.n, size=(64, n)).astype(np.int32)
-    else:
-        shape = (64, n) + space.shape
-        batches = rng.uniform(space.low[0], space.high[0], size=shape).astype(np.float32)
-    k = 0
-
-    def step():
-        nonlocal k
-        k = (k + 1) % len(batches)
-        envs.step(batches[k])
-
-    return timed(step, n, seconds)
 
 
 def main():
@@ -63,7 +41,7 @@ def main():
     for env in args.env:
         for n in args.num_envs:
             for threads in args.threads:
-                rates = envpool_sync(TASKS[env], n, threads, args.seconds, args.seed)
+                rates = envpool_sync(n, threads, args.seconds, args.seed, task=TASKS[env])
                 rows.append(
                     {
                         "env": env,

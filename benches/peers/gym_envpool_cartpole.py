@@ -69,14 +69,19 @@ def gym_sync_vector(n, seconds, seed):
     return timed(step, n, seconds)
 
 
-def envpool_sync(n, threads, seconds, seed):
+def envpool_sync(n, threads, seconds, seed, task="CartPole-v1"):
+    """EnvPool's `task` in sync mode, uniformly random actions drawn before the timing."""
     import envpool
 
-    envs = envpool.make(
-        "CartPole-v1", env_type="gymnasium", num_envs=n, num_threads=threads, seed=seed
-    )
+    envs = envpool.make(task, env_type="gymnasium", num_envs=n, num_threads=threads, seed=seed)
     envs.reset()
-    batches = np.random.default_rng(seed).integers(0, 2, size=(64, n)).astype(np.int32)
+    space = envs.action_space
+    rng = np.random.default_rng(seed)
+    if hasattr(space, "n"):
+        batches = rng.integers(0, space.n, size=(64, n)).astype(np.int32)
+    else:
+        shape = (64, n) + space.shape
+        batches = rng.uniform(space.low[0], space.high[0], size=shape).astype(np.float32)
     k = 0
 
     def step():

@@ -263,8 +263,7 @@ impl PhysicsWorld {
         let mut world = Self::with_gravity(Vector::ZERO, dt, 1);
         world.broad_phase =
             BroadPhaseBvh::with_optimization_strategy(BvhOptimizationStrategy::None);
-        world.pipeline = None;
-        world
+        world.with_thread_pipeline()
     }
 
     /// A pipeline that has stepped a scratch world of jointed bodies, so the solver's joint

@@ -344,13 +344,11 @@ fn signal_spec() -> SignalSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::rigs::test_support::{
-        check_whole_world_snapshot_restores, whole_world_snapshot,
-    };
+    use crate::control::rigs::test_support::{check_older_snapshot_restores, whole_world_snapshot};
 
     #[test]
     fn a_whole_world_snapshot_of_before_2026_12_07_restores_exactly() {
-        check_whole_world_snapshot_restores(
+        check_older_snapshot_restores(
             |len| Acrobots::new(AcrobotConfig::default(), len).unwrap(),
             |batch| whole_world_snapshot("acrobot", &batch.rigs, &batch.episodes[0]),
         );

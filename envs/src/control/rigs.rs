@@ -21,6 +21,12 @@ pub(crate) trait Rig: Copy + Send {
     fn bodies(&self) -> &[RigidBodyHandle];
     /// Its joints.
     fn joints(&self) -> &[ImpulseJointHandle];
+
+    /// A snapshot in a form of this task older than [`RigSnapshot`] and the whole-world form
+    /// every task had before 2026-12-07, if `snapshot` is one; read by [`SharedRigs::restore`].
+    fn older_snapshot(_snapshot: &EnvSnapshot) -> Option<RigSnapshot> {
+        None
+    }
 }
 
 /// A rig's full physical state, enough to continue its motion bit for bit in any world: its
@@ -28,8 +34,8 @@ pub(crate) trait Rig: Copy + Send {
 /// which rapier's default is not; kept so that a snapshot holds what the world holds).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct RigState {
-    bodies: Vec<BodyState>,
-    joint_impulses: Vec<SpatialVector>,
+    pub bodies: Vec<BodyState>,
+    pub joint_impulses: Vec<SpatialVector>,
 }
 
 /// One env's episode: its RNG, clock and last finite state (reported again if the physics
@@ -53,11 +59,11 @@ impl<const S: usize> Default for Episode<S> {
 
 /// One env's snapshot: its rig and its episode.
 #[derive(Serialize, Deserialize)]
-struct RigSnapshot {
-    rig: RigState,
-    rng: EnvRng,
-    steps: u32,
-    state: Vec<f32>,
+pub(crate) struct RigSnapshot {
+    pub rig: RigState,
+    pub rng: EnvRng,
+    pub steps: u32,
+    pub state: Vec<f32>,
 }
 
 /// `len` rigs of one kind in one rapier world.
@@ -79,6 +85,11 @@ impl<R: Rig> SharedRigs<R> {
 
     pub fn rig(&self, i: usize) -> R {
         self.rigs[i]
+    }
+
+    #[cfg(test)]
+    pub fn world(&self) -> &PhysicsWorld {
+        &self.world
     }
 
     pub fn world_mut(&mut self) -> &mut PhysicsWorld {
@@ -164,8 +175,8 @@ impl<R: Rig> SharedRigs<R> {
     }
 
     /// Puts rig `i` back as `snapshot` (of task `name`) holds it and returns the episode.
-    /// Snapshots of before 2026-12-07 held a one-env world whole; they still restore, so that
-    /// older runs resume.
+    /// Snapshots of before 2026-12-07 held a one-env world whole, and some tasks had a form of
+    /// their own since ([`Rig::older_snapshot`]); they still restore, so that older runs resume.
     pub fn restore<const S: usize>(
         &mut self,
         name: &str,
@@ -176,17 +187,21 @@ impl<R: Rig> SharedRigs<R> {
         let s = match crate::snapshot::decode::<RigSnapshot>(name, snapshot) {
             Ok(s) => s,
             Err(err) => {
-                let Ok(s) = crate::snapshot::decode::<ControlState>(name, snapshot) else {
-                    return Err(err);
-                };
-                let rig = self
-                    .rig_state_in(&s.world)
-                    .ok_or_else(|| mismatch("its rapier world has other bodies or joints"))?;
-                RigSnapshot {
-                    rig,
-                    rng: s.rng,
-                    steps: s.steps,
-                    state: s.state,
+                if let Some(s) = R::older_snapshot(snapshot) {
+                    s
+                } else {
+                    let Ok(s) = crate::snapshot::decode::<ControlState>(name, snapshot) else {
+                        return Err(err);
+                    };
+                    let rig = self
+                        .rig_state_in(&s.world)
+                        .ok_or_else(|| mismatch("its rapier world has other bodies or joints"))?;
+                    RigSnapshot {
+                        rig,
+                        rng: s.rng,
+                        steps: s.steps,
+                        state: s.state,
+                    }
                 }
             }
         };
@@ -436,9 +451,9 @@ pub(crate) mod test_support {
         out
     }
 
-    /// A mid-episode snapshot in the whole-world form of before 2026-12-07 (`old_form` of a
-    /// one-env batch), restored as env 1 of a two-env world, continues as the original does.
-    pub fn check_whole_world_snapshot_restores<B: EnvBatch>(
+    /// A mid-episode snapshot in an older form (`old_form` of a one-env batch), restored as
+    /// env 1 of a two-env world, continues as the original does, to the same snapshot.
+    pub fn check_older_snapshot_restores<B: EnvBatch>(
         make: impl Fn(usize) -> B,
         old_form: impl Fn(&B) -> EnvSnapshot,
     ) {

@@ -4,12 +4,10 @@
 //! 0.5 m, a uniform rod, which is what Gymnasium's `4/3` term models), push 10 N, dt 0.02 s,
 //! g = 9.8, episode over at |x| > 2.4 m or |theta| > 12 degrees, 500-step limit.
 
-use std::ops::Range;
-
 use serde::{Deserialize, Serialize};
 
-use super::world::check_limits;
-use crate::{Env, EnvBatch, EnvError, EnvSnapshot, SignalSpec, Space, StepOutcome, VecEnv};
+use super::rigs::{env_from_batch_of_one, grouped_config};
+use crate::{EnvError, SignalSpec, Space, VecEnv};
 
 mod batch;
 mod rigs;
@@ -62,23 +60,6 @@ pub struct CartPole {
 }
 
 impl CartPole {
-    pub fn new(config: CartPoleConfig) -> Result<Self, EnvError> {
-        Ok(CartPole {
-            batch: CartPoles::new(config, 1)?,
-        })
-    }
-
-    /// The physical floor of this env's step, for `carrot bench envs`: applies a small constant
-    /// actuation (any rapier env must touch its bodies each step, which rapier tracks as a
-    /// modification) and steps the world; no state is read, checked or written.
-    pub fn step_bare_world(&mut self) {
-        self.batch.step_bare_world();
-    }
-
-    pub fn config(&self) -> &CartPoleConfig {
-        self.batch.config()
-    }
-
     /// Puts the system in state `[x, x_dot, theta, theta_dot]` (for tests and scripted
     /// starts) and writes the matching observation. A non-finite state is not rejected here:
     /// the next step reports it as a physics failure.
@@ -87,33 +68,7 @@ impl CartPole {
     }
 }
 
-/// Checks a config: the limits every control task has, and at least one env per world.
-fn check_config(config: &CartPoleConfig) -> Result<(), EnvError> {
-    check_limits("cartpole", config.max_episode_steps, config.solver_substeps)?;
-    if config.envs_per_world == 0 {
-        return Err(EnvError::InvalidConfig {
-            env: "cartpole".into(),
-            message: "envs_per_world must be at least 1".into(),
-        });
-    }
-    Ok(())
-}
-
-impl CartPoleConfig {
-    /// The envs each rapier world of a VecEnv of `num_envs` cart-poles holds, in order:
-    /// `envs_per_world` at a time (at least 1), the last world the rest.
-    pub fn worlds(&self, num_envs: usize) -> impl Iterator<Item = Range<usize>> {
-        super::rigs::worlds(self.envs_per_world, num_envs)
-    }
-}
-
-/// A VecEnv of `num_envs` cart-poles, `config.envs_per_world` to a rapier world.
-pub(crate) fn build_vec(config: &CartPoleConfig, num_envs: usize) -> Result<VecEnv, EnvError> {
-    check_config(config)?;
-    super::rigs::grouped_vec(config.envs_per_world, num_envs, |len| {
-        CartPoles::new(config.clone(), len)
-    })
-}
+grouped_config!("cartpole", CartPoleConfig, CartPoles);
 
 /// The observation and action spaces.
 fn spaces(continuous: bool) -> (Space, Space) {
@@ -174,38 +129,4 @@ fn signal_spec() -> SignalSpec {
     .with_default_reward("alive")
 }
 
-impl Env for CartPole {
-    fn name(&self) -> &'static str {
-        self.batch.name()
-    }
-
-    fn observation_space(&self) -> &Space {
-        self.batch.observation_space()
-    }
-
-    fn action_space(&self) -> &Space {
-        self.batch.action_space()
-    }
-
-    fn signal_spec(&self) -> &SignalSpec {
-        self.batch.signal_spec()
-    }
-
-    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
-        self.batch.reset(0, seed, obs);
-    }
-
-    fn step(&mut self, action: &[f32], obs: &mut [f32], signals: &mut [f32]) -> StepOutcome {
-        let mut outcome = [StepOutcome::default()];
-        self.batch.step(action, obs, signals, &mut outcome);
-        outcome[0]
-    }
-
-    fn snapshot(&self) -> Result<EnvSnapshot, EnvError> {
-        self.batch.snapshot(0)
-    }
-
-    fn restore(&mut self, snapshot: &EnvSnapshot) -> Result<(), EnvError> {
-        self.batch.restore(0, snapshot)
-    }
-}
+env_from_batch_of_one!(CartPole, CartPoles, CartPoleConfig);
