@@ -12,7 +12,7 @@ use super::comfort::Comfort;
 use super::config::{DrivingAction, DrivingConfig};
 use super::events::{continues_after, EVENTS};
 use super::geometry::{Projection, V2};
-use super::map::{self, LaneHit, LightState, Map, MapFamily, Signal};
+use super::map::{self, LaneHit, LightState, Map, MapFamily, Signal, StopLine};
 use super::metrics::{EpisodeTally, METRIC_NAMES};
 use super::observation::ObsLayout;
 use super::physics::Physics;
@@ -51,15 +51,6 @@ pub struct Obstacle {
     pub pos: V2,
     pub yaw: f32,
     pub half: V2,
-}
-
-/// A stop line at the end of a signalized lane.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct StopLine {
-    pub a: V2,
-    pub b: V2,
-    pub dir: V2,
-    pub signal: Signal,
 }
 
 /// The ego's kinematic state as the env measures it after a step.
@@ -107,7 +98,6 @@ pub(crate) struct InfractionTimers {
 pub(crate) struct Actors {
     pub traffic: Vec<TrafficVehicle>,
     pub obstacles: Vec<Obstacle>,
-    pub stop_lines: Vec<StopLine>,
 }
 
 /// Buffers reused every step (nothing is allocated per step).
@@ -273,7 +263,7 @@ impl DrivingEnv {
     }
     /// Stop lines at signalized lane ends.
     pub fn stop_lines(&self) -> &[StopLine] {
-        &self.actors.stop_lines
+        &self.map.stop_lines
     }
     pub fn tally(&self) -> &EpisodeTally {
         &self.tally

@@ -5,10 +5,8 @@
 use rand::RngExt;
 
 use super::env::CONTROL_DT;
-use super::env::{
-    Actors, DrivingEnv, EgoState, EpisodeClock, InfractionTimers, Obstacle, StopLine,
-};
-use super::geometry::{left, V2};
+use super::env::{Actors, DrivingEnv, EgoState, EpisodeClock, InfractionTimers, Obstacle};
+use super::geometry::V2;
 use super::metrics::EpisodeTally;
 use super::physics::Physics;
 use super::planner::{Idm, Occupant, Planner};
@@ -50,7 +48,6 @@ impl DrivingEnv {
         );
         self.actors = Actors::default();
         self.place_parked(start);
-        self.place_stop_lines();
         self.place_traffic(start, half);
         self.ego = EgoState {
             pos: start,
@@ -107,26 +104,6 @@ impl DrivingEnv {
         for o in obstacles.iter() {
             self.physics.add_static_box(o.pos, o.yaw, o.half);
         }
-    }
-
-    fn place_stop_lines(&mut self) {
-        self.actors.stop_lines = self
-            .map
-            .lanes
-            .iter()
-            .filter_map(|l| {
-                let signal = l.signal?;
-                let end = *l.centre.pts.last()?;
-                let d = l.centre.direction_at(l.length());
-                let n = left(d) * (l.width * 0.5);
-                Some(StopLine {
-                    a: end + n,
-                    b: end - n,
-                    dir: d,
-                    signal,
-                })
-            })
-            .collect();
     }
 
     fn place_traffic(&mut self, start: V2, half: V2) {

@@ -46,7 +46,9 @@ const STOP_LINE_PASSED_M: f32 = 0.5;
 impl DrivingEnv {
     /// Did the ego cross a stop line at red moving from `from` to `to`?
     pub(crate) fn ran_red_light(&self, from: V2, to: V2) -> bool {
-        self.actors.stop_lines.iter().any(|l| {
+        let lines = &self.map.stop_lines;
+        self.map.stop_line_grid.any_near(from, to, |i| {
+            let l = &lines[i];
             (to - from).dot(l.dir) > 0.0
                 && segments_intersect(from, to, l.a, l.b)
                 && self.light_state(l.signal) == LightState::Red

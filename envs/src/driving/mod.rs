@@ -62,14 +62,14 @@ mod vehicle;
 
 pub use comfort::{ComfortLimits, COMFORT_LIMITS};
 pub use config::{DrivingAction, DrivingConfig};
-pub use env::{DrivingEnv, EgoState, Obstacle, StopLine, CONTROL_DT, DISCRETE_ACTIONS};
+pub use env::{DrivingEnv, EgoState, Obstacle, CONTROL_DT, DISCRETE_ACTIONS};
 pub use events::{
     terminating_default, Event, EventInfo, EVENTS, PENALTY_RED_LIGHT, PENALTY_STATIC,
     PENALTY_VEHICLE, ROACH_TERMINATIONS,
 };
 pub use expert::Expert;
 pub use geometry::boxes_overlap;
-pub use map::{LightState, Map, MapFamily};
+pub use map::{LightState, Map, MapFamily, StopLine};
 pub use metrics::{EpisodeTally, METRIC_NAMES};
 pub use observation::ObsLayout;
 pub use signals::SIGNAL_ROWS;

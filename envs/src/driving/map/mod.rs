@@ -9,7 +9,7 @@ mod network;
 
 pub use families::generate;
 pub(crate) use grid::flatten_cells;
-pub use grid::LaneGrid;
+pub use grid::{LaneGrid, StopLineGrid};
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +51,15 @@ pub enum LightState {
     Green,
     Yellow,
     Red,
+}
+
+/// A stop line at the end of a signalized lane.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StopLine {
+    pub a: V2,
+    pub b: V2,
+    pub dir: V2,
+    pub signal: Signal,
 }
 
 /// A fixed-time signal plan: phases served one after another, each green, then yellow, then
@@ -203,6 +212,9 @@ pub struct Map {
     /// Lanes where routes and traffic may start (not inside junctions, long enough).
     pub spawn_lanes: Vec<usize>,
     pub grid: LaneGrid,
+    /// One per signalized lane end, in lane order.
+    pub stop_lines: Vec<StopLine>,
+    pub stop_line_grid: StopLineGrid,
     pub min: V2,
     pub max: V2,
 }

@@ -5,7 +5,7 @@
 
 use super::{
     compute_advisory, Junction, Lane, LaneGrid, LaneInfo, Map, MapFamily, RoadsideSpot, Signal,
-    SignalController,
+    SignalController, StopLine, StopLineGrid,
 };
 use crate::driving::geometry::{
     bezier, left, offset_points, point_segment, resample, Polyline, V2,
@@ -339,6 +339,8 @@ pub fn finish(
         .filter(|&i| !lanes[i].in_junction() && lanes[i].length() > 30.0)
         .collect();
     let grid = LaneGrid::build(&lanes, min, max);
+    let stop_lines = stop_lines(&lanes);
+    let stop_line_grid = StopLineGrid::build(&stop_lines, min, max);
     // Keep roadside spots clear of every lane (ramps and connectors pass near some).
     let roadside = roadside
         .into_iter()
@@ -362,7 +364,28 @@ pub fn finish(
         roadside,
         spawn_lanes,
         grid,
+        stop_lines,
+        stop_line_grid,
         min,
         max,
     }
+}
+
+/// A stop line across the end of every signalized lane.
+fn stop_lines(lanes: &[Lane]) -> Vec<StopLine> {
+    lanes
+        .iter()
+        .filter_map(|l| {
+            let signal = l.signal?;
+            let end = *l.centre.pts.last()?;
+            let d = l.centre.direction_at(l.length());
+            let n = left(d) * (l.width * 0.5);
+            Some(StopLine {
+                a: end + n,
+                b: end - n,
+                dir: d,
+                signal,
+            })
+        })
+        .collect()
 }
