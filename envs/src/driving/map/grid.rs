@@ -1,46 +1,45 @@
-//! A uniform grid over lane segments: each cell lists the segments whose widened bounding box
-//! touches it, so point queries check a handful of segments instead of the whole map.
+//! Uniform grids over the map: one over lane segments (each cell lists the segments whose
+//! widened bounding box touches it, so point queries check a handful of segments instead of
+//! the whole map) and one over stop lines.
 
 use super::{Lane, LaneHit, StopLine};
 use crate::driving::geometry::{cross, point_segment, V2};
 
 const CELL: f32 = 8.0;
-/// Extra width stored around each lane strip so queries with a small margin stay exact.
+/// Extra width stored around each lane strip so queries with a small margin stay exact, and
+/// around each stop line.
 const STORED_MARGIN: f32 = 1.0;
 
+/// Items listed in the cells of a uniform grid that their boxes touch.
 #[derive(Clone, Debug, Default)]
-pub struct LaneGrid {
+struct CellGrid<T> {
     origin: V2,
     nx: usize,
     ny: usize,
-    /// Cell `i` holds `entries[starts[i]..starts[i + 1]]`, each a `(lane, segment)` pair.
+    /// Cell `i` holds `entries[starts[i]..starts[i + 1]]`.
     starts: Vec<u32>,
-    entries: Vec<(u32, u32)>,
+    entries: Vec<T>,
 }
 
-impl LaneGrid {
-    pub fn build(lanes: &[Lane], min: V2, max: V2) -> Self {
+impl<T: Copy> CellGrid<T> {
+    /// A grid covering `min..max` (and a cell more around), each item listed in every cell
+    /// its box `(lo, hi)` touches, in the order given.
+    fn build(min: V2, max: V2, boxes: impl IntoIterator<Item = (V2, V2, T)>) -> Self {
         let origin = min - V2::splat(CELL);
         let nx = (((max.x - origin.x) / CELL).ceil() as usize + 2).max(1);
         let ny = (((max.y - origin.y) / CELL).ceil() as usize + 2).max(1);
-        let mut cells: Vec<Vec<(u32, u32)>> = vec![Vec::new(); nx * ny];
-        for (li, lane) in lanes.iter().enumerate() {
-            let pad = lane.width * 0.5 + STORED_MARGIN;
-            for seg in 0..lane.centre.num_segments() {
-                let (a, b) = (lane.centre.pts[seg], lane.centre.pts[seg + 1]);
-                let lo = a.min(b) - V2::splat(pad);
-                let hi = a.max(b) + V2::splat(pad);
-                let (x0, y0) = cell_of(origin, nx, ny, lo);
-                let (x1, y1) = cell_of(origin, nx, ny, hi);
-                for y in y0..=y1 {
-                    for x in x0..=x1 {
-                        cells[y * nx + x].push((li as u32, seg as u32));
-                    }
+        let mut cells: Vec<Vec<T>> = vec![Vec::new(); nx * ny];
+        for (lo, hi, item) in boxes {
+            let (x0, y0) = cell_of(origin, nx, ny, lo);
+            let (x1, y1) = cell_of(origin, nx, ny, hi);
+            for y in y0..=y1 {
+                for x in x0..=x1 {
+                    cells[y * nx + x].push(item);
                 }
             }
         }
         let (starts, entries) = flatten_cells(cells);
-        LaneGrid {
+        CellGrid {
             origin,
             nx,
             ny,
@@ -49,14 +48,52 @@ impl LaneGrid {
         }
     }
 
-    fn cell_entries(&self, p: V2) -> &[(u32, u32)] {
+    fn cell(&self, x: usize, y: usize) -> &[T] {
+        let i = y * self.nx + x;
+        &self.entries[self.starts[i] as usize..self.starts[i + 1] as usize]
+    }
+
+    /// The items of the cell holding `p` (none outside the grid).
+    fn at(&self, p: V2) -> &[T] {
         let x = ((p.x - self.origin.x) / CELL).floor();
         let y = ((p.y - self.origin.y) / CELL).floor();
         if !(x >= 0.0 && y >= 0.0 && (x as usize) < self.nx && (y as usize) < self.ny) {
             return &[];
         }
-        let i = y as usize * self.nx + x as usize;
-        &self.entries[self.starts[i] as usize..self.starts[i + 1] as usize]
+        self.cell(x as usize, y as usize)
+    }
+
+    /// Does `test` hold for an item of a cell that box `(lo, hi)` touches? Every item whose
+    /// box meets that box is tried (some more than once).
+    fn any_in_box(&self, lo: V2, hi: V2, mut test: impl FnMut(T) -> bool) -> bool {
+        let (x0, y0) = cell_of(self.origin, self.nx, self.ny, lo);
+        let (x1, y1) = cell_of(self.origin, self.nx, self.ny, hi);
+        (y0..=y1).any(|y| (x0..=x1).any(|x| self.cell(x, y).iter().any(|&item| test(item))))
+    }
+}
+
+/// Lane segments by cell, as `(lane, segment)` pairs.
+#[derive(Clone, Debug, Default)]
+pub struct LaneGrid {
+    cells: CellGrid<(u32, u32)>,
+}
+
+impl LaneGrid {
+    pub fn build(lanes: &[Lane], min: V2, max: V2) -> Self {
+        let boxes = lanes.iter().enumerate().flat_map(|(li, lane)| {
+            let pad = V2::splat(lane.width * 0.5 + STORED_MARGIN);
+            (0..lane.centre.num_segments()).map(move |seg| {
+                let (a, b) = (lane.centre.pts[seg], lane.centre.pts[seg + 1]);
+                (a.min(b) - pad, a.max(b) + pad, (li as u32, seg as u32))
+            })
+        });
+        LaneGrid {
+            cells: CellGrid::build(min, max, boxes),
+        }
+    }
+
+    fn cell_entries(&self, p: V2) -> &[(u32, u32)] {
+        self.cells.at(p)
     }
 
     /// Every lane whose strip (half width + `margin`, at most 1 m) contains `p`, with the
@@ -102,68 +139,31 @@ impl LaneGrid {
     }
 }
 
-/// A uniform grid over stop lines: each cell lists the lines whose box, widened by
-/// `STORED_MARGIN`, touches it. A crossing test then reads the lines near one step's path
-/// instead of every line of the map.
+/// Stop lines by cell (indices into the map's stop lines), each listed where its box widened
+/// by `STORED_MARGIN` lies: a crossing test then reads the lines near one step's path instead
+/// of every line of the map.
 #[derive(Clone, Debug, Default)]
 pub struct StopLineGrid {
-    origin: V2,
-    nx: usize,
-    ny: usize,
-    /// Cell `i` holds `entries[starts[i]..starts[i + 1]]`, indices into the map's stop lines.
-    starts: Vec<u32>,
-    entries: Vec<u32>,
+    cells: CellGrid<u32>,
 }
 
 impl StopLineGrid {
     pub fn build(lines: &[StopLine], min: V2, max: V2) -> Self {
-        let origin = min - V2::splat(CELL);
-        let nx = (((max.x - origin.x) / CELL).ceil() as usize + 2).max(1);
-        let ny = (((max.y - origin.y) / CELL).ceil() as usize + 2).max(1);
-        let mut cells: Vec<Vec<u32>> = vec![Vec::new(); nx * ny];
-        for (i, line) in lines.iter().enumerate() {
-            let (x0, y0) = cell_of(
-                origin,
-                nx,
-                ny,
-                line.a.min(line.b) - V2::splat(STORED_MARGIN),
-            );
-            let (x1, y1) = cell_of(
-                origin,
-                nx,
-                ny,
-                line.a.max(line.b) + V2::splat(STORED_MARGIN),
-            );
-            for y in y0..=y1 {
-                for x in x0..=x1 {
-                    cells[y * nx + x].push(i as u32);
-                }
-            }
-        }
-        let (starts, entries) = flatten_cells(cells);
+        let margin = V2::splat(STORED_MARGIN);
+        let boxes = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.a.min(l.b) - margin, l.a.max(l.b) + margin, i as u32));
         StopLineGrid {
-            origin,
-            nx,
-            ny,
-            starts,
-            entries,
+            cells: CellGrid::build(min, max, boxes),
         }
     }
 
-    /// Does `test` hold for some line whose box comes within `STORED_MARGIN` of the box of
-    /// segment `a-b`? Every line that segment crosses is among those tried (some more than
-    /// once).
+    /// Does `test` hold for some line whose widened box touches a cell of segment `a-b`'s box?
+    /// Every line that segment crosses is among those tried (some more than once).
     pub fn any_near(&self, a: V2, b: V2, mut test: impl FnMut(usize) -> bool) -> bool {
-        let (x0, y0) = cell_of(self.origin, self.nx, self.ny, a.min(b));
-        let (x1, y1) = cell_of(self.origin, self.nx, self.ny, a.max(b));
-        (y0..=y1).any(|y| {
-            (x0..=x1).any(|x| {
-                let i = y * self.nx + x;
-                self.entries[self.starts[i] as usize..self.starts[i + 1] as usize]
-                    .iter()
-                    .any(|&line| test(line as usize))
-            })
-        })
+        self.cells
+            .any_in_box(a.min(b), a.max(b), |line| test(line as usize))
     }
 }
 
