@@ -249,14 +249,28 @@ impl VecEnv {
 
     /// Resets env `i` with seed `seed + i` and clears episode statistics.
     pub fn reset(&mut self, seed: u64, buf: &mut StepBuffers) -> Result<(), EnvError> {
+        let seeds: Vec<u64> = (0..self.num_envs()).map(|i| env_seed(seed, i)).collect();
+        self.reset_each(&seeds, buf)
+    }
+
+    /// Resets env `i` with `seeds[i]` (Gymnasium's `reset(seed=[...])`) and clears episode
+    /// statistics. Equal seeds make copies of one env.
+    pub fn reset_each(&mut self, seeds: &[u64], buf: &mut StepBuffers) -> Result<(), EnvError> {
         self.check_buffers(buf)?;
+        if seeds.len() != self.num_envs() {
+            return Err(EnvError::BufferShape(format!(
+                "seeds has {} values, expected one per env ({})",
+                seeds.len(),
+                self.num_envs()
+            )));
+        }
         let (d, s) = (buf.obs_dim, buf.num_signals);
         let mut i = 0;
         for group in &mut self.groups {
             for j in 0..group.envs.num_envs() {
                 group
                     .envs
-                    .reset(j, Some(env_seed(seed, i)), &mut buf.obs[i * d..(i + 1) * d]);
+                    .reset(j, Some(seeds[i]), &mut buf.obs[i * d..(i + 1) * d]);
                 group
                     .envs
                     .reset_signals(j, &mut buf.state_signals[i * s..(i + 1) * s]);

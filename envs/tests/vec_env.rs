@@ -356,3 +356,63 @@ fn each_env_gets_its_own_seed_plus_its_index() {
         }
     }
 }
+
+/// `reset_each` seeds env `i` with `seeds[i]`: the seeds `seed + i` give what `reset(seed)`
+/// gives, equal seeds give copies that stay equal under equal actions (autoresets included),
+/// and a seed count other than the env count is refused.
+#[test]
+fn reset_each_seeds_every_env_as_told() {
+    // Routes timed out after 5 s, so every driving env autoresets within the run.
+    let driving: EnvConfig = toml::from_str(
+        "id = \"driving\"\ntraffic = 2\nmap_pool = 4\ntime_limit_base_s = 5.0\ntime_limit_per_m_s = 0.0",
+    )
+    .unwrap();
+    for config in [EnvConfig::Cartpole(CartPoleConfig::default()), driving] {
+        let n = 6;
+        let steps = 300;
+        let run = |seeds: Option<&[u64]>, same_actions: bool| {
+            let mut envs = config.build_vec(n).unwrap();
+            let mut buf = envs.make_buffers(&NoReward);
+            match seeds {
+                Some(seeds) => envs.reset_each(seeds, &mut buf).unwrap(),
+                None => envs.reset(7, &mut buf).unwrap(),
+            }
+            let mut rng = test_rng(5);
+            let mut rows: Vec<Vec<u32>> = (0..n).map(|i| bits(buf.obs_row(i))).collect();
+            let mut dones = 0;
+            for _ in 0..steps {
+                let mut actions = random_actions(envs.action_space(), n, &mut rng);
+                if same_actions {
+                    let a = actions.len() / n;
+                    let first = actions[..a].to_vec();
+                    actions
+                        .chunks_mut(a)
+                        .for_each(|row| row.copy_from_slice(&first));
+                }
+                envs.step(&actions, &NoReward, &mut buf).unwrap();
+                for (i, row) in rows.iter_mut().enumerate() {
+                    row.extend(bits(buf.obs_row(i)));
+                    row.extend(bits(buf.signal_row(i)));
+                    dones += buf.done(i) as usize;
+                }
+            }
+            (rows, dones)
+        };
+        let name = label(&config);
+        let plus_index: Vec<u64> = (0..n).map(|i| env_seed(7, i)).collect();
+        assert_eq!(run(Some(&plus_index), false), run(None, false), "{name}");
+        let (copies, dones) = run(Some(&[11; 6]), true);
+        assert!(dones > 0, "{name}: no episode ended, autoreset untested");
+        assert!(copies.iter().all(|row| *row == copies[0]), "{name}");
+        let (different, _) = run(Some(&[11, 12, 13, 14, 15, 16]), true);
+        assert_ne!(different[0], different[1], "{name}");
+
+        let mut envs = config.build_vec(n).unwrap();
+        let mut buf = envs.make_buffers(&NoReward);
+        let err = envs.reset_each(&[1, 2], &mut buf).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "buffer shape mismatch: seeds has 2 values, expected one per env (6)"
+        );
+    }
+}

@@ -25,6 +25,7 @@ const CONTROL_IDS: [&str; 4] = ["cartpole", "pendulum", "acrobot", "mountain_car
     carrot bench envs --env cartpole,pendulum --num-envs 8,64 --threads 1,2\n  \
     carrot bench envs --env driving --vehicles 0,30 --num-envs 8\n  \
     carrot bench envs --env driving --vehicles 10 --num-envs 1,128 --map-pool 1\n  \
+    carrot bench envs --env driving --vehicles 10 --num-envs 1,128 --copies\n  \
     carrot bench envs --env cartpole --json envs_bench.json")]
 pub struct BenchEnvsArgs {
     /// Env ids to measure: control tasks and `driving` (default: all control tasks).
@@ -50,6 +51,11 @@ pub struct BenchEnvsArgs {
     /// Master seed of the envs and the random actions.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Make every env a copy of the first (one seed, one action row for all, so also one
+    /// map): what N costs when consecutive envs do the same work, each in its own memory.
+    /// The floor is measured as usual.
+    #[arg(long)]
+    pub copies: bool,
     /// Also write every measured cell as JSON here.
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
@@ -110,13 +116,12 @@ pub fn run(args: &BenchEnvsArgs) -> anyhow::Result<()> {
         bail!("--num-envs and --threads must be at least 1");
     }
     let targets = targets(args)?;
-    let duration = Duration::from_secs_f64(args.seconds);
     print_header(args.seconds);
     let mut cells: Vec<Cell> = Vec::new();
     for (id, config) in &targets {
         for &n in &args.num_envs {
             for &threads in &args.threads {
-                let cell = measure_cell(id, config, n, threads, args.seed, duration, &cells)?;
+                let cell = measure_cell(id, config, n, threads, args, &cells)?;
                 cells.push(cell);
             }
         }
@@ -158,6 +163,11 @@ fn targets(args: &BenchEnvsArgs) -> anyhow::Result<Vec<(String, EnvConfig)>> {
             bail!("`bench envs` measures {CONTROL_IDS:?} and \"driving\", not '{id}'");
         }
     }
+    if args.copies {
+        targets
+            .iter_mut()
+            .for_each(|(label, _)| label.push_str("/copies"));
+    }
     Ok(targets)
 }
 
@@ -186,16 +196,16 @@ fn measure_cell(
     config: &EnvConfig,
     n: usize,
     threads: usize,
-    seed: u64,
-    duration: Duration,
+    args: &BenchEnvsArgs,
     earlier: &[Cell],
 ) -> anyhow::Result<Cell> {
+    let (seed, duration) = (args.seed, Duration::from_secs_f64(args.seconds));
     let has_floor = !matches!(config, EnvConfig::Driving(_));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .context("building the rayon pool")?;
-    let env_rate = pool.install(|| measure_vec_env(config, n, seed, duration))?;
+    let env_rate = pool.install(|| measure_vec_env(config, n, seed, args.copies, duration))?;
     let floor_rate = if has_floor {
         pool.install(|| measure_floor(config, n, seed, duration))?
     } else {
@@ -236,11 +246,13 @@ fn measure_cell(
     })
 }
 
-/// Env steps per second of `VecEnv::step` with uniformly random actions.
+/// Env steps per second of `VecEnv::step` with uniformly random actions; with `copies`, every
+/// env is reset with `seed` and steps with the first env's action.
 fn measure_vec_env(
     config: &EnvConfig,
     n: usize,
     seed: u64,
+    copies: bool,
     duration: Duration,
 ) -> anyhow::Result<Rate> {
     if let EnvConfig::Driving(c) = config {
@@ -249,7 +261,11 @@ fn measure_vec_env(
     }
     let mut envs: VecEnv = config.build_vec(n)?;
     let mut buf: StepBuffers = envs.make_buffers(&NoReward);
-    envs.reset(seed, &mut buf)?;
+    if copies {
+        envs.reset_each(&vec![seed; n], &mut buf)?;
+    } else {
+        envs.reset(seed, &mut buf)?;
+    }
     // A rotating set of pre-drawn action batches keeps the RNG out of the timing.
     let mut rng = carrot_envs::env_rng(seed ^ 0xAC71_0115);
     let space = envs.action_space().clone();
@@ -258,6 +274,11 @@ fn measure_vec_env(
         .map(|_| {
             let mut a = vec![0.0; n * d];
             a.chunks_mut(d).for_each(|row| space.sample(&mut rng, row));
+            if copies {
+                let (first, rest) = a.split_at_mut(d);
+                rest.chunks_mut(d)
+                    .for_each(|row| row.copy_from_slice(first));
+            }
             a
         })
         .collect();
@@ -439,6 +460,7 @@ mod tests {
             threads: vec![1],
             seconds: 0.01,
             seed: 0,
+            copies: false,
             json: None,
         }
     }
@@ -467,12 +489,14 @@ mod tests {
         for id in CONTROL_IDS {
             let config: EnvConfig = toml::from_str(&format!("id = {id:?}")).unwrap();
             let short = Duration::from_millis(5);
-            assert!(measure_vec_env(&config, 3, 0, short).unwrap().wall > 0.0);
+            for copies in [false, true] {
+                assert!(measure_vec_env(&config, 3, 0, copies, short).unwrap().wall > 0.0);
+            }
             assert!(measure_floor(&config, 3, 0, short).unwrap().wall > 0.0);
         }
         let driving: EnvConfig = toml::from_str("id = \"driving\"\ntraffic = 2").unwrap();
         assert!(
-            measure_vec_env(&driving, 2, 0, Duration::from_millis(5))
+            measure_vec_env(&driving, 2, 0, true, Duration::from_millis(5))
                 .unwrap()
                 .wall
                 > 0.0
@@ -531,6 +555,13 @@ mod tests {
         })
         .unwrap();
         assert_eq!(default[0].0, "driving/3veh");
+        let copies = targets(&BenchEnvsArgs {
+            copies: true,
+            ..bench_args(&["cartpole", "driving"])
+        })
+        .unwrap();
+        assert_eq!(copies[0].0, "cartpole/copies");
+        assert_eq!(copies[1].0, "driving/0veh/copies");
         match &default[0].1 {
             EnvConfig::Driving(d) => assert_eq!(d.map_pool, DrivingConfig::default().map_pool),
             other => panic!("not a driving config: {other:?}"),
