@@ -98,12 +98,15 @@ impl Cell {
     }
 }
 
-/// The row format shared by the header and every measured cell.
+/// The row format shared by the header and every measured cell; the first column is `$width`
+/// wide (the longest label's width).
 macro_rules! table_row {
-    ($($arg:expr),* $(,)?) => {
+    ($width:expr; $label:expr, $($arg:expr),* $(,)?) => {
         println!(
-            "{:<14} {:>5} {:>7} {:>12} {:>12} {:>10} {:>12} {:>12} {:>10}",
-            $($arg),*
+            "{:<w$} {:>5} {:>7} {:>12} {:>12} {:>10} {:>12} {:>12} {:>10}",
+            $label,
+            $($arg),*,
+            w = $width
         )
     };
 }
@@ -116,12 +119,18 @@ pub fn run(args: &BenchEnvsArgs) -> anyhow::Result<()> {
         bail!("--num-envs and --threads must be at least 1");
     }
     let targets = targets(args)?;
-    print_header(args.seconds);
+    let width = targets
+        .iter()
+        .map(|(label, _)| label.len())
+        .max()
+        .unwrap_or(0)
+        .max(14);
+    print_header(args.seconds, width);
     let mut cells: Vec<Cell> = Vec::new();
     for (id, config) in &targets {
         for &n in &args.num_envs {
             for &threads in &args.threads {
-                let cell = measure_cell(id, config, n, threads, args, &cells)?;
+                let cell = measure_cell(id, config, n, threads, args, width, &cells)?;
                 cells.push(cell);
             }
         }
@@ -171,12 +180,13 @@ fn targets(args: &BenchEnvsArgs) -> anyhow::Result<Vec<(String, EnvConfig)>> {
     Ok(targets)
 }
 
-fn print_header(seconds: f64) {
+fn print_header(seconds: f64, width: usize) {
     println!(
         "env steps/s through VecEnv vs the bare rapier world step (floor), {seconds:.1} s per measurement"
     );
     println!("(per cpu-s: env steps per CPU-second of this process, robust to other load)");
     table_row!(
+        width;
         "env",
         "N",
         "threads",
@@ -197,6 +207,7 @@ fn measure_cell(
     n: usize,
     threads: usize,
     args: &BenchEnvsArgs,
+    width: usize,
     earlier: &[Cell],
 ) -> anyhow::Result<Cell> {
     let (seed, duration) = (args.seed, Duration::from_secs_f64(args.seconds));
@@ -227,6 +238,7 @@ fn measure_cell(
         )
     };
     table_row!(
+        width;
         id,
         n,
         threads,
