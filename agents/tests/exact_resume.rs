@@ -185,6 +185,21 @@ fn an_interrupted_driving_run_resumes_exactly() {
     check_interrupted_run_resumes_exactly("driving", &c, 4, 2);
 }
 
+/// Mountain car's config leaves options unset, which `state.json` writes as `null`: the
+/// checkpoint must still read back (it did not before 2026-12-07).
+#[test]
+fn an_interrupted_mountain_car_run_resumes_exactly() {
+    let mut c = cartpole();
+    c.env = toml::from_str("id = \"mountain_car\"").unwrap();
+    c.run.checkpoint_every = 3;
+    let json = serde_json::to_string(&c).unwrap();
+    assert!(
+        json.contains("\"solver_substeps\":null"),
+        "the case under test: {json}"
+    );
+    check_interrupted_run_resumes_exactly("mountain_car", &c, 7, 1);
+}
+
 #[test]
 fn a_checkpoint_without_env_snapshot_resumes_with_a_reset_and_says_so() {
     let mut c = cartpole();

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::RwLock;
 
 use serde::de::{DeserializeOwned, Error as _};
-use serde::{Deserialize, Deserializer};
+use serde::Deserializer;
 
 const NESTED_PATH_START: char = '\u{1}';
 const NESTED_PATH_END: char = '\u{2}';
@@ -137,7 +137,7 @@ impl<F: Copy + 'static> FactoryRegistry<F> {
     where
         D: Deserializer<'de>,
     {
-        let mut table = toml::Table::deserialize(d)?;
+        let mut table = crate::config_table::deserialize_table(d)?;
         if let Some(id) = self.claim(&mut table) {
             return Ok(custom(id, table));
         }

@@ -16,6 +16,7 @@
 //! - [`check::check_env`]: the env-API checks, runnable against any env (yours too).
 
 pub mod check;
+mod config_table;
 mod control;
 mod custom;
 pub mod driving;
