@@ -21,12 +21,12 @@ fn every_registered_env_passes() {
         ..DrivingConfig::default()
     });
     for config in all_configs().into_iter().chain([driving]) {
-        // 1000 steps end each discrete mountain car rollout on an episode boundary; other
-        // lengths trip the reseeding bug pinned in `mountain_car_replays_a_mid_episode_reseed`.
+        // 1500 steps end a control task's rollout mid-episode (mountain car's episodes are
+        // 200 steps), so the reseeding check resets a used env mid-episode.
         let steps = if matches!(config, EnvConfig::Driving(_)) {
             2000
         } else {
-            1000
+            1500
         };
         let options = CheckOptions {
             seed: 3,
@@ -49,13 +49,11 @@ fn every_registered_env_passes() {
     }
 }
 
-/// Found by `check_env`: `reset(Some(seed))` on a discrete mountain car that is 100 steps into
-/// an episode does not replay the seeded trajectory (it diverges at step 1). The car is the
-/// only registered body resting on a collider, so contact state kept by rapier's narrow phase
-/// across the teleport in `MountainCar::set_state` is the likely cause. Fixing it changes
-/// mountain car trajectories after every reset, so it is left to the env's owner.
+/// Found by `check_env`: `reset(Some(seed))` on a discrete mountain car 100 steps into an
+/// episode did not replay the seeded trajectory (it diverged at step 1), because rapier's narrow
+/// phase kept the car's contact with the track across the teleport. A seeded reset now starts
+/// from a fresh world.
 #[test]
-#[ignore = "known bug: mountain car reset keeps contact state (see doc comment)"]
 fn mountain_car_replays_a_mid_episode_reseed() {
     let options = CheckOptions {
         seed: 3,

@@ -260,6 +260,13 @@ impl Env for MountainCar {
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
         if let Some(seed) = seed {
             self.rng = env_rng(seed);
+            // A fresh world: the narrow phase keeps the car's contact with the track (its
+            // warm-start impulses) across a teleport, so a reseeded car would not replay what a
+            // new one plays. An unseeded reset (autoreset) keeps the world, as it always did, so
+            // runs keep their trajectories.
+            let (world, car) = build_world(&self.config);
+            self.world = world;
+            self.car = car;
         }
         let position = self.rng.random_range(-0.6f32..-0.4);
         self.steps = 0;
