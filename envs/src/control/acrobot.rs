@@ -5,13 +5,14 @@
 //! 4 pi and 9 pi rad/s, goal when the tip rises 1 m above the anchor, 500-step limit. In a
 //! VecEnv, `envs_per_world` acrobots share a rapier world ([`Acrobots`]).
 
-use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::rigs::{env_from_batch_of_one, grouped_config, rig_batch, Episode, Rig, SharedRigs};
+use super::rigs::{
+    env_from_batch_of_one, grouped_config, rig_batch, uniform_start, Episode, Rig, SharedRigs,
+};
 use super::world::{massive_body, wrap_angle, PhysicsWorld};
-use crate::{env_rng, EnvBatch, EnvError, EnvSnapshot, SignalSpec, Space, StepOutcome, VecEnv};
+use crate::{EnvBatch, EnvError, EnvSnapshot, SignalSpec, Space, StepOutcome, VecEnv};
 
 const GRAVITY: f32 = 9.8;
 const LINK_LENGTH: f32 = 1.0;
@@ -196,15 +197,7 @@ impl Acrobots {
 
 rig_batch!("acrobot", Acrobots, {
     fn reset(&mut self, i: usize, seed: Option<u64>, obs: &mut [f32]) {
-        let episode = &mut self.episodes[i];
-        if let Some(seed) = seed {
-            episode.rng = env_rng(seed);
-        }
-        let mut state = [0.0; 4];
-        for v in &mut state {
-            *v = episode.rng.random_range(-INIT_RANGE..INIT_RANGE);
-        }
-        episode.steps = 0;
+        let state = uniform_start(self.episodes[i].restart(seed), INIT_RANGE);
         self.set_state(i, state, obs);
     }
 

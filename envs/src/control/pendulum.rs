@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rigs::{env_from_batch_of_one, grouped_config, rig_batch, Episode, Rig, SharedRigs};
 use super::world::{massive_body, wrap_angle, PhysicsWorld};
-use crate::{env_rng, EnvBatch, EnvError, EnvSnapshot, SignalSpec, Space, StepOutcome, VecEnv};
+use crate::{EnvBatch, EnvError, EnvSnapshot, SignalSpec, Space, StepOutcome, VecEnv};
 
 const GRAVITY: f32 = 10.0;
 const MASS: f32 = 1.0;
@@ -150,13 +150,9 @@ impl Pendulums {
 rig_batch!("pendulum", Pendulums, {
     fn reset(&mut self, i: usize, seed: Option<u64>, obs: &mut [f32]) {
         use std::f32::consts::PI;
-        let episode = &mut self.episodes[i];
-        if let Some(seed) = seed {
-            episode.rng = env_rng(seed);
-        }
-        let theta = episode.rng.random_range(-PI..PI);
-        let theta_dot = episode.rng.random_range(-1.0f32..1.0);
-        episode.steps = 0;
+        let rng = self.episodes[i].restart(seed);
+        let theta = rng.random_range(-PI..PI);
+        let theta_dot = rng.random_range(-1.0f32..1.0);
         self.set_state(i, theta, theta_dot, obs);
     }
 

@@ -5,6 +5,7 @@
 
 use std::ops::Range;
 
+use rand::RngExt;
 use rapier2d::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +56,24 @@ impl<const S: usize> Default for Episode<S> {
             state: [0.0; S],
         }
     }
+}
+
+impl<const S: usize> Episode<S> {
+    /// Starts an episode: the RNG reseeded when `seed` is given, the clock at zero; returns
+    /// the RNG to draw the start from.
+    pub fn restart(&mut self, seed: Option<u64>) -> &mut EnvRng {
+        if let Some(seed) = seed {
+            self.rng = env_rng(seed);
+        }
+        self.steps = 0;
+        &mut self.rng
+    }
+}
+
+/// `N` values drawn in turn, each uniform in `(-range, range)`: Gymnasium's start state of
+/// cart-pole and acrobot.
+pub(crate) fn uniform_start<const N: usize>(rng: &mut EnvRng, range: f32) -> [f32; N] {
+    std::array::from_fn(|_| rng.random_range(-range..range))
 }
 
 /// One env's snapshot: its rig and its episode.

@@ -1,14 +1,12 @@
 //! [`CartPoles`]: cart-pole envs sharing one rapier world, stepped together (one world step for
 //! all of them). Env `i` of the batch gives what a lone [`super::CartPole`] gives, bit for bit.
 
-use rand::RngExt;
-
 use super::rigs::CartPoleRig;
 use super::{signal_spec, spaces, CartPoleConfig, DT, FORCE_MAG, GRAVITY, INIT_RANGE};
 use super::{THETA_LIMIT, X_LIMIT};
-use crate::control::rigs::{rig_batch, Episode, SharedRigs};
+use crate::control::rigs::{rig_batch, uniform_start, Episode, SharedRigs};
 use crate::control::world::PhysicsWorld;
-use crate::{env_rng, EnvBatch, EnvError, EnvSnapshot, SignalSpec, Space, StepOutcome};
+use crate::{EnvBatch, EnvError, EnvSnapshot, SignalSpec, Space, StepOutcome};
 
 /// `len` cart-pole envs (of one config) in one rapier world.
 pub struct CartPoles {
@@ -74,15 +72,7 @@ impl CartPoles {
 
 rig_batch!("cartpole", CartPoles, {
     fn reset(&mut self, i: usize, seed: Option<u64>, obs: &mut [f32]) {
-        let episode = &mut self.episodes[i];
-        if let Some(seed) = seed {
-            episode.rng = env_rng(seed);
-        }
-        let mut state = [0.0; 4];
-        for v in &mut state {
-            *v = episode.rng.random_range(-INIT_RANGE..INIT_RANGE);
-        }
-        episode.steps = 0;
+        let state = uniform_start(self.episodes[i].restart(seed), INIT_RANGE);
         self.set_state(i, state, obs);
     }
 
