@@ -16,7 +16,7 @@ use super::map::{self, LaneHit, LightState, Map, MapFamily, Signal, StopLine};
 use super::metrics::{EpisodeTally, METRIC_NAMES};
 use super::observation::ObsLayout;
 use super::physics::Physics;
-use super::planner::Occupant;
+use super::planner::Occupancy;
 use super::rays::RaySensor;
 use super::replay::Replay;
 use super::route::Route;
@@ -104,7 +104,7 @@ pub(crate) struct Actors {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Scratch {
     /// Lane occupancy of every actor, for the drivers' planning.
-    pub occupants: Vec<Occupant>,
+    pub occupancy: Occupancy,
     pub hits: Vec<LaneHit>,
     pub plans: Vec<(f32, f32)>,
     /// Traffic vehicles near the ego `(distance, index)`, for the observation.

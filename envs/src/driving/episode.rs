@@ -136,7 +136,7 @@ impl DrivingEnv {
     /// Lane occupancy of every actor, for the drivers' planning.
     pub(crate) fn update_occupants(&mut self) {
         let scratch = &mut self.scratch;
-        scratch.occupants.clear();
+        scratch.occupancy.clear(self.map.lanes.len());
         self.map
             .lanes_at(self.ego.pos, EGO_LANE_RADIUS_M, &mut scratch.hits);
         let route = &self.tracker.route;
@@ -147,7 +147,7 @@ impl DrivingEnv {
             } else {
                 None
             };
-            scratch.occupants.push(Occupant {
+            scratch.occupancy.push(Occupant {
                 actor: 0,
                 lane: h.lane,
                 s: h.s,
@@ -157,7 +157,7 @@ impl DrivingEnv {
             });
         }
         for (i, t) in self.actors.traffic.iter().enumerate() {
-            scratch.occupants.push(Occupant {
+            scratch.occupancy.push(Occupant {
                 actor: i + 1,
                 lane: t.path[0],
                 s: t.s,
@@ -171,7 +171,7 @@ impl DrivingEnv {
     pub(crate) fn planner(&self) -> Planner<'_> {
         Planner {
             map: &self.map,
-            occupants: &self.scratch.occupants,
+            occupancy: &self.scratch.occupancy,
             time: self.clock.time,
             light_override: self.light_override,
             idm: Idm::default(),

@@ -61,6 +61,59 @@ pub struct Occupant {
     pub next: Option<usize>,
 }
 
+/// The actors' lane occupancy, with per lane the set of occupants on it (bit `j` for
+/// occupant `j`), so a driver reads the actors on its path's lanes instead of testing every
+/// actor against every lane: that scan's outcome differs from one env to the next, and across
+/// many envs the branch predictor cannot learn it.
+#[derive(Clone, Debug, Default)]
+pub struct Occupancy {
+    occupants: Vec<Occupant>,
+    /// Per map lane; kept for the first [`Occupancy::MAX_INDEXED`] occupants.
+    on_lane: Vec<u64>,
+}
+
+impl Occupancy {
+    const MAX_INDEXED: usize = u64::BITS as usize;
+
+    /// Empties the occupancy of a map with `lane_count` lanes.
+    pub fn clear(&mut self, lane_count: usize) {
+        for o in &self.occupants {
+            if let Some(set) = self.on_lane.get_mut(o.lane) {
+                *set = 0;
+            }
+        }
+        self.occupants.clear();
+        self.on_lane.resize(lane_count, 0);
+    }
+
+    pub fn push(&mut self, o: Occupant) {
+        let j = self.occupants.len();
+        if j < Self::MAX_INDEXED {
+            self.on_lane[o.lane] |= 1 << j;
+        }
+        self.occupants.push(o);
+    }
+
+    pub fn occupants(&self) -> &[Occupant] {
+        &self.occupants
+    }
+
+    /// Whether [`Occupancy::on_lane`] covers every occupant.
+    fn indexed(&self) -> bool {
+        self.occupants.len() <= Self::MAX_INDEXED
+    }
+
+    /// The occupants on `lane`, bit `j` for occupant `j`.
+    fn on_lane(&self, lane: usize) -> u64 {
+        self.on_lane[lane]
+    }
+
+    /// Asks the memory system for `lane`'s entry (see `TrafficVehicle::prefetch_lanes`).
+    pub fn on_lane_entry(&self, lane: usize) -> *const u64 {
+        self.on_lane.as_ptr().wrapping_add(lane)
+    }
+}
+
 /// Half the length of every vehicle (m).
 pub const HALF_LENGTH: f32 = 2.3;
 const LOOKAHEAD: f32 = 90.0;
@@ -79,7 +132,7 @@ pub struct DriverRules {
 /// A read-only view of the world for planning one step.
 pub struct Planner<'a> {
     pub map: &'a Map,
-    pub occupants: &'a [Occupant],
+    pub occupancy: &'a Occupancy,
     pub time: f32,
     /// Forces every light to one state (scripted scenes).
     pub light_override: Option<LightState>,
@@ -167,7 +220,7 @@ impl Planner<'_> {
         } else {
             &[]
         };
-        let offer = |o: &Occupant| {
+        let mut offer = |o: &Occupant| {
             if o.lane == lane_id {
                 let gap = to_start + o.s;
                 if gap > 0.0 {
@@ -182,14 +235,29 @@ impl Planner<'_> {
                 }
             }
         };
-        if self.occupants.len() <= MAX_NEAR {
+        let occupants = self.occupancy.occupants();
+        if self.occupancy.indexed() {
+            // The same offers in the same order as the scans below: offers to actors on
+            // other lanes than `lane_id` and `merging_lanes` are no-ops.
+            let mut candidates = self.occupancy.on_lane(lane_id);
+            for &m in merging_lanes {
+                candidates |= self.occupancy.on_lane(m);
+            }
+            while candidates != 0 {
+                let o = &occupants[candidates.trailing_zeros() as usize];
+                candidates &= candidates - 1;
+                if Self::is_near(o, me, pos) {
+                    offer(o);
+                }
+            }
+        } else if occupants.len() <= MAX_NEAR {
             // The cap cannot bind, so the cheap lane test may come before the distance.
-            self.occupants
+            occupants
                 .iter()
                 .filter(|o| (o.lane == lane_id || lane.has_merges) && Self::is_near(o, me, pos))
                 .for_each(offer);
         } else {
-            self.occupants
+            occupants
                 .iter()
                 .filter(|o| Self::is_near(o, me, pos))
                 .take(MAX_NEAR)
@@ -261,7 +329,7 @@ impl Planner<'_> {
         }
         let signalized = map.lane_info[next].in_signalized_junction;
         let from_yields = map.lane_info[from].yields;
-        for o in self.occupants {
+        for o in self.occupancy.occupants() {
             if o.actor == me || (o.pos - pos).length_squared() > 1.5 * 1.5 * NEAR * NEAR {
                 continue;
             }
@@ -337,6 +405,89 @@ fn keep_closer(leader: &mut Option<(f32, f32)>, gap: f32, leader_speed: f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::driving::map::{generate, MapFamily};
+    use crate::env_rng;
+    use rand::RngExt;
+
+    /// The per-lane index finds the leaders a scan of every actor finds: random actors on town
+    /// maps (some merging into the same lane, some close behind each other), the same plans
+    /// with and without the index, bit for bit; one `Occupancy` reused throughout, so stale
+    /// entries would show.
+    #[test]
+    fn indexed_occupancy_plans_as_a_scan_of_every_actor() {
+        let (mut indexed, mut scanned) = (Occupancy::default(), Occupancy::default());
+        let (mut plans, mut led) = (0, 0);
+        for seed in 0..3 {
+            let map = generate(MapFamily::Town, &mut env_rng(seed));
+            let mut rng = env_rng(50 + seed);
+            for _ in 0..300 {
+                let count = rng.random_range(1..=40);
+                let fill = |occ: &mut Occupancy, rng: &mut crate::EnvRng, far: usize| {
+                    occ.clear(map.lanes.len());
+                    for actor in 0..count {
+                        let lane = rng.random_range(0..map.lanes.len());
+                        let s = rng.random_range(0.0..map.lane_info[lane].length);
+                        let succ = &map.lanes[lane].successors;
+                        occ.push(Occupant {
+                            actor,
+                            lane,
+                            s,
+                            speed: rng.random_range(0.0..15.0),
+                            pos: map.lanes[lane].centre.point_at(s),
+                            next: (!succ.is_empty()).then(|| succ[rng.random_range(0..succ.len())]),
+                        });
+                    }
+                    for k in 0..far {
+                        occ.push(Occupant {
+                            actor: count + k,
+                            lane: k % map.lanes.len(),
+                            s: 0.0,
+                            speed: 0.0,
+                            pos: V2::splat(1e6),
+                            next: None,
+                        });
+                    }
+                };
+                let state = rng.clone();
+                fill(&mut indexed, &mut rng, 0);
+                rng = state;
+                fill(&mut scanned, &mut rng, 70);
+                assert!(indexed.indexed() && !scanned.indexed());
+                let time = rng.random_range(0.0..120.0);
+                let planner = |occupancy| Planner {
+                    map: &map,
+                    occupancy,
+                    time,
+                    light_override: None,
+                    idm: Idm::default(),
+                };
+                let mut empty = Occupancy::default();
+                empty.clear(map.lanes.len());
+                for o in indexed.occupants().to_vec() {
+                    let mut path = vec![o.lane];
+                    while path.len() < 4 {
+                        let succ = &map.lanes[*path.last().unwrap()].successors;
+                        if succ.is_empty() {
+                            break;
+                        }
+                        path.push(succ[rng.random_range(0..succ.len())]);
+                    }
+                    let rules = DriverRules {
+                        obey_lights: rng.random_bool(0.5),
+                        yield_at_junctions: rng.random_bool(0.5),
+                    };
+                    let plan = |occupancy| {
+                        planner(occupancy).accel(o.actor, o.pos, &path, o.s, o.speed, 14.0, rules)
+                    };
+                    let a = plan(&indexed);
+                    assert_eq!(a.to_bits(), plan(&scanned).to_bits(), "seed {seed}, {o:?}");
+                    plans += 1;
+                    led += usize::from(a < plan(&empty));
+                }
+            }
+        }
+        assert!(led * 4 > plans, "leaders in {led} of {plans} plans");
+    }
 
     #[test]
     fn idm_accelerates_freely_and_brakes_for_a_close_leader() {
