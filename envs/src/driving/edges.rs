@@ -210,25 +210,31 @@ impl EdgeIndex {
             return None;
         }
         let start = (o + d * t0 - grid_min) / CELL_M;
-        let size = [self.nx, self.ny];
+        let size = [self.nx as isize, self.ny as isize];
         let mut cell = [
-            (start.x.max(0.0) as usize).min(self.nx - 1),
-            (start.y.max(0.0) as usize).min(self.ny - 1),
+            (start.x.max(0.0) as isize).min(size[0] - 1),
+            (start.y.max(0.0) as isize).min(size[1] - 1),
         ];
-        // Per axis: the ray parameter at the next cell border, and from border to border.
+        // Per axis: the ray parameter at the next cell border, from border to border, and the
+        // step to the next cell (an axis the ray runs along is never stepped: its next border
+        // is at infinity).
         let mut next = [f32::INFINITY; 2];
         let mut delta = [f32::INFINITY; 2];
+        let mut step = [-1isize; 2];
         for i in 0..2 {
             if d[i] != 0.0 {
-                let border = grid_min[i] + (cell[i] + (d[i] > 0.0) as usize) as f32 * CELL_M;
+                let border = grid_min[i] + (cell[i] + (d[i] > 0.0) as isize) as f32 * CELL_M;
                 next[i] = (border - o[i]) * inv[i];
                 delta[i] = CELL_M * inv[i].abs();
+            }
+            if d[i] > 0.0 {
+                step[i] = 1;
             }
         }
         let mut best = range;
         let mut hit = None;
         loop {
-            for s in self.cell(cell[0] + self.nx * cell[1]) {
+            for s in self.cell((cell[0] + size[0] * cell[1]) as usize) {
                 if local_slabs.enters(&s.aabb, best) && world_slabs.enters(&s.piece_aabb, best) {
                     if let Some(t) = s.segment.cast_local_ray(&local, best, true) {
                         if t < best {
@@ -238,21 +244,16 @@ impl EdgeIndex {
                     }
                 }
             }
-            let axis = if next[0] < next[1] { 0 } else { 1 };
+            // The nearer border, without a branch: which one it is differs from ray to ray.
+            let axis = usize::from(next[1] <= next[0]);
             if next[axis] > best.min(t1) + SLACK_M {
                 return hit;
             }
-            if d[axis] > 0.0 {
-                cell[axis] += 1;
-                if cell[axis] >= size[axis] {
-                    return hit;
-                }
-            } else {
-                if cell[axis] == 0 {
-                    return hit;
-                }
-                cell[axis] -= 1;
+            let to = cell[axis] + step[axis];
+            if !(0..size[axis]).contains(&to) {
+                return hit;
             }
+            cell[axis] = to;
             next[axis] += delta[axis];
         }
     }

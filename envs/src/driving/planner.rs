@@ -329,9 +329,9 @@ impl Planner<'_> {
         }
         let signalized = map.lane_info[next].in_signalized_junction;
         let from_yields = map.lane_info[from].yields;
-        for o in self.occupancy.occupants() {
+        let blocks = |o: &Occupant| {
             if o.actor == me || (o.pos - pos).length_squared() > 1.5 * 1.5 * NEAR * NEAR {
-                continue;
+                return false;
             }
             for &c in conflicts {
                 if o.lane == c {
@@ -340,7 +340,7 @@ impl Planner<'_> {
                     if !map.merges[next].contains(&c)
                         || (from_yields && o.s < 0.5 * map.lane_info[c].length)
                     {
-                        return false;
+                        return true;
                     }
                 }
                 let approaching = !signalized
@@ -349,9 +349,32 @@ impl Planner<'_> {
                 if approaching && self.gives_way(from, next, o.lane, c) {
                     let to_go = map.lane_info[o.lane].length - o.s;
                     if to_go < 10.0 + 4.5 * o.speed {
-                        return false;
+                        return true;
                     }
                 }
+            }
+            false
+        };
+        let occupants = self.occupancy.occupants();
+        if !self.occupancy.indexed() {
+            return !occupants.iter().any(blocks);
+        }
+        // Only actors on a conflicting connector, or approaching one, can block; they are
+        // tested in the same order.
+        let mut watched = 0;
+        for &c in conflicts {
+            watched |= self.occupancy.on_lane(c);
+            if !signalized {
+                for &p in &map.lanes[c].predecessors {
+                    watched |= self.occupancy.on_lane(p);
+                }
+            }
+        }
+        while watched != 0 {
+            let o = &occupants[watched.trailing_zeros() as usize];
+            watched &= watched - 1;
+            if blocks(o) {
+                return false;
             }
         }
         true
@@ -409,16 +432,17 @@ mod tests {
     use crate::env_rng;
     use rand::RngExt;
 
-    /// The per-lane index finds the leaders a scan of every actor finds: random actors on town
-    /// maps (some merging into the same lane, some close behind each other), the same plans
-    /// with and without the index, bit for bit; one `Occupancy` reused throughout, so stale
-    /// entries would show.
+    /// The per-lane index finds the leaders and the actors to give way to that a scan of every
+    /// actor finds: random actors on town and rural maps (some merging into the same lane,
+    /// some close behind each other, half near a lane's end), the same plans with and without
+    /// the index, bit for bit; one `Occupancy` reused throughout, so stale entries would show.
     #[test]
     fn indexed_occupancy_plans_as_a_scan_of_every_actor() {
         let (mut indexed, mut scanned) = (Occupancy::default(), Occupancy::default());
         let (mut plans, mut led) = (0, 0);
-        for seed in 0..3 {
-            let map = generate(MapFamily::Town, &mut env_rng(seed));
+        for seed in 0..4 {
+            let family = [MapFamily::Town, MapFamily::Rural][seed as usize % 2];
+            let map = generate(family, &mut env_rng(seed));
             let mut rng = env_rng(50 + seed);
             for _ in 0..300 {
                 let count = rng.random_range(1..=40);
@@ -426,7 +450,13 @@ mod tests {
                     occ.clear(map.lanes.len());
                     for actor in 0..count {
                         let lane = rng.random_range(0..map.lanes.len());
-                        let s = rng.random_range(0.0..map.lane_info[lane].length);
+                        let length = map.lane_info[lane].length;
+                        // Half of them close to their lane's end, where junctions matter.
+                        let s = if rng.random_bool(0.5) {
+                            rng.random_range(0.0..length)
+                        } else {
+                            (length - rng.random_range(0.0..12.0)).max(0.0)
+                        };
                         let succ = &map.lanes[lane].successors;
                         occ.push(Occupant {
                             actor,
