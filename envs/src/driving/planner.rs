@@ -107,11 +107,6 @@ impl Occupancy {
     fn on_lane(&self, lane: usize) -> u64 {
         self.on_lane[lane]
     }
-
-    /// Asks the memory system for `lane`'s entry (see `TrafficVehicle::prefetch_lanes`).
-    pub fn on_lane_entry(&self, lane: usize) -> *const u64 {
-        self.on_lane.as_ptr().wrapping_add(lane)
-    }
 }
 
 /// Half the length of every vehicle (m).
