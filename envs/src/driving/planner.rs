@@ -107,6 +107,15 @@ impl Occupancy {
     fn on_lane(&self, lane: usize) -> u64 {
         self.on_lane[lane]
     }
+
+    /// The occupants in `set` (bit `j` for occupant `j`), in occupancy order.
+    fn members(&self, mut set: u64) -> impl Iterator<Item = &Occupant> {
+        std::iter::from_fn(move || {
+            let j = (set != 0).then(|| set.trailing_zeros() as usize)?;
+            set &= set - 1;
+            Some(&self.occupants[j])
+        })
+    }
 }
 
 /// Half the length of every vehicle (m).
@@ -215,7 +224,7 @@ impl Planner<'_> {
         } else {
             &[]
         };
-        let mut offer = |o: &Occupant| {
+        let offer = |o: &Occupant| {
             if o.lane == lane_id {
                 let gap = to_start + o.s;
                 if gap > 0.0 {
@@ -238,13 +247,10 @@ impl Planner<'_> {
             for &m in merging_lanes {
                 candidates |= self.occupancy.on_lane(m);
             }
-            while candidates != 0 {
-                let o = &occupants[candidates.trailing_zeros() as usize];
-                candidates &= candidates - 1;
-                if Self::is_near(o, me, pos) {
-                    offer(o);
-                }
-            }
+            self.occupancy
+                .members(candidates)
+                .filter(|o| Self::is_near(o, me, pos))
+                .for_each(offer);
         } else if occupants.len() <= MAX_NEAR {
             // The cap cannot bind, so the cheap lane test may come before the distance.
             occupants
@@ -350,9 +356,8 @@ impl Planner<'_> {
             }
             false
         };
-        let occupants = self.occupancy.occupants();
         if !self.occupancy.indexed() {
-            return !occupants.iter().any(blocks);
+            return !self.occupancy.occupants().iter().any(blocks);
         }
         // Only actors on a conflicting connector, or approaching one, can block; they are
         // tested in the same order.
@@ -365,14 +370,7 @@ impl Planner<'_> {
                 }
             }
         }
-        while watched != 0 {
-            let o = &occupants[watched.trailing_zeros() as usize];
-            watched &= watched - 1;
-            if blocks(o) {
-                return false;
-            }
-        }
-        true
+        !self.occupancy.members(watched).any(blocks)
     }
 
     /// At an unsignalized junction, does movement `from -> next` give way to `other -> c`?
