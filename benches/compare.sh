@@ -20,8 +20,8 @@ Runs carrot and each installed peer back to back and prints one table of ratios:
   --quick        tiny durations: checks that the script works, measures nothing
   --only LIST    comma-separated sections to run (default: all five)
   --carrot PATH  carrot binary (default target/release/carrot, built if missing)
-  --out DIR      results folder (default benches/results): DIR/compare-DATE.md and the raw
-                 files in DIR/compare-DATE/
+  --out DIR      results folder (default benches/results): DIR/compare-DATE.md (DATE-HHMM if
+                 that exists) and the raw files in DIR/compare-DATE/
   --repeats N    run every pair N times, alternating sides; cells are median (min-max)
   --threads N    threads of the learner and PPO sides, and the top envs thread count (default 2)
   --install      create the peers' venv and pip install the peers, then exit
@@ -105,6 +105,10 @@ fi
 [[ -x $carrot ]] || die "no carrot binary at $carrot"
 
 date=$(date -u +%Y-%m-%d)
+# A second run on one day gets the time too, so a committed table is never overwritten.
+if [[ -e $out/compare-$date.md ]]; then
+    date=$(date -u +%Y-%m-%d-%H%M)
+fi
 raw=$out/compare-$date
 mkdir -p "$raw"
 rm -f "$raw"/*.json "$raw"/*.txt "$raw"/*.log
