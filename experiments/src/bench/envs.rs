@@ -3,7 +3,9 @@
 //! body layout (the physical floor: the worlds stepped with nothing else, chunked over the same
 //! threads; cart-poles, pendulums and acrobots share worlds as their VecEnv does).
 //! `--env driving` measures the driving world the same way (no bare-world floor) at each of
-//! `--vehicles` traffic counts.
+//! `--vehicles` traffic counts. `--repeats K` measures every cell K times, in K rounds over all
+//! the cells (so load that comes and goes touches every cell alike), and summarizes each cell
+//! as the median (min-max) of its rounds.
 
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -14,6 +16,8 @@ use carrot_envs::{
     StepBuffers, VecEnv,
 };
 use rayon::prelude::*;
+
+use crate::bench::timing::median;
 
 /// The envs this benchmark knows the bare world of.
 const CONTROL_IDS: [&str; 4] = ["cartpole", "pendulum", "acrobot", "mountain_car"];
@@ -26,6 +30,7 @@ const CONTROL_IDS: [&str; 4] = ["cartpole", "pendulum", "acrobot", "mountain_car
     carrot bench envs --env driving --vehicles 0,30 --num-envs 8\n  \
     carrot bench envs --env driving --vehicles 10 --num-envs 1,128 --map-pool 1\n  \
     carrot bench envs --env driving --vehicles 10 --num-envs 1,128 --copies\n  \
+    carrot bench envs --env driving --vehicles 10 --num-envs 64,128 --threads 1 --seconds 1 --repeats 9\n  \
     carrot bench envs --env cartpole --json envs_bench.json")]
 pub struct BenchEnvsArgs {
     /// Env ids to measure: control tasks and `driving` (default: all control tasks).
@@ -56,7 +61,13 @@ pub struct BenchEnvsArgs {
     /// The floor is measured as usual.
     #[arg(long)]
     pub copies: bool,
-    /// Also write every measured cell as JSON here.
+    /// Measure every cell this many times, in rounds over all the cells, and summarize each
+    /// cell as the median (min-max) of its rounds: on a machine whose neighbours' load comes
+    /// and goes, one measurement can be off by tens of percent.
+    #[arg(long, default_value_t = 1)]
+    pub repeats: usize,
+    /// Also write every measured cell as JSON here (with `--repeats`, the medians, and every
+    /// round's rates in `*_rounds`).
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
 }
@@ -72,6 +83,9 @@ struct CellJson {
     steps_per_cpu_second: Option<f64>,
     floor_steps_per_second: Option<f64>,
     floor_steps_per_cpu_second: Option<f64>,
+    /// Each round's `steps_per_second` and `steps_per_cpu_second`, in round order.
+    steps_per_second_rounds: Vec<f64>,
+    steps_per_cpu_second_rounds: Vec<Option<f64>>,
 }
 
 /// A measured VecEnv rate, kept to compare thread counts.
@@ -84,17 +98,43 @@ struct Cell {
 }
 
 impl Cell {
-    fn to_json(&self) -> CellJson {
+    /// The cell's rounds (the same cell measured once per round) as one JSON row of medians.
+    fn to_json(rounds: &[&Cell]) -> CellJson {
+        let first = rounds[0];
         let finite = |x: f64| x.is_finite().then_some(x);
+        let walls = |rate: fn(&Cell) -> &Rate| -> Vec<f64> {
+            rounds.iter().map(|c| rate(c).wall).collect()
+        };
+        let cpus = |rate: fn(&Cell) -> &Rate| -> Option<f64> {
+            let all: Option<Vec<f64>> = rounds.iter().map(|c| rate(c).cpu).collect();
+            all.map(median)
+        };
         CellJson {
-            env: self.env.clone(),
-            num_envs: self.num_envs,
-            threads: self.threads,
-            steps_per_second: self.env_rate.wall,
-            steps_per_cpu_second: self.env_rate.cpu,
-            floor_steps_per_second: finite(self.floor_rate.wall),
-            floor_steps_per_cpu_second: self.floor_rate.cpu,
+            env: first.env.clone(),
+            num_envs: first.num_envs,
+            threads: first.threads,
+            steps_per_second: median(walls(|c| &c.env_rate)),
+            steps_per_cpu_second: cpus(|c| &c.env_rate),
+            floor_steps_per_second: finite(median(walls(|c| &c.floor_rate))),
+            floor_steps_per_cpu_second: cpus(|c| &c.floor_rate),
+            steps_per_second_rounds: walls(|c| &c.env_rate),
+            steps_per_cpu_second_rounds: rounds.iter().map(|c| c.env_rate.cpu).collect(),
         }
+    }
+}
+
+/// A rate as "median (min-max)" of its rounds, or the one rate.
+fn spread(rates: &[f64]) -> String {
+    let lo = rates.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = rates.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    match rates {
+        [one] => thousands(*one),
+        _ => format!(
+            "{} ({}-{})",
+            thousands(median(rates.to_vec())),
+            thousands(lo),
+            thousands(hi)
+        ),
     }
 }
 
@@ -115,8 +155,8 @@ pub fn run(args: &BenchEnvsArgs) -> anyhow::Result<()> {
     if !(args.seconds > 0.0 && args.seconds.is_finite()) {
         bail!("--seconds must be positive, got {}", args.seconds);
     }
-    if args.num_envs.contains(&0) || args.threads.contains(&0) {
-        bail!("--num-envs and --threads must be at least 1");
+    if args.num_envs.contains(&0) || args.threads.contains(&0) || args.repeats == 0 {
+        bail!("--num-envs, --threads and --repeats must be at least 1");
     }
     let targets = targets(args)?;
     let width = targets
@@ -126,20 +166,55 @@ pub fn run(args: &BenchEnvsArgs) -> anyhow::Result<()> {
         .unwrap_or(0)
         .max(14);
     print_header(args.seconds, width);
-    let mut cells: Vec<Cell> = Vec::new();
-    for (id, config) in &targets {
-        for &n in &args.num_envs {
-            for &threads in &args.threads {
-                let cell = measure_cell(id, config, n, threads, args, width, &cells)?;
-                cells.push(cell);
+    // `rounds[r][i]`: cell `i` measured in round `r`.
+    let mut rounds: Vec<Vec<Cell>> = Vec::new();
+    for round in 0..args.repeats {
+        if args.repeats > 1 {
+            println!("round {} of {}", round + 1, args.repeats);
+        }
+        let mut cells: Vec<Cell> = Vec::new();
+        for (id, config) in &targets {
+            for &n in &args.num_envs {
+                for &threads in &args.threads {
+                    let cell = measure_cell(id, config, n, threads, args, width, &cells)?;
+                    cells.push(cell);
+                }
             }
         }
+        rounds.push(cells);
+    }
+    let per_cell: Vec<Vec<&Cell>> = (0..rounds[0].len())
+        .map(|i| rounds.iter().map(|cells| &cells[i]).collect())
+        .collect();
+    if args.repeats > 1 {
+        print_summary(&per_cell, args.repeats, width);
     }
     if let Some(path) = &args.json {
-        let rows: Vec<CellJson> = cells.iter().map(Cell::to_json).collect();
+        let rows: Vec<CellJson> = per_cell.iter().map(|r| Cell::to_json(r)).collect();
         crate::run_dir::write_atomic(path, serde_json::to_string_pretty(&rows)?.as_bytes())?;
     }
     Ok(())
+}
+
+/// Each cell's env steps/s and env steps per CPU-second as the median (min-max) of its rounds.
+fn print_summary(per_cell: &[Vec<&Cell>], repeats: usize, width: usize) {
+    println!("median (min-max) of {repeats} rounds");
+    println!(
+        "{:<width$} {:>5} {:>7} {:>34} {:>34}",
+        "env", "N", "threads", "env steps/s", "env/cpu-s"
+    );
+    for rounds in per_cell {
+        let walls: Vec<f64> = rounds.iter().map(|c| c.env_rate.wall).collect();
+        let cpus: Option<Vec<f64>> = rounds.iter().map(|c| c.env_rate.cpu).collect();
+        println!(
+            "{:<width$} {:>5} {:>7} {:>34} {:>34}",
+            rounds[0].env,
+            rounds[0].num_envs,
+            rounds[0].threads,
+            spread(&walls),
+            cpus.map_or_else(|| "-".into(), |c| spread(&c)),
+        );
+    }
 }
 
 /// The labelled env configs to measure: each control task asked for, and the driving world
@@ -473,6 +548,7 @@ mod tests {
             seconds: 0.01,
             seed: 0,
             copies: false,
+            repeats: 1,
             json: None,
         }
     }
@@ -524,6 +600,50 @@ mod tests {
         assert!(run(&args).is_err());
         let args = bench_args(&["no_such_env"]);
         assert!(run(&args).unwrap_err().to_string().contains("no_such_env"));
+        let args = BenchEnvsArgs {
+            repeats: 0,
+            ..bench_args(&["cartpole"])
+        };
+        assert!(run(&args).unwrap_err().to_string().contains("--repeats"));
+    }
+
+    #[test]
+    fn repeats_measure_every_cell_once_per_round_and_report_the_median() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("envs.json");
+        let args = BenchEnvsArgs {
+            num_envs: vec![1, 2],
+            repeats: 3,
+            json: Some(path.clone()),
+            ..bench_args(&["cartpole"])
+        };
+        run(&args).unwrap();
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(rows.len(), 2, "one row per cell, not per round");
+        for row in &rows {
+            let mut rounds: Vec<f64> = row["steps_per_second_rounds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert_eq!(rounds.len(), 3);
+            assert!(rounds.iter().all(|&r| r > 0.0));
+            rounds.sort_by(f64::total_cmp);
+            assert_eq!(row["steps_per_second"].as_f64().unwrap(), rounds[1]);
+            assert_eq!(
+                row["steps_per_cpu_second_rounds"].as_array().unwrap().len(),
+                3
+            );
+        }
+        assert_eq!(rows[1]["num_envs"], 2);
+    }
+
+    #[test]
+    fn a_spread_is_the_median_and_range_of_several_rounds() {
+        assert_eq!(spread(&[1234.0]), "1,234");
+        assert_eq!(spread(&[3000.0, 1000.0, 2000.0]), "2,000 (1,000-3,000)");
     }
 
     #[test]
