@@ -125,6 +125,8 @@ const LOOKAHEAD: f32 = 90.0;
 const NEAR: f32 = LOOKAHEAD + 20.0;
 /// A driver follows at most this many near actors, the first in occupancy order.
 const MAX_NEAR: usize = 256;
+// The leader search leaves out its `MAX_NEAR` cap on an indexed occupancy.
+const _: () = assert!(Occupancy::MAX_INDEXED <= MAX_NEAR);
 
 /// Rule switches of one driver.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -239,10 +241,10 @@ impl Planner<'_> {
                 }
             }
         };
-        let occupants = self.occupancy.occupants();
         if self.occupancy.indexed() {
-            // The same offers in the same order as the scans below: offers to actors on
-            // other lanes than `lane_id` and `merging_lanes` are no-ops.
+            // The same offers in the same order as the scan below (whose cap cannot bind on
+            // an indexed occupancy): offers to actors on other lanes than `lane_id` and
+            // `merging_lanes` are no-ops.
             let mut candidates = self.occupancy.on_lane(lane_id);
             for &m in merging_lanes {
                 candidates |= self.occupancy.on_lane(m);
@@ -251,14 +253,9 @@ impl Planner<'_> {
                 .members(candidates)
                 .filter(|o| Self::is_near(o, me, pos))
                 .for_each(offer);
-        } else if occupants.len() <= MAX_NEAR {
-            // The cap cannot bind, so the cheap lane test may come before the distance.
-            occupants
-                .iter()
-                .filter(|o| (o.lane == lane_id || lane.has_merges) && Self::is_near(o, me, pos))
-                .for_each(offer);
         } else {
-            occupants
+            self.occupancy
+                .occupants()
                 .iter()
                 .filter(|o| Self::is_near(o, me, pos))
                 .take(MAX_NEAR)
