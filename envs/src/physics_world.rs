@@ -50,10 +50,6 @@ impl SlabRay {
         }
     }
 
-    pub fn inv_dir(&self) -> Vector {
-        self.inv_dir
-    }
-
     /// Parry's `Aabb::cast_local_ray(ray, max_toi, solid = true)`, step for step.
     #[inline]
     pub fn entry(&self, aabb: &Aabb, max_toi: f32) -> Option<f32> {
