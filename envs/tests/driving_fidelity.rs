@@ -3,7 +3,7 @@
 //! evaluation mode and infraction rate, Roach's own terminations and yellow lights, and the
 //! privileged value inputs.
 
-use carrot_envs::driving::geometry::V2;
+use carrot_envs::driving::geometry::{Line, V2};
 use carrot_envs::driving::{
     DrivingConfig, DrivingEnv, Expert, LightState, MapFamily, METRIC_NAMES, ROACH_TERMINATIONS,
 };

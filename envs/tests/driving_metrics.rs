@@ -1,7 +1,7 @@
 //! Signal and metric definitions on constructed scenes: scripted collisions, red lights,
 //! driving the route backwards, leaving the road, timeouts, blocking, time-to-collision.
 
-use carrot_envs::driving::geometry::{to_frame, V2};
+use carrot_envs::driving::geometry::{to_frame, Line, V2};
 use carrot_envs::driving::{
     DrivingConfig, DrivingEnv, Expert, LightState, MapFamily, METRIC_NAMES,
 };

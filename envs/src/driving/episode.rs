@@ -6,7 +6,7 @@ use rand::RngExt;
 
 use super::env::CONTROL_DT;
 use super::env::{Actors, DrivingEnv, EgoState, EpisodeClock, InfractionTimers, Obstacle};
-use super::geometry::V2;
+use super::geometry::{Line, V2};
 use super::metrics::EpisodeTally;
 use super::physics::Physics;
 use super::planner::{Idm, Occupant, Planner};

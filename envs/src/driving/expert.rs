@@ -2,6 +2,7 @@
 //! route through the real vehicle dynamics. Usable by tests, baselines and demos.
 
 use super::env::{DrivingEnv, DISCRETE_ACTIONS};
+use super::geometry::Line;
 use super::planner::{pure_pursuit, DriverRules};
 
 /// Route lanes the expert plans over, from the current one.

@@ -2,7 +2,7 @@
 //! speed (leaders along the lane path, merging vehicles projected onto the merge point, stop
 //! lines at red lights and at junctions that are not clear) and pure pursuit for steering.
 
-use super::geometry::{Frame, V2};
+use super::geometry::{Frame, Line, V2};
 use super::map::{LightState, Map};
 
 /// Intelligent Driver Model parameters (Treiber et al. 2000).
@@ -159,7 +159,7 @@ impl Planner<'_> {
         v_cap: f32,
         rules: DriverRules,
     ) -> f32 {
-        let advisory = self.map.lanes[path[0]].advisory_at(s);
+        let advisory = self.map.lane_line(path[0]).advisory_at(s);
         self.accel_at_advisory(me, pos, path, s, speed, v_cap.min(advisory), rules)
     }
 
@@ -221,18 +221,14 @@ impl Planner<'_> {
     ) {
         let map = self.map;
         let lane = &map.lane_info[lane_id];
-        let merging_lanes: &[usize] = if lane.has_merges {
-            &map.merges[lane_id]
-        } else {
-            &[]
-        };
+        let merging_lanes = map.merges(lane_id);
         let offer = |o: &Occupant| {
             if o.lane == lane_id {
                 let gap = to_start + o.s;
                 if gap > 0.0 {
                     keep_closer(leader, gap - 2.0 * HALF_LENGTH, o.speed);
                 }
-            } else if merging_lanes.contains(&o.lane) {
+            } else if merging_lanes.contains(&(o.lane as u32)) {
                 // Merging into the same lane: whoever is closer to the merge point leads.
                 let mine = to_start + lane.length;
                 let theirs = map.lane_info[o.lane].length - o.s;
@@ -247,7 +243,7 @@ impl Planner<'_> {
             // `merging_lanes` are no-ops.
             let mut candidates = self.occupancy.on_lane(lane_id);
             for &m in merging_lanes {
-                candidates |= self.occupancy.on_lane(m);
+                candidates |= self.occupancy.on_lane(m as usize);
             }
             self.occupancy
                 .members(candidates)
@@ -321,7 +317,7 @@ impl Planner<'_> {
         if dist > 8.0 + speed * speed / (2.0 * self.idm.comfort_decel) {
             return true;
         }
-        let conflicts = &map.conflicts[next];
+        let conflicts = map.conflicts(next);
         if conflicts.is_empty() {
             return true;
         }
@@ -332,10 +328,11 @@ impl Planner<'_> {
                 return false;
             }
             for &c in conflicts {
+                let (c, c_link) = (c as usize, c);
                 if o.lane == c {
                     // On a crossing connector; on a merging one, only while in its first half
                     // when `from` gives way.
-                    if !map.merges[next].contains(&c)
+                    if !map.merges(next).contains(&c_link)
                         || (from_yields && o.s < 0.5 * map.lane_info[c].length)
                     {
                         return true;
@@ -343,7 +340,7 @@ impl Planner<'_> {
                 }
                 let approaching = !signalized
                     && o.next.is_none_or(|n| n == c)
-                    && map.lanes[c].predecessors.contains(&o.lane);
+                    && map.predecessors(c).contains(&(o.lane as u32));
                 if approaching && self.gives_way(from, next, o.lane, c) {
                     let to_go = map.lane_info[o.lane].length - o.s;
                     if to_go < 10.0 + 4.5 * o.speed {
@@ -360,10 +357,10 @@ impl Planner<'_> {
         // tested in the same order.
         let mut watched = 0;
         for &c in conflicts {
-            watched |= self.occupancy.on_lane(c);
+            watched |= self.occupancy.on_lane(c as usize);
             if !signalized {
-                for &p in &map.lanes[c].predecessors {
-                    watched |= self.occupancy.on_lane(p);
+                for &p in map.predecessors(c as usize) {
+                    watched |= self.occupancy.on_lane(p as usize);
                 }
             }
         }
@@ -401,7 +398,7 @@ pub fn point_along(map: &Map, path: &[usize], s: f32, seg: usize, ahead: f32) ->
         let len = map.lane_info[l].length;
         if rest <= len || k + 1 == path.len() {
             let hint = if k == 0 { seg } else { 0 };
-            return map.lanes[l].centre.point_at_from(hint, rest).0;
+            return map.lane_line(l).point_at_from(hint, rest).0;
         }
         rest -= len;
     }

@@ -3,7 +3,7 @@
 
 use rand::{Rng, RngExt};
 
-use super::geometry::{Polyline, V2};
+use super::geometry::{Line, Polyline, V2};
 use super::map::Map;
 
 /// One lane of a route and where it lies in route coordinates.

@@ -2,7 +2,7 @@
 //! forced light states.
 
 use super::env::{DrivingEnv, EgoState};
-use super::geometry::{dir, V2};
+use super::geometry::{dir, Line, V2};
 use super::map::LightState;
 use super::route::Route;
 use super::traffic::TrafficVehicle;

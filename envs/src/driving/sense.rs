@@ -1,7 +1,7 @@
 //! Writes the observation vector (layout in `observation`).
 
 use super::env::DrivingEnv;
-use super::geometry::{wrap_angle, Frame, V2};
+use super::geometry::{wrap_angle, Frame, Line, V2};
 use super::map::LightState;
 
 impl DrivingEnv {

@@ -5,7 +5,7 @@
 use super::config::DrivingAction;
 use super::env::{DrivingEnv, EgoState, CONTROL_DT, DISCRETE_ACTIONS, NEUTRAL_ACTION};
 use super::events::{Event, Fired, EVENTS};
-use super::geometry::{dir, left, rotate, wrap_angle, V2};
+use super::geometry::{dir, left, rotate, wrap_angle, Line, V2};
 use super::signals::Sig;
 use super::vehicle::BodyVelocity;
 use crate::StepOutcome;

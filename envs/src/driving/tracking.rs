@@ -2,7 +2,7 @@
 //! route completion and per-step progress follow (forward only, near the route, capped by the
 //! distance actually driven: no gains from teleports or jumps).
 
-use super::geometry::{Projection, V2};
+use super::geometry::{Line, Projection, V2};
 use super::route::Route;
 
 /// Progress counts only within this distance of the route (m).

@@ -4,7 +4,7 @@
 use rand::{Rng, RngExt};
 use rapier2d::prelude::RigidBodyHandle;
 
-use super::geometry::{dir, wrap_angle, V2};
+use super::geometry::{dir, wrap_angle, Line, V2};
 use super::map::Map;
 use super::planner::{point_along, pure_pursuit, DriverRules, Planner};
 
@@ -84,10 +84,10 @@ impl TrafficVehicle {
         rng: &mut R,
         body: RigidBodyHandle,
     ) -> Self {
-        let line = &map.lanes[lane].centre;
+        let line = map.lane_line(lane);
         let speed_factor = rng.random_range(0.8..1.0);
         let seg = line.segment_at(s);
-        let advisory = map.lanes[lane].advisory[seg];
+        let advisory = line.advisory(seg);
         let mut v = TrafficVehicle {
             pos: line.point_at(s),
             yaw: line.heading_at(s),
@@ -109,24 +109,25 @@ impl TrafficVehicle {
 
     fn extend_path<R: Rng + ?Sized>(&mut self, map: &Map, rng: &mut R) {
         while self.path.len() < PATH_LANES {
-            let succ = &map.lanes[*self.path.last().unwrap()].successors;
+            let succ = map.successors(*self.path.last().unwrap());
             if succ.is_empty() {
                 break;
             }
-            self.path.push(succ[rng.random_range(0..succ.len())]);
+            self.path
+                .push(succ[rng.random_range(0..succ.len())] as usize);
         }
     }
 
-    /// Asks the memory system for what planning reads of the lanes ahead: the centre line at
-    /// the vehicle, the lanes' records, their merge and conflict lists.
+    /// Asks the memory system for what planning reads of the lanes ahead: the lanes'
+    /// records, the centre line at the vehicle, the lanes' merge and conflict lists.
     pub fn prefetch_lanes(&self, map: &Map) {
-        let line = &map.lanes[self.path[0]].centre;
-        prefetch(line.pts[self.seg..].as_ptr());
-        prefetch(line.s[self.seg..].as_ptr());
         for &l in self.path.iter() {
             prefetch(&map.lane_info[l]);
-            prefetch(map.merges[l].as_ptr());
-            prefetch(map.conflicts[l].as_ptr());
+        }
+        prefetch(map.lane_line(self.path[0]).vertices()[self.seg..].as_ptr());
+        for &l in self.path.iter() {
+            prefetch(map.merges(l).as_ptr());
+            prefetch(map.conflicts(l).as_ptr());
         }
     }
 
@@ -145,7 +146,7 @@ impl TrafficVehicle {
         };
         let advisory = match self.advisory_here {
             (lane, s, a) if lane == self.path[0] && s == self.s.to_bits() => a,
-            _ => map.lanes[self.path[0]].advisory_at(self.s),
+            _ => map.lane_line(self.path[0]).advisory_at(self.s),
         };
         let v_cap = limit.min(advisory);
         let accel =
@@ -184,7 +185,7 @@ impl TrafficVehicle {
     /// Re-localizes on the lane path after moving; moves to the next lane past the end.
     /// Returns false at a dead end (the vehicle should be respawned).
     pub fn relocalize<R: Rng + ?Sized>(&mut self, map: &Map, rng: &mut R, dt: f32) -> bool {
-        let line = &map.lanes[self.path[0]].centre;
+        let line = map.lane_line(self.path[0]);
         let hint = line.segment_at_from(self.seg, self.s);
         let mut projection = line.project_near(self.pos, hint, 1, 4);
         self.s = projection.s;
@@ -194,17 +195,15 @@ impl TrafficVehicle {
             }
             self.path.pop_front();
             self.extend_path(map, rng);
-            projection = map.lanes[self.path[0]]
-                .centre
-                .project_near(self.pos, 0, 0, 4);
+            projection = map.lane_line(self.path[0]).project_near(self.pos, 0, 0, 4);
             self.s = projection.s;
             if self.s < 0.05 {
                 break;
             }
         }
-        let lane = &map.lanes[self.path[0]];
-        self.seg = lane.centre.segment_at_from(projection.seg, self.s);
-        self.advisory_here = (self.path[0], self.s.to_bits(), lane.advisory[self.seg]);
+        let line = map.lane_line(self.path[0]);
+        self.seg = line.segment_at_from(projection.seg, self.s);
+        self.advisory_here = (self.path[0], self.s.to_bits(), line.advisory(self.seg));
         self.stopped = if self.speed < 0.1 {
             self.stopped + dt
         } else {

@@ -2,8 +2,8 @@
 //! widened bounding box touches it, so point queries check a handful of segments instead of
 //! the whole map) and one over stop lines.
 
-use super::{Lane, LaneHit, StopLine};
-use crate::driving::geometry::{cross, point_segment, V2};
+use super::{Lane, LaneHit, LaneInfo, LaneVertex, StopLine};
+use crate::driving::geometry::{cross, point_segment, Line, V2};
 
 const CELL: f32 = 8.0;
 /// Extra width stored around each lane strip so queries with a small margin stay exact, and
@@ -72,21 +72,31 @@ impl<T: Copy> CellGrid<T> {
     }
 }
 
-/// Lane segments by cell, as `(lane, segment)` pairs.
+/// Lane segments by cell, as `(lane, first vertex)` pairs: the segment from that vertex of the
+/// map's vertex table to the next.
 #[derive(Clone, Debug, Default)]
 pub struct LaneGrid {
     cells: CellGrid<(u32, u32)>,
 }
 
 impl LaneGrid {
-    pub fn build(lanes: &[Lane], min: V2, max: V2) -> Self {
-        let boxes = lanes.iter().enumerate().flat_map(|(li, lane)| {
-            let pad = V2::splat(lane.width * 0.5 + STORED_MARGIN);
-            (0..lane.centre.num_segments()).map(move |seg| {
-                let (a, b) = (lane.centre.pts[seg], lane.centre.pts[seg + 1]);
-                (a.min(b) - pad, a.max(b) + pad, (li as u32, seg as u32))
-            })
-        });
+    pub fn build(lanes: &[Lane], info: &[LaneInfo], min: V2, max: V2) -> Self {
+        let boxes = lanes
+            .iter()
+            .zip(info)
+            .enumerate()
+            .flat_map(|(li, (lane, info))| {
+                let pad = V2::splat(lane.width * 0.5 + STORED_MARGIN);
+                let first = info.first_vertex();
+                (0..lane.centre.num_segments()).map(move |seg| {
+                    let (a, b) = (lane.centre.pts[seg], lane.centre.pts[seg + 1]);
+                    (
+                        a.min(b) - pad,
+                        a.max(b) + pad,
+                        (li as u32, (first + seg) as u32),
+                    )
+                })
+            });
         LaneGrid {
             cells: CellGrid::build(min, max, boxes),
         }
@@ -98,19 +108,23 @@ impl LaneGrid {
 
     /// Every lane whose strip (half width + `margin`, at most 1 m) contains `p`, with the
     /// closest point on that lane.
-    pub fn lanes_at(&self, lanes: &[Lane], p: V2, margin: f32, out: &mut Vec<LaneHit>) {
+    pub fn lanes_at(
+        &self,
+        info: &[LaneInfo],
+        vertices: &[LaneVertex],
+        p: V2,
+        margin: f32,
+        out: &mut Vec<LaneHit>,
+    ) {
         out.clear();
-        for &(li, seg) in self.cell_entries(p) {
-            let lane = &lanes[li as usize];
-            let (a, b) = (
-                lane.centre.pts[seg as usize],
-                lane.centre.pts[seg as usize + 1],
-            );
+        for &(li, v) in self.cell_entries(p) {
+            let (va, vb) = (vertices[v as usize], vertices[v as usize + 1]);
+            let (a, b) = (va.p, vb.p);
             let (d, t) = point_segment(p, a, b);
-            if d > lane.width * 0.5 + margin {
+            if d > info[li as usize].half_width + margin {
                 continue;
             }
-            let s = lane.centre.s[seg as usize] + t * (b - a).length();
+            let s = va.s + t * (b - a).length();
             let lateral = if cross(b - a, p - a) >= 0.0 { d } else { -d };
             match out.iter_mut().find(|h| h.lane == li as usize) {
                 Some(h) if h.lateral.abs() > d => {
@@ -127,14 +141,16 @@ impl LaneGrid {
         }
     }
 
-    pub fn any_lane_at(&self, lanes: &[Lane], p: V2, margin: f32) -> bool {
-        self.cell_entries(p).iter().any(|&(li, seg)| {
-            let lane = &lanes[li as usize];
-            let (a, b) = (
-                lane.centre.pts[seg as usize],
-                lane.centre.pts[seg as usize + 1],
-            );
-            point_segment(p, a, b).0 <= lane.width * 0.5 + margin
+    pub fn any_lane_at(
+        &self,
+        info: &[LaneInfo],
+        vertices: &[LaneVertex],
+        p: V2,
+        margin: f32,
+    ) -> bool {
+        self.cell_entries(p).iter().any(|&(li, v)| {
+            let (a, b) = (vertices[v as usize].p, vertices[v as usize + 1].p);
+            point_segment(p, a, b).0 <= info[li as usize].half_width + margin
         })
     }
 }

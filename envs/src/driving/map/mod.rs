@@ -5,15 +5,18 @@
 
 mod families;
 mod grid;
+mod lane_table;
 mod network;
 
 pub use families::generate;
 pub(crate) use grid::flatten_cells;
 pub use grid::{LaneGrid, StopLineGrid};
+pub use lane_table::{LaneInfo, LaneLine, LaneVertex};
+use lane_table::{LaneTables, LinkKind};
 
 use serde::{Deserialize, Serialize};
 
-use super::geometry::{Polyline, V2};
+use super::geometry::{Line, Polyline, V2};
 
 /// The map families a config can select.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -131,53 +134,6 @@ impl Lane {
     }
 }
 
-/// The per-lane facts the drivers read for every lane on their path, every step, packed in one
-/// small record per lane: copies of values held in [`Lane`], its heap vectors, [`Map::merges`]
-/// and [`Map::junctions`], so planning (with many envs on many maps) touches one cache line per
-/// lane instead of chasing three or four pointers.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LaneInfo {
-    /// [`Lane::length`].
-    pub length: f32,
-    /// The advisory speed at the lane's start.
-    pub first_advisory: f32,
-    /// [`Lane::speed_limit`].
-    pub speed_limit: f32,
-    pub signal: Option<Signal>,
-    pub in_junction: bool,
-    /// The lane has connectors merging into its successor (`Map::merges` not empty).
-    pub has_merges: bool,
-    /// Heading change from the lane's start to its end (rad, left positive).
-    pub turn: f32,
-    /// [`Lane::yields`].
-    pub yields: bool,
-    /// The junction this connector lane crosses is signalized.
-    pub in_signalized_junction: bool,
-}
-
-impl LaneInfo {
-    pub fn new(lane: &Lane, merges: &[usize], junctions: &[Junction]) -> Self {
-        LaneInfo {
-            length: lane.length(),
-            first_advisory: lane.advisory[0],
-            speed_limit: lane.speed_limit,
-            signal: lane.signal,
-            in_junction: lane.in_junction(),
-            has_merges: !merges.is_empty(),
-            turn: turn_angle(&lane.centre),
-            yields: lane.yields,
-            in_signalized_junction: lane.junction.is_some_and(|j| junctions[j].signalized),
-        }
-    }
-}
-
-/// Heading change along a line (rad, left positive).
-fn turn_angle(line: &Polyline) -> f32 {
-    let a = line.direction_at(0.0);
-    let b = line.direction_at(line.length());
-    super::geometry::cross(a, b).atan2(a.dot(b))
-}
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct Junction {
     pub centre: V2,
@@ -196,13 +152,15 @@ pub struct RoadsideSpot {
 pub struct Map {
     pub family: MapFamily,
     pub lanes: Vec<Lane>,
-    /// Per lane: [`LaneInfo`], the hot facts of `lanes` and `merges`.
+    /// Per lane: [`LaneInfo`], the hot facts of `lanes`, and where its vertices and links lie
+    /// in `lane_vertices` and `lane_links`.
     pub lane_info: Vec<LaneInfo>,
+    /// Every lane's centre-line vertices, lane after lane (read through [`Map::lane_line`]).
+    lane_vertices: Vec<LaneVertex>,
+    /// Every lane's successors, predecessors, merging and conflicting connectors, lane after
+    /// lane (read through [`Map::successors`] and its siblings).
+    lane_links: Vec<u32>,
     pub junctions: Vec<Junction>,
-    /// Per lane: the connector lanes it conflicts with (crossing or merging paths).
-    pub conflicts: Vec<Vec<usize>>,
-    /// Per lane: the conflicting connectors that merge into the same lane.
-    pub merges: Vec<Vec<usize>>,
     pub controllers: Vec<SignalController>,
     /// Road edges (curbs) as polylines.
     pub edges: Vec<Vec<V2>>,
@@ -227,12 +185,39 @@ pub const COMFORT_DECEL: f32 = 2.0;
 impl Map {
     /// The lanes whose strip (half width plus `margin`) contains `p`.
     pub fn lanes_at(&self, p: V2, margin: f32, out: &mut Vec<LaneHit>) {
-        self.grid.lanes_at(&self.lanes, p, margin, out)
+        self.grid
+            .lanes_at(&self.lane_info, &self.lane_vertices, p, margin, out)
     }
 
     /// True when `p` lies on some lane's strip.
     pub fn drivable(&self, p: V2) -> bool {
-        self.grid.any_lane_at(&self.lanes, p, 0.0)
+        self.grid
+            .any_lane_at(&self.lane_info, &self.lane_vertices, p, 0.0)
+    }
+
+    /// Lane `lane`'s centre line (its [`Lane::centre`], with the advisory speeds).
+    pub fn lane_line(&self, lane: usize) -> LaneLine<'_> {
+        self.lane_info[lane].line(&self.lane_vertices)
+    }
+
+    /// The lanes traffic may enter from the end of `lane` ([`Lane::successors`]).
+    pub fn successors(&self, lane: usize) -> &[u32] {
+        self.lane_info[lane].links(LinkKind::Successors, &self.lane_links)
+    }
+
+    /// The lanes that end where `lane` starts ([`Lane::predecessors`]).
+    pub fn predecessors(&self, lane: usize) -> &[u32] {
+        self.lane_info[lane].links(LinkKind::Predecessors, &self.lane_links)
+    }
+
+    /// The connectors whose paths cross or merge with connector `lane`'s.
+    pub fn conflicts(&self, lane: usize) -> &[u32] {
+        self.lane_info[lane].links(LinkKind::Conflicts, &self.lane_links)
+    }
+
+    /// The conflicting connectors that merge into the same lane as `lane`.
+    pub fn merges(&self, lane: usize) -> &[u32] {
+        self.lane_info[lane].links(LinkKind::Merges, &self.lane_links)
     }
 
     pub fn light_state(&self, signal: Signal, time: f32) -> LightState {

@@ -4,11 +4,11 @@
 //! and roadside spots.
 
 use super::{
-    compute_advisory, Junction, Lane, LaneGrid, LaneInfo, Map, MapFamily, RoadsideSpot, Signal,
+    compute_advisory, Junction, Lane, LaneGrid, LaneTables, Map, MapFamily, RoadsideSpot, Signal,
     SignalController, StopLine, StopLineGrid,
 };
 use crate::driving::geometry::{
-    bezier, left, offset_points, point_segment, resample, Polyline, V2,
+    bezier, left, offset_points, point_segment, resample, Line, Polyline, V2,
 };
 
 pub const LANE_SPACING: f32 = 2.0;
@@ -330,15 +330,11 @@ pub fn finish(
                 .collect()
         })
         .collect();
-    let lane_info = lanes
-        .iter()
-        .zip(&merges)
-        .map(|(lane, m)| LaneInfo::new(lane, m, &junctions))
-        .collect();
+    let tables = LaneTables::new(&lanes, &merges, &conflicts, &junctions);
     let spawn_lanes = (0..lanes.len())
         .filter(|&i| !lanes[i].in_junction() && lanes[i].length() > 30.0)
         .collect();
-    let grid = LaneGrid::build(&lanes, min, max);
+    let grid = LaneGrid::build(&lanes, &tables.info, min, max);
     let stop_lines = stop_lines(&lanes);
     let stop_line_grid = StopLineGrid::build(&stop_lines, min, max);
     // Keep roadside spots clear of every lane (ramps and connectors pass near some).
@@ -348,16 +344,16 @@ pub fn finish(
             let d = crate::driving::geometry::dir(r.heading) * 2.5;
             [r.pos, r.pos + d, r.pos - d]
                 .iter()
-                .all(|&p| !grid.any_lane_at(&lanes, p, 1.0))
+                .all(|&p| !grid.any_lane_at(&tables.info, &tables.vertices, p, 1.0))
         })
         .collect();
     Map {
         family,
         lanes,
-        lane_info,
+        lane_info: tables.info,
+        lane_vertices: tables.vertices,
+        lane_links: tables.links,
         junctions,
-        conflicts,
-        merges,
         controllers,
         edge_index: crate::driving::edges::EdgeIndex::new(&edges),
         edges,
