@@ -187,10 +187,14 @@ impl DrivingEnv {
 
     /// Every traffic driver chooses its acceleration and steering for this step.
     fn plan_traffic(&mut self) {
-        // The lane records the drivers read are scattered over the map; with many envs they
-        // are out of cache by the next step. Asking for them all first overlaps the misses.
+        // The lane data the drivers read is scattered over the map; with many envs it is out
+        // of cache by the next step. Asking for it all first overlaps the misses: the records
+        // for every driver, then (the records arriving) what they point to.
         for t in &self.actors.traffic {
-            t.prefetch_lanes(&self.map);
+            t.prefetch_lane_records(&self.map);
+        }
+        for t in &self.actors.traffic {
+            t.prefetch_lane_data(&self.map);
         }
         let mut plans = std::mem::take(&mut self.scratch.plans);
         plans.clear();

@@ -118,12 +118,18 @@ impl TrafficVehicle {
         }
     }
 
-    /// Asks the memory system for what planning reads of the lanes ahead: the lanes'
-    /// records, the centre line at the vehicle, the lanes' merge and conflict lists.
-    pub fn prefetch_lanes(&self, map: &Map) {
+    /// Asks the memory system for the records of the lanes ahead, which planning reads; reads
+    /// nothing itself. The first of two passes over all drivers ([`Self::prefetch_lane_data`]
+    /// is the second), so the drivers' misses overlap instead of following one another.
+    pub fn prefetch_lane_records(&self, map: &Map) {
         for &l in self.path.iter() {
             prefetch(&map.lane_info[l]);
         }
+    }
+
+    /// Asks for what planning reads beyond the lanes' records (which this reads): the centre
+    /// line at the vehicle, the lanes' merge and conflict lists.
+    pub fn prefetch_lane_data(&self, map: &Map) {
         prefetch(map.lane_line(self.path[0]).vertices()[self.seg..].as_ptr());
         for &l in self.path.iter() {
             prefetch(map.merges(l).as_ptr());
