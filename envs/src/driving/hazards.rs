@@ -107,8 +107,8 @@ impl DrivingEnv {
         let s = self.tracker.proj.s;
         let k = route.lane_index_at(s);
         for rl in &route.lanes[k..] {
-            let lane = &self.map.lanes[rl.lane];
-            let at_end = (rl.lane_s0 + rl.end - rl.start) >= lane.length() - LANE_END_TOLERANCE_M;
+            let lane = &self.map.lane_info[rl.lane];
+            let at_end = (rl.lane_s0 + rl.end - rl.start) >= lane.length - LANE_END_TOLERANCE_M;
             if let (Some(signal), true) = (lane.signal, at_end) {
                 let d = rl.end - s;
                 if d > -STOP_LINE_PASSED_M {

@@ -51,7 +51,7 @@ impl DrivingEnv {
         let l = self.layout;
         let route = &self.tracker.route;
         let proj = self.tracker.proj;
-        let lane = &self.map.lanes[route.lanes[route.lane_index_at(proj.s)].lane];
+        let lane = &self.map.lane_info[route.lanes[route.lane_index_at(proj.s)].lane];
         let d = route
             .line
             .segment_direction(route.line.segment_at_from(proj.seg, proj.s));
@@ -60,7 +60,7 @@ impl DrivingEnv {
             wrap_angle(d.y.atan2(d.x) - self.ego.yaw),
             lane.speed_limit / 10.0,
             lane.width / 4.0,
-            lane.in_junction() as u32 as f32,
+            lane.in_junction as u32 as f32,
         ];
         obs[l.lane_start()..l.lane_start() + 5].copy_from_slice(&lane_obs);
     }

@@ -305,7 +305,7 @@ impl DrivingEnv {
     fn lane_view(&self) -> LaneView {
         let route = &self.tracker.route;
         let proj = self.tracker.proj;
-        let lane = &self.map.lanes[route.lanes[route.lane_index_at(proj.s)].lane];
+        let lane = &self.map.lane_info[route.lanes[route.lane_index_at(proj.s)].lane];
         let route_heading = route
             .line
             .segment_direction(route.line.segment_at_from(proj.seg, proj.s));
@@ -315,7 +315,7 @@ impl DrivingEnv {
         LaneView {
             speed_limit: lane.speed_limit,
             width: lane.width,
-            in_junction: lane.in_junction(),
+            in_junction: lane.in_junction,
             heading_error,
             outside,
         }

@@ -121,7 +121,7 @@ impl LaneGrid {
             let (va, vb) = (vertices[v as usize], vertices[v as usize + 1]);
             let (a, b) = (va.p, vb.p);
             let (d, t) = point_segment(p, a, b);
-            if d > info[li as usize].half_width + margin {
+            if d > info[li as usize].width * 0.5 + margin {
                 continue;
             }
             let s = va.s + t * (b - a).length();
@@ -150,7 +150,7 @@ impl LaneGrid {
     ) -> bool {
         self.cell_entries(p).iter().any(|&(li, v)| {
             let (a, b) = (vertices[v as usize].p, vertices[v as usize + 1].p);
-            point_segment(p, a, b).0 <= info[li as usize].half_width + margin
+            point_segment(p, a, b).0 <= info[li as usize].width * 0.5 + margin
         })
     }
 }

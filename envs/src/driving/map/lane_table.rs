@@ -66,8 +66,8 @@ pub struct LaneInfo {
     pub first_advisory: f32,
     /// [`Lane::speed_limit`].
     pub speed_limit: f32,
-    /// Half of [`Lane::width`].
-    pub half_width: f32,
+    /// [`Lane::width`].
+    pub width: f32,
     pub signal: Option<Signal>,
     pub in_junction: bool,
     /// Heading change from the lane's start to its end (rad, left positive).
@@ -163,7 +163,7 @@ impl LaneTables {
                 length: lane.length(),
                 first_advisory: lane.advisory[0],
                 speed_limit: lane.speed_limit,
-                half_width: lane.width * 0.5,
+                width: lane.width,
                 signal: lane.signal,
                 in_junction: lane.in_junction(),
                 turn: turn_angle(&lane.centre),
@@ -219,7 +219,7 @@ mod tests {
                     }
                     assert_eq!(as_usize(map.successors(l)), lane.successors);
                     assert_eq!(as_usize(map.predecessors(l)), lane.predecessors);
-                    assert_eq!(info.half_width, lane.width * 0.5);
+                    assert_eq!(info.width, lane.width);
                     assert_eq!(info.length.to_bits(), centre.length().to_bits());
                     for _ in 0..20 {
                         let s = rng.random_range(-1.0..lane.length() + 1.0);
