@@ -130,7 +130,14 @@ impl TrafficVehicle {
     /// Asks for what planning reads beyond the lanes' records (which this reads): the centre
     /// line at the vehicle, the lanes' merge and conflict lists.
     pub fn prefetch_lane_data(&self, map: &Map) {
-        prefetch(map.lane_line(self.path[0]).vertices()[self.seg..].as_ptr());
+        // Two cache lines of vertices from the vehicle on: the steering target lies ahead.
+        let ahead = map
+            .lane_line(self.path[0])
+            .vertices()
+            .get(self.seg..)
+            .unwrap_or(&[]);
+        prefetch(ahead.as_ptr());
+        prefetch(ahead.get(LINE_VERTICES..).unwrap_or(&[]).as_ptr());
         for &l in self.path.iter() {
             prefetch(map.merges(l).as_ptr());
             prefetch(map.conflicts(l).as_ptr());
@@ -225,6 +232,9 @@ impl TrafficVehicle {
         self.simulated = simulated;
     }
 }
+
+/// Lane vertices in a cache line.
+const LINE_VERTICES: usize = 64 / std::mem::size_of::<crate::driving::map::LaneVertex>();
 
 /// A hint to bring the cache line at `x` into L1; it reads nothing and cannot fault.
 #[inline(always)]
