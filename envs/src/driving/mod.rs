@@ -20,8 +20,8 @@
 //! - Town signals run protected phases (one approach green at a time, 8 s green, 3 s yellow,
 //!   1 s all-red); rural T-junctions and highway merges are unsignalized give-way junctions.
 //! - Maps come from a pool of seeds per family (`map_pool`, `map_seed`), generated once and
-//!   shared by every env in the process (about 0.7 MB per map: the default 64 per family stay
-//!   under 150 MB); road edges form a query-only rapier scene per map.
+//!   shared by every env in the process (about 0.8 MB per map: the default 64 per family take
+//!   about 50 MB a family); road edges form a query-only rapier scene per map.
 //! - Observation layout: see [`ObsLayout`] (module `observation`); signals: [`SIGNAL_ROWS`];
 //!   events (what can end an episode, with their leaderboard factors): [`EVENTS`]; episode
 //!   metrics: [`METRIC_NAMES`] and [`EpisodeTally`].
