@@ -31,6 +31,7 @@ const CONTROL_IDS: [&str; 4] = ["cartpole", "pendulum", "acrobot", "mountain_car
     carrot bench envs --env driving --vehicles 10 --num-envs 1,128 --map-pool 1\n  \
     carrot bench envs --env driving --vehicles 10 --num-envs 1,128 --copies\n  \
     carrot bench envs --env driving --vehicles 10 --num-envs 64,128 --threads 1 --seconds 1 --repeats 9\n  \
+    valgrind --tool=cachegrind carrot bench envs --env driving --vehicles 10 --num-envs 128 --threads 1 --steps 200\n  \
     carrot bench envs --env cartpole --json envs_bench.json")]
 pub struct BenchEnvsArgs {
     /// Env ids to measure: control tasks and `driving` (default: all control tasks).
@@ -53,6 +54,12 @@ pub struct BenchEnvsArgs {
     /// Seconds of stepping per measurement (each cell measures the env and the floor).
     #[arg(long, default_value_t = 0.6)]
     pub seconds: f64,
+    /// Step exactly this many VecEnv steps per measurement (after a tenth as many, at least
+    /// one, to warm up) instead of for `--seconds`: a fixed workload for counting tools such
+    /// as cachegrind, whose counts per env-step are the difference of two runs with different
+    /// `--steps` divided by the difference in env-steps.
+    #[arg(long, conflicts_with = "seconds")]
+    pub steps: Option<u64>,
     /// Master seed of the envs and the random actions.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -155,6 +162,9 @@ pub fn run(args: &BenchEnvsArgs) -> anyhow::Result<()> {
     if !(args.seconds > 0.0 && args.seconds.is_finite()) {
         bail!("--seconds must be positive, got {}", args.seconds);
     }
+    if args.steps == Some(0) {
+        bail!("--steps must be at least 1");
+    }
     if args.num_envs.contains(&0) || args.threads.contains(&0) || args.repeats == 0 {
         bail!("--num-envs, --threads and --repeats must be at least 1");
     }
@@ -165,7 +175,7 @@ pub fn run(args: &BenchEnvsArgs) -> anyhow::Result<()> {
         .max()
         .unwrap_or(0)
         .max(14);
-    print_header(args.seconds, width);
+    print_header(budget(args), width);
     // `rounds[r][i]`: cell `i` measured in round `r`.
     let mut rounds: Vec<Vec<Cell>> = Vec::new();
     for round in 0..args.repeats {
@@ -255,9 +265,17 @@ fn targets(args: &BenchEnvsArgs) -> anyhow::Result<Vec<(String, EnvConfig)>> {
     Ok(targets)
 }
 
-fn print_header(seconds: f64, width: usize) {
+/// How long each measurement steps: `--steps`, else `--seconds`.
+fn budget(args: &BenchEnvsArgs) -> Budget {
+    match args.steps {
+        Some(steps) => Budget::Steps(steps),
+        None => Budget::Time(Duration::from_secs_f64(args.seconds)),
+    }
+}
+
+fn print_header(budget: Budget, width: usize) {
     println!(
-        "env steps/s through VecEnv vs the bare rapier world step (floor), {seconds:.1} s per measurement"
+        "env steps/s through VecEnv vs the bare rapier world step (floor), {budget} per measurement"
     );
     println!("(per cpu-s: env steps per CPU-second of this process, robust to other load)");
     table_row!(
@@ -285,7 +303,7 @@ fn measure_cell(
     width: usize,
     earlier: &[Cell],
 ) -> anyhow::Result<Cell> {
-    let (seed, duration) = (args.seed, Duration::from_secs_f64(args.seconds));
+    let (seed, duration) = (args.seed, budget(args));
     let has_floor = !matches!(config, EnvConfig::Driving(_));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -340,7 +358,7 @@ fn measure_vec_env(
     n: usize,
     seed: u64,
     copies: bool,
-    duration: Duration,
+    duration: Budget,
 ) -> anyhow::Result<Rate> {
     if let EnvConfig::Driving(c) = config {
         // Maps are built on their first draw: build them before the clock starts.
@@ -442,7 +460,7 @@ fn measure_floor(
     config: &EnvConfig,
     n: usize,
     seed: u64,
-    duration: Duration,
+    duration: Budget,
 ) -> anyhow::Result<Rate> {
     let ranges: Vec<Range<usize>> = match config {
         EnvConfig::Cartpole(c) => c.worlds(n).collect(),
@@ -479,22 +497,55 @@ impl Rate {
     };
 }
 
-/// Calls `step` (which advances `n` envs) for about `duration` after a short warm-up.
+/// How long a measurement steps.
+#[derive(Clone, Copy, Debug)]
+enum Budget {
+    /// About this long, after a tenth of it to warm up.
+    Time(Duration),
+    /// Exactly this many calls, after a tenth as many (at least one) to warm up.
+    Steps(u64),
+}
+
+impl std::fmt::Display for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Budget::Time(d) => write!(f, "{:.1} s", d.as_secs_f64()),
+            Budget::Steps(k) => write!(f, "{k} steps"),
+        }
+    }
+}
+
+/// Calls `step` (which advances `n` envs) within `budget` after a short warm-up.
 fn timed(
-    duration: Duration,
+    budget: Budget,
     n: usize,
     mut step: impl FnMut() -> anyhow::Result<()>,
 ) -> anyhow::Result<Rate> {
     let warmup = Instant::now();
-    while warmup.elapsed() < duration / 10 {
-        step()?;
+    match budget {
+        Budget::Time(d) => {
+            while warmup.elapsed() < d / 10 {
+                step()?;
+            }
+        }
+        Budget::Steps(k) => {
+            for _ in 0..(k / 10).max(1) {
+                step()?;
+            }
+        }
     }
     let cpu_start = process_cpu_seconds();
     let start = Instant::now();
     let mut steps = 0usize;
-    while start.elapsed() < duration {
+    let more = |calls: usize| match budget {
+        Budget::Time(d) => start.elapsed() < d,
+        Budget::Steps(k) => (calls as u64) < k,
+    };
+    let mut calls = 0;
+    while more(calls) {
         step()?;
         steps += n;
+        calls += 1;
     }
     let wall = start.elapsed().as_secs_f64();
     let cpu = cpu_start
@@ -546,6 +597,7 @@ mod tests {
             map_pool: None,
             threads: vec![1],
             seconds: 0.01,
+            steps: None,
             seed: 0,
             copies: false,
             repeats: 1,
@@ -565,6 +617,22 @@ mod tests {
         assert!(x > 0 && process_cpu_seconds().unwrap() > before);
     }
 
+    /// A step budget makes exactly that many calls after its warm-up of a tenth (at least
+    /// one), and counts `n` env steps per call.
+    #[test]
+    fn a_step_budget_calls_exactly_that_many_after_its_warm_up() {
+        for (k, warm_up) in [(25, 2), (3, 1), (1, 1)] {
+            let mut calls = 0;
+            let rate = timed(Budget::Steps(k), 4, || {
+                calls += 1;
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(calls, k + warm_up, "budget of {k} steps");
+            assert!(rate.wall > 0.0);
+        }
+    }
+
     #[test]
     fn thousands_groups_digits() {
         assert_eq!(thousands(1234567.4), "1,234,567");
@@ -576,7 +644,7 @@ mod tests {
     fn every_env_steps_in_the_benchmark_harness() {
         for id in CONTROL_IDS {
             let config: EnvConfig = toml::from_str(&format!("id = {id:?}")).unwrap();
-            let short = Duration::from_millis(5);
+            let short = Budget::Time(Duration::from_millis(5));
             for copies in [false, true] {
                 assert!(measure_vec_env(&config, 3, 0, copies, short).unwrap().wall > 0.0);
             }
@@ -584,7 +652,7 @@ mod tests {
         }
         let driving: EnvConfig = toml::from_str("id = \"driving\"\ntraffic = 2").unwrap();
         assert!(
-            measure_vec_env(&driving, 2, 0, true, Duration::from_millis(5))
+            measure_vec_env(&driving, 2, 0, true, Budget::Steps(3))
                 .unwrap()
                 .wall
                 > 0.0
@@ -605,6 +673,11 @@ mod tests {
             ..bench_args(&["cartpole"])
         };
         assert!(run(&args).unwrap_err().to_string().contains("--repeats"));
+        let args = BenchEnvsArgs {
+            steps: Some(0),
+            ..bench_args(&["cartpole"])
+        };
+        assert!(run(&args).unwrap_err().to_string().contains("--steps"));
     }
 
     #[test]
