@@ -303,15 +303,15 @@ fn measure_cell(
     width: usize,
     earlier: &[Cell],
 ) -> anyhow::Result<Cell> {
-    let (seed, duration) = (args.seed, budget(args));
+    let (seed, budget) = (args.seed, budget(args));
     let has_floor = !matches!(config, EnvConfig::Driving(_));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .context("building the rayon pool")?;
-    let env_rate = pool.install(|| measure_vec_env(config, n, seed, args.copies, duration))?;
+    let env_rate = pool.install(|| measure_vec_env(config, n, seed, args.copies, budget))?;
     let floor_rate = if has_floor {
-        pool.install(|| measure_floor(config, n, seed, duration))?
+        pool.install(|| measure_floor(config, n, seed, budget))?
     } else {
         Rate::UNKNOWN
     };
@@ -358,7 +358,7 @@ fn measure_vec_env(
     n: usize,
     seed: u64,
     copies: bool,
-    duration: Budget,
+    budget: Budget,
 ) -> anyhow::Result<Rate> {
     if let EnvConfig::Driving(c) = config {
         // Maps are built on their first draw: build them before the clock starts.
@@ -393,7 +393,7 @@ fn measure_vec_env(
         envs.step(&batches[k], &NoReward, buf)?;
         Ok(())
     };
-    timed(duration, n, || step(&mut envs, &mut buf))
+    timed(budget, n, || step(&mut envs, &mut buf))
 }
 
 /// The env's rapier world alone, stepped in the same thread chunks as a VecEnv: one world per
@@ -456,12 +456,7 @@ fn reset<E: Env>(mut env: E, seed: u64) -> E {
     env
 }
 
-fn measure_floor(
-    config: &EnvConfig,
-    n: usize,
-    seed: u64,
-    duration: Budget,
-) -> anyhow::Result<Rate> {
+fn measure_floor(config: &EnvConfig, n: usize, seed: u64, budget: Budget) -> anyhow::Result<Rate> {
     let ranges: Vec<Range<usize>> = match config {
         EnvConfig::Cartpole(c) => c.worlds(n).collect(),
         EnvConfig::Pendulum(c) => c.worlds(n).collect(),
@@ -473,7 +468,7 @@ fn measure_floor(
         .map(|envs| BareWorld::new(config, seed, envs.start, envs.len()))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let chunk = worlds.len().div_ceil(rayon::current_num_threads().max(1));
-    timed(duration, n, || {
+    timed(budget, n, || {
         worlds
             .par_chunks_mut(chunk)
             .for_each(|c| c.iter_mut().for_each(BareWorld::step));
