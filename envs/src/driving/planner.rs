@@ -328,11 +328,11 @@ impl Planner<'_> {
                 return false;
             }
             for &c in conflicts {
-                let (c, c_link) = (c as usize, c);
+                let c = c as usize;
                 if o.lane == c {
                     // On a crossing connector; on a merging one, only while in its first half
                     // when `from` gives way.
-                    if !map.merges(next).contains(&c_link)
+                    if !map.merges(next).contains(&(c as u32))
                         || (from_yields && o.s < 0.5 * map.lane_info[c].length)
                     {
                         return true;

@@ -175,7 +175,7 @@ pub fn run(args: &BenchEnvsArgs) -> anyhow::Result<()> {
         .max()
         .unwrap_or(0)
         .max(14);
-    print_header(budget(args), width);
+    print_header(measurement_budget(args), width);
     // `rounds[r][i]`: cell `i` measured in round `r`.
     let mut rounds: Vec<Vec<Cell>> = Vec::new();
     for round in 0..args.repeats {
@@ -266,7 +266,7 @@ fn targets(args: &BenchEnvsArgs) -> anyhow::Result<Vec<(String, EnvConfig)>> {
 }
 
 /// How long each measurement steps: `--steps`, else `--seconds`.
-fn budget(args: &BenchEnvsArgs) -> Budget {
+fn measurement_budget(args: &BenchEnvsArgs) -> Budget {
     match args.steps {
         Some(steps) => Budget::Steps(steps),
         None => Budget::Time(Duration::from_secs_f64(args.seconds)),
@@ -303,7 +303,7 @@ fn measure_cell(
     width: usize,
     earlier: &[Cell],
 ) -> anyhow::Result<Cell> {
-    let (seed, budget) = (args.seed, budget(args));
+    let (seed, budget) = (args.seed, measurement_budget(args));
     let has_floor = !matches!(config, EnvConfig::Driving(_));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

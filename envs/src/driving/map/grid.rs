@@ -2,7 +2,7 @@
 //! widened bounding box touches it, so point queries check a handful of segments instead of
 //! the whole map) and one over stop lines.
 
-use super::{Lane, LaneHit, LaneInfo, LaneVertex, StopLine};
+use super::{LaneHit, LaneInfo, LaneVertex, StopLine};
 use crate::driving::geometry::{cross, point_segment, Line, V2};
 
 const CELL: f32 = 8.0;
@@ -80,23 +80,20 @@ pub struct LaneGrid {
 }
 
 impl LaneGrid {
-    pub fn build(lanes: &[Lane], info: &[LaneInfo], min: V2, max: V2) -> Self {
-        let boxes = lanes
-            .iter()
-            .zip(info)
-            .enumerate()
-            .flat_map(|(li, (lane, info))| {
-                let pad = V2::splat(lane.width * 0.5 + STORED_MARGIN);
-                let first = info.first_vertex();
-                (0..lane.centre.num_segments()).map(move |seg| {
-                    let (a, b) = (lane.centre.pts[seg], lane.centre.pts[seg + 1]);
-                    (
-                        a.min(b) - pad,
-                        a.max(b) + pad,
-                        (li as u32, (first + seg) as u32),
-                    )
-                })
-            });
+    /// The grid over the lanes of the map's packed tables (`info`, `vertices`).
+    pub fn build(info: &[LaneInfo], vertices: &[LaneVertex], min: V2, max: V2) -> Self {
+        let boxes = info.iter().enumerate().flat_map(|(li, lane)| {
+            let pad = V2::splat(lane.width * 0.5 + STORED_MARGIN);
+            let first = lane.first_vertex();
+            (0..lane.line(vertices).num_segments()).map(move |seg| {
+                let (a, b) = (vertices[first + seg].p, vertices[first + seg + 1].p);
+                (
+                    a.min(b) - pad,
+                    a.max(b) + pad,
+                    (li as u32, (first + seg) as u32),
+                )
+            })
+        });
         LaneGrid {
             cells: CellGrid::build(min, max, boxes),
         }

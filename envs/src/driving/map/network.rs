@@ -334,7 +334,7 @@ pub fn finish(
     let spawn_lanes = (0..lanes.len())
         .filter(|&i| !lanes[i].in_junction() && lanes[i].length() > 30.0)
         .collect();
-    let grid = LaneGrid::build(&lanes, &tables.info, min, max);
+    let grid = LaneGrid::build(&tables.info, &tables.vertices, min, max);
     let stop_lines = stop_lines(&lanes);
     let stop_line_grid = StopLineGrid::build(&stop_lines, min, max);
     // Keep roadside spots clear of every lane (ramps and connectors pass near some).
