@@ -10,7 +10,9 @@ Usage: benches/ab.sh [--rounds K] BINARY_A BINARY_B -- BENCH_ENVS_ARGS...
 
 Runs `BINARY bench envs BENCH_ENVS_ARGS --json ...` K times per binary (default 5), A and B
 alternating, then prints per cell the median (min-max) env steps per CPU-second of each
-binary and B's median over A's. Use it to check a speed change: build the old revision's
+binary, B's median over A's, and the paired view: the median (min-max) of each round's B/A
+(A and B of a round ran seconds apart, so load that drifts over minutes cancels) and in how
+many rounds B was faster, with the two-sided sign-test p-value of that count. Use it to check a speed change: build the old revision's
 binary aside (cp target/release/carrot /tmp/carrot-old), rebuild, then
   benches/ab.sh /tmp/carrot-old target/release/carrot -- --env driving --vehicles 10 \
       --num-envs 64,128 --threads 1 --seconds 1
@@ -46,7 +48,7 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 python3 - "$tmp" "$rounds" "$a" "$b" <<'EOF'
-import json, statistics, sys
+import json, math, statistics, sys
 tmp, rounds, a, b = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 def cells(side):
     out = {}
@@ -56,13 +58,22 @@ def cells(side):
             rate = row["steps_per_cpu_second"] or row["steps_per_second"]
             out.setdefault(key, []).append(rate)
     return out
+def sign_test(wins, n):
+    """Two-sided p-value of `wins` of `n` rounds under a fair coin."""
+    tail = min(wins, n - wins)
+    return min(1.0, 2 * sum(math.comb(n, k) for k in range(tail + 1)) / 2**n)
 ca, cb = cells("a"), cells("b")
 fmt = lambda xs: f"{statistics.median(xs):,.0f} ({min(xs):,.0f}-{max(xs):,.0f})"
-print(f"env steps per CPU-second, median (min-max) of {rounds} alternating rounds")
+print(f"env steps per CPU-second, median (min-max) of {rounds} alternating rounds;")
+print("paired: median (min-max) of each round's B/A, rounds B was faster, sign-test p")
 print(f"A = {a}\nB = {b}")
-print(f"{'env':<22} {'N':>5} {'threads':>7} {'A':>28} {'B':>28} {'B/A':>7}")
+print(f"{'env':<22} {'N':>5} {'threads':>7} {'A':>28} {'B':>28} {'B/A':>7} {'paired B/A':>21} {'B faster':>8} {'p':>6}")
 for key in ca:
     xa, xb = ca[key], cb[key]
     ratio = statistics.median(xb) / statistics.median(xa)
-    print(f"{key[0]:<22} {key[1]:>5} {key[2]:>7} {fmt(xa):>28} {fmt(xb):>28} {ratio:>7.3f}")
+    paired = [y / x for x, y in zip(xa, xb)]
+    wins = sum(r > 1.0 for r in paired)
+    pf = f"{statistics.median(paired):.3f} ({min(paired):.2f}-{max(paired):.2f})"
+    won = f"{wins}/{len(paired)}"
+    print(f"{key[0]:<22} {key[1]:>5} {key[2]:>7} {fmt(xa):>28} {fmt(xb):>28} {ratio:>7.3f} {pf:>21} {won:>8} {sign_test(wins, len(paired)):>6.3f}")
 EOF
