@@ -102,10 +102,12 @@ impl SlabRay {
             }
         };
         let ((near_x, far_x), (near_y, far_y)) = (sides(0), sides(1));
-        let tmin = 0.0f32
-            .max((near_x - o.x) * inv.x)
-            .max((near_y - o.y) * inv.y);
-        let tmax = best.min((far_x - o.x) * inv.x).min((far_y - o.y) * inv.y);
+        // With no NaN about, a comparison picks what `max` and `min` would, without their
+        // NaN handling (up to the sign of a zero, which no comparison sees).
+        let max = |a: f32, b: f32| if a > b { a } else { b };
+        let min = |a: f32, b: f32| if a < b { a } else { b };
+        let tmin = max(max(0.0, (near_x - o.x) * inv.x), (near_y - o.y) * inv.y);
+        let tmax = min(min(best, (far_x - o.x) * inv.x), (far_y - o.y) * inv.y);
         tmin <= tmax && tmin < best
     }
 }
