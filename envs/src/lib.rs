@@ -14,6 +14,8 @@
 //! - A physics-free grid world ([`GridWorld`], BARFI's GridWorld) for exact reward-learning
 //!   tests.
 //! - [`check::check_env`]: the env-API checks, runnable against any env (yours too).
+//! - [`trial`]: a switch for measuring a change to this crate against the code it replaces
+//!   within one process (`carrot bench trial`).
 
 pub mod check;
 mod config_table;
@@ -32,6 +34,7 @@ mod signal;
 mod snapshot;
 mod space;
 mod toy;
+mod trial;
 mod vec_env;
 
 pub use control::{
@@ -56,4 +59,5 @@ pub use signal::{SignalInfo, SignalSpec};
 pub use snapshot::EnvSnapshot;
 pub use space::Space;
 pub use toy::{GridWorld, GridWorldConfig};
+pub use trial::{set_trial, trial};
 pub use vec_env::{StepBuffers, VecEnv, VecEnvSnapshot};

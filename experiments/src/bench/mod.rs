@@ -5,7 +5,8 @@
 //! - [`parity`]: the custom ops' device paths against the CPU (losses and gradients per head);
 //! - [`bilevel`]: the cost of BARFI's outer step and peak memory;
 //! - [`parl`]: the cost of preference learning (relabel, feedback rounds, A-PARL);
-//! - [`checkpoint`]: a checkpoint's size and write / restore time.
+//! - [`checkpoint`]: a checkpoint's size and write / restore time;
+//! - [`trial`]: a change to the env code against the code it replaces, in one process.
 
 pub mod bilevel;
 pub mod checkpoint;
@@ -15,6 +16,7 @@ pub mod learner;
 pub mod parity;
 pub mod parl;
 mod timing;
+pub mod trial;
 
 use clap::Subcommand;
 
@@ -26,7 +28,8 @@ use clap::Subcommand;
     carrot bench driving --vehicles 0,30\n  \
     carrot bench bilevel\n  \
     carrot bench parl\n  \
-    carrot bench checkpoint --envs 8,128\n\n\
+    carrot bench checkpoint --envs 8,128\n  \
+    carrot bench trial --env driving --num-envs 128\n\n\
     Run `carrot bench <benchmark> --help` for the options and examples of each.")]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -49,6 +52,9 @@ pub enum BenchCommand {
     Parl(parl::BenchParlArgs),
     /// A checkpoint's size and write / restore time (envs snapshotted mid-episode).
     Checkpoint(checkpoint::BenchCheckpointArgs),
+    /// A change to the env code (behind `carrot_envs::trial()`) against the code it
+    /// replaces, switched every few VecEnv steps in one process.
+    Trial(trial::BenchTrialArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -61,5 +67,6 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Bilevel(a) => bilevel::run(a),
         BenchCommand::Parl(a) => parl::run(a),
         BenchCommand::Checkpoint(a) => checkpoint::run(a),
+        BenchCommand::Trial(a) => trial::run(a),
     }
 }
