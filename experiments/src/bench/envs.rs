@@ -371,11 +371,23 @@ fn measure_vec_env(
     } else {
         envs.reset(seed, &mut buf)?;
     }
-    // A rotating set of pre-drawn action batches keeps the RNG out of the timing.
+    let batches = action_batches(&envs, seed, copies);
+    let mut k = 0;
+    let mut step = |envs: &mut VecEnv, buf: &mut StepBuffers| -> anyhow::Result<()> {
+        k = (k + 1) % batches.len();
+        envs.step(&batches[k], &NoReward, buf)?;
+        Ok(())
+    };
+    timed(budget, n, || step(&mut envs, &mut buf))
+}
+
+/// A rotating set of 16 pre-drawn random action batches for `envs` (each row one env's
+/// action; with `copies`, every row the first), which keeps the RNG out of the timing.
+pub(crate) fn action_batches(envs: &VecEnv, seed: u64, copies: bool) -> Vec<Vec<f32>> {
     let mut rng = carrot_envs::env_rng(seed ^ 0xAC71_0115);
-    let space = envs.action_space().clone();
-    let d = space.flat_dim();
-    let batches: Vec<Vec<f32>> = (0..16)
+    let space = envs.action_space();
+    let (n, d) = (envs.num_envs(), space.flat_dim());
+    (0..16)
         .map(|_| {
             let mut a = vec![0.0; n * d];
             a.chunks_mut(d).for_each(|row| space.sample(&mut rng, row));
@@ -386,14 +398,7 @@ fn measure_vec_env(
             }
             a
         })
-        .collect();
-    let mut k = 0;
-    let mut step = |envs: &mut VecEnv, buf: &mut StepBuffers| -> anyhow::Result<()> {
-        k = (k + 1) % batches.len();
-        envs.step(&batches[k], &NoReward, buf)?;
-        Ok(())
-    };
-    timed(budget, n, || step(&mut envs, &mut buf))
+        .collect()
 }
 
 /// The env's rapier world alone, stepped in the same thread chunks as a VecEnv: one world per

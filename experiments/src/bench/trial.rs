@@ -167,16 +167,7 @@ fn paired_blocks(config: &EnvConfig, args: &BenchTrialArgs) -> anyhow::Result<Tr
     let mut envs = config.build_vec(n)?;
     let mut buf = envs.make_buffers(&NoReward);
     envs.reset(args.seed, &mut buf)?;
-    let mut rng = carrot_envs::env_rng(args.seed ^ 0x7121_A100);
-    let space = envs.action_space().clone();
-    let d = space.flat_dim();
-    let batches: Vec<Vec<f32>> = (0..16)
-        .map(|_| {
-            let mut a = vec![0.0; n * d];
-            a.chunks_mut(d).for_each(|row| space.sample(&mut rng, row));
-            a
-        })
-        .collect();
+    let batches = super::envs::action_batches(&envs, args.seed, false);
     let mut k = 0;
     let mut steps = |envs: &mut carrot_envs::VecEnv, count: usize| -> anyhow::Result<f64> {
         let start = Instant::now();
