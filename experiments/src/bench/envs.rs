@@ -536,7 +536,6 @@ fn timed(
     }
     let cpu_start = process_cpu_seconds();
     let start = Instant::now();
-    let mut steps = 0usize;
     let more = |calls: usize| match budget {
         Budget::Time(d) => start.elapsed() < d,
         Budget::Steps(k) => (calls as u64) < k,
@@ -544,10 +543,10 @@ fn timed(
     let mut calls = 0;
     while more(calls) {
         step()?;
-        steps += n;
         calls += 1;
     }
     let wall = start.elapsed().as_secs_f64();
+    let steps = calls * n;
     let cpu = cpu_start
         .zip(process_cpu_seconds())
         .map(|(a, b)| b - a)

@@ -3,7 +3,7 @@
 //! the whole map) and one over stop lines.
 
 use super::{LaneHit, LaneInfo, LaneVertex, StopLine};
-use crate::driving::geometry::{cross, point_segment, Line, V2};
+use crate::driving::geometry::{cross, point_segment, V2};
 
 const CELL: f32 = 8.0;
 /// Extra width stored around each lane strip so queries with a small margin stay exact, and
@@ -85,8 +85,9 @@ impl LaneGrid {
         let boxes = info.iter().enumerate().flat_map(|(li, lane)| {
             let pad = V2::splat(lane.width * 0.5 + STORED_MARGIN);
             let first = lane.first_vertex();
-            (0..lane.line(vertices).num_segments()).map(move |seg| {
-                let (a, b) = (vertices[first + seg].p, vertices[first + seg + 1].p);
+            let line = lane.line(vertices).vertices();
+            line.windows(2).enumerate().map(move |(seg, w)| {
+                let (a, b) = (w[0].p, w[1].p);
                 (
                     a.min(b) - pad,
                     a.max(b) + pad,
